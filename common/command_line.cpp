@@ -1,0 +1,100 @@
+#include "common/command_line.hpp"
+
+#include <charconv>
+#include <cstdlib>
+
+namespace common {
+
+CommandLine::CommandLine(std::string_view program, std::string_view summary)
+    : program_(program), summary_(summary) {}
+
+void CommandLine::flag(std::string_view name, std::string_view help, bool& value) {
+  options_.push_back({std::string(name), std::string(help), "",
+                      [&value](std::string_view) {
+                        value = true;
+                        return true;
+                      },
+                      false});
+}
+
+void CommandLine::option(std::string_view name, std::string_view help, std::string& value) {
+  options_.push_back({std::string(name), std::string(help), value, [&value](std::string_view text) {
+                        value = text;
+                        return true;
+                      }});
+}
+
+void CommandLine::option(std::string_view name, std::string_view help, long& value, long min,
+                         long max) {
+  options_.push_back({std::string(name), std::string(help), std::to_string(value),
+                      [&value, min, max](std::string_view text) {
+                        long number = 0;
+                        const auto [end, error] =
+                            std::from_chars(text.data(), text.data() + text.size(), number);
+                        if (error != std::errc() || end != text.data() + text.size()) return false;
+                        if (number < min || number > max) return false;
+                        value = number;
+                        return true;
+                      }});
+}
+
+void CommandLine::option(std::string_view name, std::string_view help, std::uint16_t& value) {
+  options_.push_back({std::string(name), std::string(help), std::to_string(value),
+                      [&value](std::string_view text) {
+                        unsigned number = 0;
+                        const char* last = text.data() + text.size();
+                        const auto [end, error] = std::from_chars(text.data(), last, number);
+                        if (error != std::errc() || end != last || number > 65535) return false;
+                        value = static_cast<std::uint16_t>(number);
+                        return true;
+                      }});
+}
+
+void CommandLine::parse(int argc, char** argv) const {
+  for (int i = 1; i < argc; ++i) {
+    const std::string_view word = argv[i];
+    if (word == "--help" || word == "-h") {
+      print_usage();
+      std::exit(0);
+    }
+    const Option* match = nullptr;
+    for (const Option& option : options_) {
+      if (option.name == word) match = &option;
+    }
+    if (match == nullptr) fail("unknown argument '" + std::string(word) + "'");
+    if (!match->takes_value) {
+      match->set({});
+      continue;
+    }
+    if (i + 1 == argc) fail(match->name + " needs a value");
+    const std::string_view value = argv[++i];
+    if (!match->set(value)) fail("bad value '" + std::string(value) + "' for " + match->name);
+  }
+}
+
+void CommandLine::fail(std::string_view message) const {
+  std::cerr << program_ << ": " << message << " (try --help)\n";
+  std::exit(2);
+}
+
+void CommandLine::print_usage() const {
+  std::cout << "usage: " << program_ << " [options]\n\n" << summary_ << "\n\noptions:\n";
+  for (const Option& option : options_) {
+    std::string left = "  " + option.name + (option.takes_value ? " VALUE" : "");
+    left.resize(std::max<std::size_t>(left.size() + 2, 24), ' ');
+    std::cout << left << option.help;
+    if (option.takes_value && !option.default_text.empty()) {
+      std::cout << " (default: " << option.default_text << ")";
+    }
+    std::cout << '\n';
+  }
+  std::cout << "  --help                show this help and exit\n";
+}
+
+void add_server_options(CommandLine& command_line, ServerOptions& options) {
+  command_line.option("--host", "address to listen on", options.host);
+  command_line.option("--port", "port to listen on; 0 picks a free one", options.port);
+  command_line.flag("--trace", "narrate the event loop on standard error", options.trace);
+}
+
+}  // namespace common

@@ -1,0 +1,97 @@
+#include "common/net.hpp"
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <iostream>
+#include <system_error>
+#include <utility>
+
+namespace common {
+
+namespace {
+
+std::system_error os_error(std::string_view what) {
+  return {errno, std::generic_category(), std::string(what)};
+}
+
+std::string format_address(const sockaddr_in& address) {
+  char text[INET_ADDRSTRLEN] = {};
+  inet_ntop(AF_INET, &address.sin_addr, text, sizeof text);
+  return std::string(text) + ":" + std::to_string(ntohs(address.sin_port));
+}
+
+}  // namespace
+
+FileDescriptor& FileDescriptor::operator=(FileDescriptor&& other) noexcept {
+  if (this != &other) {
+    reset();
+    fd_ = other.release();
+  }
+  return *this;
+}
+
+int FileDescriptor::release() {
+  return std::exchange(fd_, -1);
+}
+
+void FileDescriptor::reset() {
+  // close() is not retried on EINTR: on Linux the descriptor is gone anyway.
+  if (fd_ >= 0) ::close(std::exchange(fd_, -1));
+}
+
+FileDescriptor listen_tcp(std::string_view host, std::uint16_t port) {
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_port = htons(port);
+  const std::string host_text(host);
+  if (inet_pton(AF_INET, host_text.c_str(), &address.sin_addr) != 1) {
+    throw std::system_error(std::make_error_code(std::errc::invalid_argument),
+                            "not an IPv4 address: " + host_text);
+  }
+
+  FileDescriptor listener(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  if (!listener) throw os_error("socket");
+  // Lets a restarted server bind at once instead of waiting out TIME_WAIT.
+  const int yes = 1;
+  if (setsockopt(listener.get(), SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes) < 0) {
+    throw os_error("setsockopt(SO_REUSEADDR)");
+  }
+  if (bind(listener.get(), reinterpret_cast<const sockaddr*>(&address), sizeof address) < 0) {
+    throw os_error("cannot listen on " + host_text + ":" + std::to_string(port));
+  }
+  if (listen(listener.get(), SOMAXCONN) < 0) throw os_error("listen");
+  return listener;
+}
+
+std::string local_name(int fd) {
+  sockaddr_in address{};
+  socklen_t length = sizeof address;
+  if (getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length) < 0) {
+    throw os_error("getsockname");
+  }
+  return format_address(address);
+}
+
+std::string peer_name(int fd) {
+  sockaddr_in address{};
+  socklen_t length = sizeof address;
+  // A peer that has already reset the connection has no name any more.
+  if (getpeername(fd, reinterpret_cast<sockaddr*>(&address), &length) < 0) return "?:?";
+  return format_address(address);
+}
+
+void set_nonblocking(int fd) {
+  const int flags = fcntl(fd, F_GETFL);
+  if (flags < 0 || fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0) throw os_error("fcntl(O_NONBLOCK)");
+}
+
+void print_listening(int listener) {
+  std::cout << "listening on " << local_name(listener) << std::endl;
+}
+
+}  // namespace common

@@ -1,0 +1,49 @@
+// The socket plumbing every lesson needs and no lesson is about: an owning
+// file descriptor, a listening socket, a peer's name, non-blocking mode.
+// Errors come out as std::system_error; main() turns them into exit codes.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+namespace common {
+
+// Owns one descriptor and closes it exactly once (RAII). Move-only, like
+// std::unique_ptr, because two owners would close it twice.
+class FileDescriptor {
+ public:
+  FileDescriptor() = default;
+  explicit FileDescriptor(int fd) : fd_(fd) {}
+  FileDescriptor(FileDescriptor&& other) noexcept : fd_(other.release()) {}
+  FileDescriptor& operator=(FileDescriptor&& other) noexcept;
+  FileDescriptor(const FileDescriptor&) = delete;
+  FileDescriptor& operator=(const FileDescriptor&) = delete;
+  ~FileDescriptor() { reset(); }
+
+  int get() const { return fd_; }
+  explicit operator bool() const { return fd_ >= 0; }
+  int release();
+  void reset();
+
+ private:
+  int fd_ = -1;
+};
+
+// socket() + SO_REUSEADDR + bind() + listen(). Port 0 asks the kernel for any
+// free port; local_name() tells which one it chose.
+FileDescriptor listen_tcp(std::string_view host, std::uint16_t port);
+
+// "127.0.0.1:5000" for our end or the peer's end of a connected socket.
+std::string local_name(int fd);
+std::string peer_name(int fd);
+
+// Makes accept/recv/send return EAGAIN instead of blocking: the first step of
+// every event loop.
+void set_nonblocking(int fd);
+
+// Prints the contract's first line, "listening on H:P", and flushes it so a
+// test (or a pipe) sees it at once.
+void print_listening(int listener);
+
+}  // namespace common

@@ -1,0 +1,54 @@
+#include "common/stop_signal.hpp"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <csignal>
+#include <system_error>
+
+namespace common {
+
+namespace {
+
+volatile std::sig_atomic_t stop_flag = 0;
+int self_pipe[2] = {-1, -1};
+
+// A signal handler may only touch sig_atomic_t flags and call
+// async-signal-safe functions such as write(); and it must keep errno intact
+// for the code it interrupted.
+void on_stop_signal(int) {
+  const int saved_errno = errno;
+  stop_flag = 1;
+  const char byte = 1;
+  [[maybe_unused]] const auto written = ::write(self_pipe[1], &byte, 1);
+  errno = saved_errno;
+}
+
+}  // namespace
+
+void install_stop_handlers() {
+  // The byte is never read back: the pipe stays readable, so every loop that
+  // looks at it, however late, sees the stop.
+  if (self_pipe[0] < 0 && ::pipe2(self_pipe, O_NONBLOCK | O_CLOEXEC) < 0) {
+    throw std::system_error(errno, std::generic_category(), "pipe2");
+  }
+  struct sigaction action {};
+  action.sa_handler = on_stop_signal;
+  sigemptyset(&action.sa_mask);
+  action.sa_flags = 0;  // no SA_RESTART: blocking calls return EINTR
+  sigaction(SIGINT, &action, nullptr);
+  sigaction(SIGTERM, &action, nullptr);
+  // Writing to a closed connection then fails with EPIPE, which we handle.
+  std::signal(SIGPIPE, SIG_IGN);
+}
+
+bool stop_requested() {
+  return stop_flag != 0;
+}
+
+int stop_fd() {
+  return self_pipe[0];
+}
+
+}  // namespace common
