@@ -1,0 +1,76 @@
+#!/usr/bin/env bash
+# Builds what is needed, then runs one lesson's main program in the foreground.
+#
+#   scripts/run.sh LESSON [ARGS...]
+#
+# LESSON is a number or a program's name:
+#   1  blocking_echo_server     (127.0.0.1:5000 unless told --port)
+#   2  select_echo_server
+#   3  callback_echo_server     (--backend epoll|poll)
+#   4  generator_echo_server
+#   5  coroutines               (also: delegation, coroutine_echo_server)
+#   6  the offline downloader demonstration: starts image_server on a free
+#      port and runs image_downloader against it (ARGS go to the downloader;
+#      also: async_await, async_echo_server, image_server, image_downloader)
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
+
+usage() { sed -n '2,16s/^# \{0,1\}//p' "$0"; }
+
+if [ $# -eq 0 ]; then
+  usage >&2
+  exit 2
+fi
+case "$1" in -h | --help)
+  usage
+  exit 0
+  ;;
+esac
+
+lesson="$1"
+shift
+case "$lesson" in
+  1) program=blocking_echo_server ;;
+  2) program=select_echo_server ;;
+  3) program=callback_echo_server ;;
+  4) program=generator_echo_server ;;
+  5) program=coroutines ;;
+  6) program=download_demo ;;
+  *[!a-z_]* | "")
+    echo "run.sh: unknown lesson '$lesson' (try --help)" >&2
+    exit 2
+    ;;
+  *) program="$lesson" ;;
+esac
+
+ensure_build_tools
+build_preset default
+bin="$REPO_ROOT/build/bin"
+
+# Lesson 6 needs no internet: our own image_server plays the image site.
+download_demo() {
+  coproc SERVER { exec "$bin/image_server" --port 0; }
+  local server_pid=$SERVER_PID
+  trap 'kill "$server_pid" 2>/dev/null || true' EXIT
+  local line
+  if ! read -r -t 10 line <&"${SERVER[0]}" || [[ "$line" != "listening on "* ]]; then
+    echo "run.sh: image_server did not start" >&2
+    exit 1
+  fi
+  echo "image_server is $line"
+  # Keep reading its output so that it never blocks on a full pipe.
+  cat <&"${SERVER[0]}" >/dev/null &
+  local status=0
+  "$bin/image_downloader" --url "http://127.0.0.1:${line##*:}/image" "$@" || status=$?
+  return "$status"
+}
+
+if [ "$program" = download_demo ]; then
+  download_demo "$@"
+  exit $?
+fi
+if [ ! -x "$bin/$program" ]; then
+  echo "run.sh: no program named '$program' (try --help)" >&2
+  exit 2
+fi
+exec "$bin/$program" "$@"

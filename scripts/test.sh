@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Builds everything and runs the test suite: first the optimised build, then
+# the AddressSanitizer + UndefinedBehaviorSanitizer build.
+#
+#   scripts/test.sh           both builds
+#   scripts/test.sh --quick   the optimised build only
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
+
+quick=false
+case "${1:-}" in
+  "") ;;
+  --quick) quick=true ;;
+  -h | --help)
+    sed -n '2,7s/^# \{0,1\}//p' "$0"
+    exit 0
+    ;;
+  *)
+    echo "test.sh: unknown argument '$1' (try --help)" >&2
+    exit 2
+    ;;
+esac
+
+ensure_build_tools
+cd "$REPO_ROOT"
+
+# The code is kept formatted by .clang-format; check it when the tool exists.
+if command -v clang-format >/dev/null; then
+  git ls-files '*.cpp' '*.hpp' | xargs clang-format --dry-run --Werror
+fi
+
+build_preset default
+ctest --preset default
+
+if ! $quick; then
+  build_preset asan
+  ctest --preset asan
+fi
