@@ -1,5 +1,6 @@
 #include "common/command_line.hpp"
 
+#include <algorithm>
 #include <charconv>
 #include <cstdlib>
 
