@@ -1,0 +1,58 @@
+// The echo servers of the course: the one list that the echo conformance
+// suite runs every case against. A lesson that adds an echo server adds one
+// line here, and its program to the PROGRAMS of the echo_conformance suite in
+// tests/CMakeLists.txt so that building the suite builds the server first.
+#pragma once
+
+#include <gtest/gtest.h>
+
+#include <cctype>
+#include <ostream>
+#include <string>
+#include <vector>
+
+namespace echo_servers {
+
+struct EchoServer {
+  std::string program;
+  std::vector<std::string> extra_arguments;
+  // Lesson 1 serves one client at a time, so the cases with several clients
+  // served together leave it out.
+  bool serves_clients_at_once;
+};
+
+inline const std::vector<EchoServer>& all() {
+  static const std::vector<EchoServer> servers = {
+      {"blocking_echo_server", {}, false},
+  };
+  return servers;
+}
+
+inline std::vector<EchoServer> serving_clients_at_once() {
+  std::vector<EchoServer> servers;
+  for (const EchoServer& server : all()) {
+    if (server.serves_clients_at_once) servers.push_back(server);
+  }
+  return servers;
+}
+
+// "callback_echo_server_backend_poll": the name GoogleTest gives one entry.
+inline std::string test_name(const testing::TestParamInfo<EchoServer>& info) {
+  std::string name = info.param.program;
+  for (const std::string& argument : info.param.extra_arguments) {
+    name += '_';
+    for (const char c : argument) {
+      if (std::isalnum(static_cast<unsigned char>(c))) name += c;
+    }
+  }
+  return name;
+}
+
+// How GoogleTest shows the parameter of a failing test.
+inline void PrintTo(const EchoServer& server, std::ostream* out) {
+  *out << server.program;
+  for (const std::string& argument : server.extra_arguments)
+    *out << ' ' << argument;
+}
+
+}  // namespace echo_servers
