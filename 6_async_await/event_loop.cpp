@@ -1,0 +1,235 @@
+#include "6_async_await/event_loop.hpp"
+
+#include <iostream>
+#include <stdexcept>
+#include <system_error>
+#include <utility>
+
+#include "common/stop_signal.hpp"
+
+namespace lesson6 {
+
+namespace {
+
+thread_local EventLoop* current_loop = nullptr;
+
+// The coroutine that carries a spawned task. It reports the exception that
+// nobody else will await, and its frame frees itself at the end
+// (final_suspend does not suspend), leaving the loop's list on the way.
+struct Detached {
+  struct promise_type {
+    Detached get_return_object() {
+      return {std::coroutine_handle<promise_type>::from_promise(*this)};
+    }
+    std::suspend_always initial_suspend() const noexcept { return {}; }
+    std::suspend_never final_suspend() const noexcept { return {}; }
+    void return_void() const noexcept {}
+    void unhandled_exception() const noexcept { std::terminate(); }  // supervise() catches all
+
+    ~promise_type() { spawned->erase(place); }
+
+    std::list<std::coroutine_handle<>>* spawned = nullptr;
+    std::list<std::coroutine_handle<>>::iterator place;
+  };
+
+  std::coroutine_handle<promise_type> handle;
+};
+
+Detached supervise(Task<void> task) {
+  try {
+    co_await task;
+  } catch (const std::exception& error) {
+    std::cerr << "lesson6: a spawned task failed: " << error.what() << '\n';
+  } catch (...) {
+    std::cerr << "lesson6: a spawned task failed with an unknown exception\n";
+  }
+}
+
+}  // namespace
+
+EventLoop::EventLoop(common::Tracer trace)
+    : trace_(trace), selector_(lesson3::make_selector(lesson3::Backend::epoll)) {
+  if (current_loop != nullptr) throw std::logic_error("an event loop is already running");
+  // The self-pipe turns readable at SIGINT or SIGTERM, like any socket.
+  common::install_stop_handlers();
+  selector_->register_fd(common::stop_fd(), lesson3::event_read,
+                         [this](lesson3::EventMask) { stopping_ = true; });
+  current_loop = this;
+}
+
+EventLoop::~EventLoop() {
+  destroy_remaining_tasks();
+  current_loop = nullptr;
+}
+
+EventLoop& EventLoop::current() {
+  if (current_loop == nullptr) throw std::logic_error("no event loop: call lesson6::run() first");
+  return *current_loop;
+}
+
+void EventLoop::watch(int fd, lesson3::EventMask events, lesson3::Callback callback) {
+  forget_waiters(fd);
+  selector_->register_fd(fd, events, std::move(callback));
+}
+
+void EventLoop::modify_watch(int fd, lesson3::EventMask events) {
+  selector_->modify(fd, events);
+}
+
+void EventLoop::unwatch(int fd) {
+  selector_->unregister(fd);
+}
+
+// A descriptor that coroutines wait on is registered with the Selector once,
+// with a callback that wakes its waiters, and stays registered; what it waits
+// for changes with the waiters. When nobody waits, it waits for nothing, so
+// that its owner may close it: the kernel holds no interest in it then, and
+// a new descriptor with the same number starts clean.
+void EventLoop::add_waiter(int fd, lesson3::EventMask event, IoWaiter& waiter) {
+  if (static_cast<std::size_t>(fd) >= waiters_.size()) waiters_.resize(fd + 1);
+  Waiters& waiters = waiters_[fd];
+  IoWaiter*& slot = event == lesson3::event_read ? waiters.reader : waiters.writer;
+  if (slot != nullptr) throw std::logic_error("two tasks wait on one descriptor");
+  slot = &waiter;
+  trace_("a task waits until fd ", fd, " is ready for ", lesson3::describe(event));
+  update_interest(fd);
+}
+
+void EventLoop::remove_waiter(int fd, lesson3::EventMask event) noexcept {
+  Waiters& waiters = waiters_[fd];
+  (event == lesson3::event_read ? waiters.reader : waiters.writer) = nullptr;
+  try {
+    update_interest(fd);
+  } catch (const std::system_error&) {
+    // Closed before its waiter left (a task destroyed at a stop): forget it.
+    selector_->unregister(fd);
+    waiters_[fd] = {};
+  }
+}
+
+void EventLoop::update_interest(int fd) {
+  Waiters& waiters = waiters_[fd];
+  const lesson3::EventMask events = (waiters.reader != nullptr ? lesson3::event_read : 0) |
+                                    (waiters.writer != nullptr ? lesson3::event_write : 0);
+  if (waiters.registered) {
+    selector_->modify(fd, events);
+    return;
+  }
+  selector_->register_fd(fd, events,
+                         [this, fd](lesson3::EventMask ready) { on_descriptor_ready(fd, ready); });
+  waiters.registered = true;
+}
+
+void EventLoop::on_descriptor_ready(int fd, lesson3::EventMask ready) {
+  // Look the waiters up afresh each time: the first one resumed may add
+  // waiters for other descriptors, which can move the table.
+  if ((ready & lesson3::event_read) != 0 && waiters_[fd].reader != nullptr) {
+    trace_("fd ", fd, " is readable: resuming the task waiting to read it");
+    waiters_[fd].reader->on_ready();
+  }
+  if ((ready & lesson3::event_write) != 0 && waiters_[fd].writer != nullptr) {
+    trace_("fd ", fd, " is writable: resuming the task waiting to write to it");
+    waiters_[fd].writer->on_ready();
+  }
+}
+
+// watch() takes over a descriptor number that coroutines used before: the
+// old socket is closed, and its registration has to go.
+void EventLoop::forget_waiters(int fd) {
+  if (fd < 0 || static_cast<std::size_t>(fd) >= waiters_.size()) return;
+  if (waiters_[fd].registered) selector_->unregister(fd);
+  waiters_[fd] = {};
+}
+
+EventLoop::TimerId EventLoop::call_later(std::chrono::milliseconds delay,
+                                         std::function<void()> callback) {
+  const TimerId id = ++next_timer_id_;
+  timers_.push({Clock::now() + delay, id});
+  timer_callbacks_.emplace(id, std::move(callback));
+  return id;
+}
+
+// The heap cannot remove an entry from its middle; the entry stays until its
+// deadline and is skipped then, because its callback is gone.
+void EventLoop::cancel(TimerId timer) {
+  timer_callbacks_.erase(timer);
+}
+
+void EventLoop::schedule(std::coroutine_handle<> coroutine) {
+  scheduled_.push_back(coroutine);
+}
+
+void EventLoop::spawn(Task<void> task) {
+  const std::coroutine_handle<Detached::promise_type> frame = supervise(std::move(task)).handle;
+  frame.promise().spawned = &spawned_;
+  frame.promise().place = spawned_.insert(spawned_.end(), frame);
+  trace_("spawned a task; it starts on the next turn");
+  schedule(frame);
+}
+
+void spawn(Task<void> task) {
+  EventLoop::current().spawn(std::move(task));
+}
+
+// Python: asyncio's BaseEventLoop._run_once()
+bool EventLoop::run_once() {
+  const std::optional<std::chrono::milliseconds> timeout = time_until_next_timer();
+  if (!timeout) {
+    trace_("waiting for I/O, no timer pending");
+  } else if (timeout->count() > 0) {
+    trace_("waiting for I/O, at most ", timeout->count(), " ms (the next timer)");
+  }
+  for (const lesson3::ReadyEvent& event : selector_->select(timeout)) {
+    selector_->dispatch(event);
+  }
+  if (stopping_) {
+    trace_("stop signal: destroying every task");
+    return false;
+  }
+  run_due_timers();
+  run_scheduled();
+  return true;
+}
+
+std::optional<std::chrono::milliseconds> EventLoop::time_until_next_timer() const {
+  if (!scheduled_.empty()) return std::chrono::milliseconds(0);  // only look, do not wait
+  if (timers_.empty()) return std::nullopt;
+  // Rounded up: waking a little early would only spin until the deadline.
+  const auto remaining =
+      std::chrono::ceil<std::chrono::milliseconds>(timers_.top().deadline - Clock::now());
+  return std::max(remaining, std::chrono::milliseconds(0));
+}
+
+void EventLoop::run_due_timers() {
+  const Clock::time_point now = Clock::now();
+  while (!timers_.empty() && timers_.top().deadline <= now) {
+    const TimerId id = timers_.top().id;
+    timers_.pop();
+    const auto found = timer_callbacks_.find(id);
+    if (found == timer_callbacks_.end()) continue;  // cancelled
+    // Out of the table before it runs: it may set or cancel timers itself.
+    const std::function<void()> callback = std::move(found->second);
+    timer_callbacks_.erase(found);
+    trace_("timer ", id, " is due: running it");
+    callback();
+  }
+}
+
+// What was scheduled before this turn runs now; what those coroutines
+// schedule waits for the next turn, so that I/O is never starved.
+void EventLoop::run_scheduled() {
+  std::swap(scheduled_, running_);
+  if (!running_.empty()) trace_("resuming ", running_.size(), " scheduled coroutine(s)");
+  for (const std::coroutine_handle<> coroutine : running_)
+    coroutine.resume();
+  running_.clear();
+}
+
+void EventLoop::destroy_remaining_tasks() {
+  while (!spawned_.empty())
+    spawned_.back().destroy();  // each frame leaves the list
+  // Whatever is still queued belonged to those frames.
+  scheduled_.clear();
+}
+
+}  // namespace lesson6
