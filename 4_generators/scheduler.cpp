@@ -1,0 +1,75 @@
+#include "4_generators/scheduler.hpp"
+
+namespace lesson4 {
+
+Scheduler::~Scheduler() {
+  // The Selector wants a socket unregistered before it is closed.
+  for (const auto& [id, entry] : tasks_) {
+    if (entry->fd >= 0) selector_.unregister(entry->fd);
+  }
+}
+
+void Scheduler::run_until_readable(int stop_fd) {
+  selector_.register_fd(stop_fd, lesson3::event_read, [this](lesson3::EventMask) {
+    trace_("stop requested");
+    stopping_ = true;
+  });
+  while (!stopping_) {
+    // Python: task = tasks.pop(0); next(task), until no task can run. A task
+    // spawned meanwhile joins the end of the queue and runs in this pass too.
+    for (std::size_t i = 0; i < runnable_.size(); ++i)
+      run(*runnable_[i]);
+    runnable_.clear();
+    // Every task now waits. Python: select(to_read, to_write, [])
+    trace_("every task waits; select()");
+    for (const lesson3::ReadyEvent& event : selector_.select(std::nullopt)) {
+      selector_.dispatch(event);
+    }
+  }
+  selector_.unregister(stop_fd);
+}
+
+void Scheduler::run(Entry& entry) {
+  trace_("running task ", entry.id);
+  if (const std::optional<Wait> wait = entry.next()) {
+    suspend(entry, *wait);
+  } else {
+    finish(entry);
+  }
+}
+
+// Python: if reason == 'read': to_read[sock] = task (and to_write for 'write').
+void Scheduler::suspend(Entry& entry, Wait wait) {
+  trace_("task ", entry.id, " waits to ", lesson3::describe(wait.events), " fd ", wait.fd);
+  // Most of the time a task waits for what it waited for last time: the
+  // kernel already watches that, so we tell it nothing.
+  if (wait.fd == entry.fd && wait.events == entry.events) return;
+  if (wait.fd == entry.fd) {
+    selector_.modify(wait.fd, wait.events);
+  } else {
+    if (entry.fd >= 0) selector_.unregister(entry.fd);
+    selector_.register_fd(wait.fd, wait.events,
+                          [this, &entry](lesson3::EventMask) { wake(entry); });
+  }
+  entry.fd = wait.fd;
+  entry.events = wait.events;
+}
+
+// Python: tasks.append(to_read.pop(sock)). The socket stays registered, as the
+// task will most likely wait for it again; it cannot be reported twice, since
+// every runnable task runs before the next select().
+void Scheduler::wake(Entry& entry) {
+  trace_("fd ", entry.fd, " is ready to ", lesson3::describe(entry.events), ": task ", entry.id,
+         " can run");
+  runnable_.push_back(&entry);
+}
+
+// Python: except StopIteration. Destroying the task closes its socket, once
+// the selector no longer watches it.
+void Scheduler::finish(Entry& entry) {
+  trace_("task ", entry.id, " finished");
+  if (entry.fd >= 0) selector_.unregister(entry.fd);
+  tasks_.erase(entry.id);
+}
+
+}  // namespace lesson4
