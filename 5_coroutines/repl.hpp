@@ -100,7 +100,7 @@ class GeneratorTarget final : public Target {
       std::cout << name_ << " is a new generator, " << generator_.state() << '\n';
     } else if (verb == "prime") {
       generator_ = prime(std::move(generator_));
-      std::cout << name_ << " ran to its first co_yield, " << generator_.state() << '\n';
+      std::cout << name_ << " primed, " << generator_.state() << '\n';
     } else if (verb == "next") {
       report(generator_.next());
     } else if (verb == "send") {
@@ -266,8 +266,10 @@ class Interpreter {
                  "  next NAME         resume it; its co_yield evaluates to None (Python: next(g))\n"
                  "  send NAME VALUE   resume it; its co_yield evaluates to VALUE\n"
                  "  throw NAME        raise an exception at its co_yield (Python: g.throw(e)):";
+    const char* separator = " ";
     for (const Named& named : targets_) {
-      std::cout << ' ' << named.target->exception_name() << " in " << named.name;
+      std::cout << std::exchange(separator, ", ") << named.target->exception_name() << " in "
+                << named.name;
     }
     std::cout << "\n"
                  "  close NAME        raise GeneratorExit at its co_yield (Python: g.close())\n"
