@@ -90,7 +90,7 @@ lesson5::Generator<std::optional<double>, double, std::optional<double>> average
   co_return running_average;
 }
 
-// The course's interactive session, as commands to the interpreter that
+// What the course types at Python's >>> prompt, as commands to the interpreter that
 // --interactive reads from standard input.
 constexpr lesson5::repl::Step walkthrough[] = {
     {"gen() made a generator, but not one line of its body has run yet.", "state gen"},
