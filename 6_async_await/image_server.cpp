@@ -247,63 +247,84 @@ lesson6::Task<void> send_response(int client, std::string response) {
   co_await lesson6::write_all(client, response);
 }
 
-// One task per connection: read a request, answer it, and again while the
-// client keeps the connection open.
+// Closing a socket with unread input resets the connection, and the reset can
+// destroy our last answer before the client reads it. So: say we are done
+// (FIN), then read and drop whatever the client still sends until it closes
+// too, or for a few seconds at most.
+lesson6::Task<void> hang_up(int client) {
+  ::shutdown(client, SHUT_WR);
+  const Deadline deadline(client, header_time_limit);
+  std::array<char, 4096> ignored;
+  while (co_await lesson6::read_some(client, ignored) > 0) {
+  }
+}
+
+enum class Next { request, hang_up, nothing };  // what the connection does after an answer
+
+// Reads one request and answers it.
+lesson6::Task<Next> answer_request(int fd, std::string& received, Server& server) {
+  bool complete = false;
+  {
+    const Deadline deadline(fd, header_time_limit);
+    complete = co_await receive_header(fd, received);
+  }
+  if (!complete) co_return Next::nothing;  // the client left, or was too slow
+  const std::size_t header_size = received.find(end_of_header);
+  if (header_size == std::string::npos || header_size > max_header_size) {
+    server.trace("fd ", fd, ": header over ", max_header_size, " bytes, answering 431");
+    co_await send_response(fd, make_response("431 Request Header Fields Too Large", "text/plain",
+                                             "header too large\n", false));
+    co_return Next::hang_up;
+  }
+  const std::optional<Request> request = parse_request({received.data(), header_size});
+  received.erase(0, header_size + end_of_header.size());
+  if (!request) {
+    server.trace("fd ", fd, ": not an HTTP request, answering 400");
+    co_await send_response(
+        fd, make_response("400 Bad Request", "text/plain", "malformed request\n", false));
+    co_return Next::hang_up;
+  }
+  server.trace("fd ", fd, ": ", request->method, ' ', request->target);
+  const Next next = request->keep_alive ? Next::request : Next::hang_up;
+
+  if (request->method != "GET") {
+    co_await send_response(fd, make_response("405 Method Not Allowed", "text/plain",
+                                             "only GET is served here\n", false));
+    co_return Next::hang_up;
+  }
+  if (is_image_target(request->target)) {
+    const InFlight counted(server);
+    const std::uint32_t number = ++server.images_started;
+    server.trace("fd ", fd, ": picture ", number, " in ", server.latency.count(), " ms; ",
+                 server.in_flight, " in flight");
+    co_await lesson6::sleep(server.latency);  // other clients are served meanwhile
+    co_await send_response(
+        fd, make_response("200 OK", "image/bmp", make_bitmap(number), request->keep_alive));
+    ++server.images_served;
+  } else if (request->target == "/stats") {
+    const std::string stats = "{\"images_served\": " + std::to_string(server.images_served) +
+                              ", \"in_flight\": " + std::to_string(server.in_flight) +
+                              ", \"max_in_flight\": " + std::to_string(server.max_in_flight) +
+                              "}\n";
+    co_await send_response(fd,
+                           make_response("200 OK", "application/json", stats, request->keep_alive));
+  } else {
+    co_await send_response(
+        fd, make_response("404 Not Found", "text/plain", "no such page\n", request->keep_alive));
+  }
+  co_return next;
+}
+
+// One task per connection: answer requests while the client keeps the
+// connection open. The echo server's loop, with HTTP in it.
 lesson6::Task<void> serve_connection(common::FileDescriptor client, Server& server) {
   const int fd = client.get();
   std::string received;  // bytes read and not answered yet: at most a header and a bit
   try {
-    while (true) {
-      bool complete = false;
-      {
-        const Deadline deadline(fd, header_time_limit);
-        complete = co_await receive_header(fd, received);
-      }
-      if (!complete) break;
-      const std::size_t header_size = received.find(end_of_header);
-      if (header_size == std::string::npos || header_size > max_header_size) {
-        server.trace("fd ", fd, ": header over ", max_header_size, " bytes, answering 431");
-        co_await send_response(fd, make_response("431 Request Header Fields Too Large",
-                                                 "text/plain", "header too large\n", false));
-        break;
-      }
-      const std::optional<Request> request = parse_request({received.data(), header_size});
-      received.erase(0, header_size + end_of_header.size());
-      if (!request) {
-        server.trace("fd ", fd, ": not an HTTP request, answering 400");
-        co_await send_response(
-            fd, make_response("400 Bad Request", "text/plain", "malformed request\n", false));
-        break;
-      }
-      server.trace("fd ", fd, ": ", request->method, ' ', request->target);
-
-      if (request->method != "GET") {
-        co_await send_response(fd, make_response("405 Method Not Allowed", "text/plain",
-                                                 "only GET is served here\n", false));
-        break;
-      }
-      if (is_image_target(request->target)) {
-        const InFlight counted(server);
-        const std::uint32_t number = ++server.images_started;
-        server.trace("fd ", fd, ": picture ", number, " in ", server.latency.count(), " ms; ",
-                     server.in_flight, " in flight");
-        co_await lesson6::sleep(server.latency);  // other clients are served meanwhile
-        co_await send_response(
-            fd, make_response("200 OK", "image/bmp", make_bitmap(number), request->keep_alive));
-        ++server.images_served;
-      } else if (request->target == "/stats") {
-        const std::string stats = "{\"images_served\": " + std::to_string(server.images_served) +
-                                  ", \"in_flight\": " + std::to_string(server.in_flight) +
-                                  ", \"max_in_flight\": " + std::to_string(server.max_in_flight) +
-                                  "}\n";
-        co_await send_response(
-            fd, make_response("200 OK", "application/json", stats, request->keep_alive));
-      } else {
-        co_await send_response(fd, make_response("404 Not Found", "text/plain", "no such page\n",
-                                                 request->keep_alive));
-      }
-      if (!request->keep_alive) break;
-    }
+    Next next = Next::request;
+    while (next == Next::request)
+      next = co_await answer_request(fd, received, server);
+    if (next == Next::hang_up) co_await hang_up(fd);
   } catch (const std::system_error& error) {
     // A reset or a broken pipe: this client is gone, the others carry on.
     server.trace("fd ", fd, ": ", error.what());
@@ -313,7 +334,20 @@ lesson6::Task<void> serve_connection(common::FileDescriptor client, Server& serv
 
 lesson6::Task<void> accept_clients(int listener, Server& server) {
   while (true) {
-    common::FileDescriptor client = co_await lesson6::accept(listener);
+    common::FileDescriptor client;
+    try {
+      client = co_await lesson6::accept(listener);
+    } catch (const std::system_error& error) {
+      if (error.code() != std::errc::too_many_files_open &&
+          error.code() != std::errc::too_many_files_open_in_system) {
+        throw;
+      }
+      std::cerr << "accept: out of file descriptors, retrying shortly\n";
+    }
+    if (!client) {
+      co_await lesson6::sleep(100ms);  // until some connection closes
+      continue;
+    }
     server.trace("fd ", client.get(), ": connection from ", common::peer_name(client.get()));
     lesson6::spawn(serve_connection(std::move(client), server));
   }

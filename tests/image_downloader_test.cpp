@@ -1,0 +1,216 @@
+// image_downloader against image_server on loopback: every image arrives
+// intact in both modes, /stats proves the async mode overlaps its requests
+// (and --max-parallel bounds them) without timing anything, and each kind of
+// failure is one clear line, exit code 1 and no file left behind.
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <stdlib.h>
+#include <sys/socket.h>
+
+#include <algorithm>
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <map>
+#include <set>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "common/net.hpp"
+#include "tests/image_checks.hpp"
+#include "tests/program.hpp"
+
+namespace {
+
+using namespace std::chrono_literals;
+using image_checks::is_valid_bitmap;
+using image_checks::stat;
+using testing::ElementsAre;
+using testing::HasSubstr;
+using testing::IsEmpty;
+
+std::string image_url(std::uint16_t port, std::string_view path = "/image") {
+  return "http://127.0.0.1:" + std::to_string(port) + std::string(path);
+}
+
+std::vector<std::string> lines_of(const std::string& text) {
+  std::vector<std::string> lines;
+  std::istringstream stream(text);
+  for (std::string line; std::getline(stream, line);)
+    lines.push_back(line);
+  return lines;
+}
+
+class ImageDownloaderTest : public testing::Test {
+ protected:
+  void SetUp() override {
+    std::string pattern =
+        (std::filesystem::temp_directory_path() / "image_downloader_test.XXXXXX").string();
+    ASSERT_NE(mkdtemp(pattern.data()), nullptr);
+    scratch_ = pattern;
+  }
+  void TearDown() override { std::filesystem::remove_all(scratch_); }
+
+  // The downloader's output folder does not exist before it runs.
+  std::filesystem::path out() const { return scratch_ / "images"; }
+
+  test_support::Finished download(std::vector<std::string> arguments) const {
+    arguments.insert(arguments.end(), {"--out", out().string()});
+    return test_support::run_program("image_downloader", arguments, {}, 60s);
+  }
+
+  // Every file in the output folder, hidden ones too: name -> contents.
+  std::map<std::string, std::string> saved_files() const {
+    std::map<std::string, std::string> files;
+    if (!std::filesystem::exists(out())) return files;
+    for (const auto& entry : std::filesystem::directory_iterator(out())) {
+      std::ifstream file(entry.path(), std::ios::binary);
+      files[entry.path().filename().string()] =
+          std::string(std::istreambuf_iterator<char>(file), std::istreambuf_iterator<char>());
+    }
+    return files;
+  }
+
+  static std::vector<std::string> names_of(const std::map<std::string, std::string>& files) {
+    std::vector<std::string> names;
+    for (const auto& [name, contents] : files)
+      names.push_back(name);
+    return names;
+  }
+
+ private:
+  std::filesystem::path scratch_;
+};
+
+TEST_F(ImageDownloaderTest, BothModesSaveEveryImageIntactAndEachOneDifferent) {
+  test_support::Server server("image_server", {"--latency-ms", "50"});
+  const test_support::Finished run = download({"--url", image_url(server.port()), "--count", "3"});
+
+  EXPECT_EQ(run.exit_code, 0) << run.error;
+  const std::map<std::string, std::string> files = saved_files();
+  EXPECT_THAT(names_of(files), ElementsAre("async-01.bmp", "async-02.bmp", "async-03.bmp",
+                                           "sync-01.bmp", "sync-02.bmp", "sync-03.bmp"));
+  std::set<std::string> different;
+  for (const auto& [name, contents] : files) {
+    EXPECT_TRUE(is_valid_bitmap(contents)) << name;
+    different.insert(contents);
+  }
+  EXPECT_EQ(different.size(), files.size());
+  EXPECT_EQ(stat(server.port(), "images_served"), 6);
+
+  // Not a terminal: no progress line, only the summary.
+  const std::vector<std::string> lines = lines_of(run.output);
+  ASSERT_EQ(lines.size(), 3u) << run.output;
+  EXPECT_THAT(lines[0], testing::StartsWith("sync: 3 images in "));
+  EXPECT_THAT(lines[1], testing::StartsWith("async: 3 images in "));
+  EXPECT_THAT(lines[2], testing::MatchesRegex("async was [0-9.]+x faster than sync"));
+}
+
+TEST_F(ImageDownloaderTest, AsyncModeHasEveryRequestInFlightAtOnce) {
+  test_support::Server server("image_server", {"--latency-ms", "1000"});
+  const test_support::Finished run =
+      download({"--url", image_url(server.port()), "--count", "20", "--mode", "async"});
+
+  EXPECT_EQ(run.exit_code, 0) << run.error;
+  EXPECT_EQ(saved_files().size(), 20u);
+  EXPECT_EQ(stat(server.port(), "images_served"), 20);
+  EXPECT_EQ(stat(server.port(), "max_in_flight"), 20);
+}
+
+TEST_F(ImageDownloaderTest, SyncModeHasOneRequestInFlightAtATime) {
+  test_support::Server server("image_server", {"--latency-ms", "20"});
+  const test_support::Finished run =
+      download({"--url", image_url(server.port()), "--count", "4", "--mode", "sync"});
+
+  EXPECT_EQ(run.exit_code, 0) << run.error;
+  EXPECT_EQ(saved_files().size(), 4u);
+  EXPECT_EQ(stat(server.port(), "images_served"), 4);
+  EXPECT_EQ(stat(server.port(), "max_in_flight"), 1);
+}
+
+TEST_F(ImageDownloaderTest, MaxParallelKeepsThatManyRequestsInFlightAndNoMore) {
+  test_support::Server server("image_server", {"--latency-ms", "300"});
+  const test_support::Finished run = download({"--url", image_url(server.port()), "--count", "9",
+                                               "--mode", "async", "--max-parallel", "3"});
+
+  EXPECT_EQ(run.exit_code, 0) << run.error;
+  EXPECT_EQ(saved_files().size(), 9u);
+  EXPECT_EQ(stat(server.port(), "images_served"), 9);
+  EXPECT_EQ(stat(server.port(), "max_in_flight"), 3);
+}
+
+TEST_F(ImageDownloaderTest, A404IsOneLinePerImageExitCode1AndNoFile) {
+  test_support::Server server("image_server", {"--latency-ms", "0"});
+  const std::string url = image_url(server.port(), "/no-such-page");
+  const test_support::Finished run = download({"--url", url, "--count", "2"});
+
+  EXPECT_EQ(run.exit_code, 1);
+  const std::vector<std::string> failures = lines_of(run.error);
+  EXPECT_EQ(failures.size(), 4u) << run.error;  // two images, two modes
+  for (const std::string& failure : failures) {
+    EXPECT_THAT(failure, HasSubstr(url));
+    EXPECT_THAT(failure, HasSubstr("HTTP 404"));
+  }
+  EXPECT_THAT(saved_files(), IsEmpty());
+}
+
+TEST_F(ImageDownloaderTest, ARefusedConnectionIsReportedWithExitCode1AndNoFile) {
+  // A socket that is bound but not listening: connecting to its port is
+  // refused, and no other program can take the port meanwhile.
+  const common::FileDescriptor bound(socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(bind(bound.get(), reinterpret_cast<const sockaddr*>(&address), sizeof address), 0);
+  const std::string port = common::local_name(bound.get()).substr(10);  // after "127.0.0.1:"
+
+  const std::string url = "http://127.0.0.1:" + port + "/image";
+  const test_support::Finished run = download({"--url", url, "--count", "2"});
+
+  EXPECT_EQ(run.exit_code, 1);
+  const std::vector<std::string> failures = lines_of(run.error);
+  EXPECT_EQ(failures.size(), 4u) << run.error;
+  for (const std::string& failure : failures) {
+    EXPECT_THAT(failure, HasSubstr(url));
+    EXPECT_THAT(failure, HasSubstr("connect"));
+  }
+  EXPECT_THAT(saved_files(), IsEmpty());
+}
+
+TEST_F(ImageDownloaderTest, ATimeoutIsReportedWithExitCode1AndNoFile) {
+  test_support::Server server("image_server", {"--latency-ms", "10000"});
+  const test_support::Finished run =
+      download({"--url", image_url(server.port()), "--count", "2", "--timeout-ms", "200"});
+
+  EXPECT_EQ(run.exit_code, 1);
+  const std::vector<std::string> failures = lines_of(run.error);
+  EXPECT_EQ(failures.size(), 4u) << run.error;
+  for (const std::string& failure : failures)
+    EXPECT_THAT(failure, HasSubstr("Timeout"));
+  EXPECT_THAT(saved_files(), IsEmpty());
+}
+
+TEST_F(ImageDownloaderTest, RefusesAMalformedUrlBeforeAnyDownload) {
+  for (const std::string url : {"127.0.0.1:5000/image", "ftp://127.0.0.1/image", "http://",
+                                "http://127.0.0.1:5000/an image"}) {
+    const test_support::Finished run = download({"--url", url});
+    EXPECT_EQ(run.exit_code, 2) << url;
+    EXPECT_EQ(lines_of(run.error).size(), 1u) << run.error;
+    EXPECT_FALSE(std::filesystem::exists(out())) << url;
+  }
+}
+
+TEST_F(ImageDownloaderTest, RefusesBadFlagsWithExitCode2) {
+  for (const std::vector<std::string>& arguments : std::vector<std::vector<std::string>>{
+           {"--mode", "fast"}, {"--count", "0"}, {"--max-parallel", "-1"}, {"--nope"}}) {
+    const test_support::Finished run = download(arguments);
+    EXPECT_EQ(run.exit_code, 2) << arguments.front();
+    EXPECT_FALSE(std::filesystem::exists(out()));
+  }
+}
+
+}  // namespace

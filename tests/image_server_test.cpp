@@ -1,0 +1,205 @@
+// image_server, the local stand-in for an image site: a different valid
+// picture on every GET /image, counters on /stats, clear refusals of what is
+// not a request it serves, and no client that can crash it or hold it up.
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <sys/socket.h>
+
+#include <chrono>
+#include <cstddef>
+#include <limits>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/net.hpp"
+#include "tests/image_checks.hpp"
+#include "tests/program.hpp"
+
+namespace {
+
+using namespace std::chrono_literals;
+using image_checks::http_get;
+using image_checks::is_valid_bitmap;
+using image_checks::stat;
+using test_support::connect_to;
+using test_support::receive_exactly;
+using test_support::send_all;
+using testing::HasSubstr;
+using testing::Not;
+using testing::StartsWith;
+
+constexpr std::size_t until_closed = std::numeric_limits<std::size_t>::max();
+
+struct Response {
+  std::string status_line;
+  std::string headers;  // each one followed by "\r\n"
+  std::string body;
+};
+
+// Cuts a stream of answers into responses, each body as long as its
+// Content-Length says.
+std::vector<Response> split_responses(std::string_view stream) {
+  std::vector<Response> responses;
+  while (!stream.empty()) {
+    const std::size_t status_end = stream.find("\r\n");
+    const std::size_t header_end = stream.find("\r\n\r\n");
+    if (status_end == std::string_view::npos || header_end == std::string_view::npos) break;
+    Response response{std::string(stream.substr(0, status_end)),
+                      std::string(stream.substr(status_end + 2, header_end - status_end)), ""};
+    const std::size_t length_at = response.headers.find("Content-Length: ");
+    if (length_at == std::string::npos) break;
+    const std::size_t length = std::stoul(response.headers.substr(length_at + 16));
+    response.body = std::string(stream.substr(header_end + 4, length));
+    stream.remove_prefix(std::min(stream.size(), header_end + 4 + length));
+    responses.push_back(std::move(response));
+  }
+  return responses;
+}
+
+Response get(std::uint16_t port, std::string_view target) {
+  const std::vector<Response> responses = split_responses(http_get(port, target));
+  if (responses.size() != 1) return {};
+  return responses.front();
+}
+
+// Closing with SO_LINGER at zero sends a reset instead of a polite FIN: the
+// client vanishes, and the server's next send fails.
+void reset(common::FileDescriptor& connection) {
+  const linger abort_at_once{1, 0};
+  setsockopt(connection.get(), SOL_SOCKET, SO_LINGER, &abort_at_once, sizeof abort_at_once);
+  connection.reset();
+}
+
+TEST(ImageServerTest, ServesADifferentValidBitmapOnEveryImageRequest) {
+  test_support::Server server("image_server", {"--latency-ms", "0"});
+  // Two requests in one go on one connection: the first keeps it open, the
+  // second asks the server to close it after answering.
+  const common::FileDescriptor connection = connect_to(server.port());
+  send_all(connection.get(),
+           "GET /image HTTP/1.1\r\nHost: test\r\n\r\n"
+           "GET /image/320/240?lock=1 HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n");
+  const std::vector<Response> responses =
+      split_responses(receive_exactly(connection.get(), until_closed));
+
+  ASSERT_EQ(responses.size(), 2u);
+  for (const Response& response : responses) {
+    EXPECT_EQ(response.status_line, "HTTP/1.1 200 OK");
+    EXPECT_THAT(response.headers, HasSubstr("Content-Type: image/bmp\r\n"));
+    EXPECT_TRUE(is_valid_bitmap(response.body));
+  }
+  EXPECT_NE(responses[0].body, responses[1].body);
+  EXPECT_THAT(responses[0].headers, Not(HasSubstr("Connection: close")));
+  EXPECT_THAT(responses[1].headers, HasSubstr("Connection: close\r\n"));
+}
+
+TEST(ImageServerTest, CountsImagesServedAndTheMostRequestsInFlightAtOnce) {
+  test_support::Server server("image_server", {"--latency-ms", "300"});
+  // Three clients ask together; each answer takes 300 ms, so the server holds
+  // all three requests at once.
+  std::vector<common::FileDescriptor> clients;
+  for (int i = 0; i < 3; ++i) {
+    clients.push_back(connect_to(server.port()));
+    send_all(clients.back().get(), "GET /image HTTP/1.1\r\nConnection: close\r\n\r\n");
+  }
+  for (const common::FileDescriptor& client : clients) {
+    const std::vector<Response> responses =
+        split_responses(receive_exactly(client.get(), until_closed));
+    ASSERT_EQ(responses.size(), 1u);
+    EXPECT_TRUE(is_valid_bitmap(responses[0].body));
+  }
+
+  const Response stats = get(server.port(), "/stats");
+  EXPECT_EQ(stats.status_line, "HTTP/1.1 200 OK");
+  EXPECT_THAT(stats.headers, HasSubstr("Content-Type: application/json\r\n"));
+  EXPECT_EQ(stat(server.port(), "images_served"), 3);
+  EXPECT_EQ(stat(server.port(), "in_flight"), 0);
+  EXPECT_EQ(stat(server.port(), "max_in_flight"), 3);
+}
+
+TEST(ImageServerTest, AnswersOtherPathsWith404) {
+  test_support::Server server("image_server", {"--latency-ms", "0"});
+  EXPECT_EQ(get(server.port(), "/").status_line, "HTTP/1.1 404 Not Found");
+  EXPECT_EQ(get(server.port(), "/images").status_line, "HTTP/1.1 404 Not Found");
+  EXPECT_EQ(stat(server.port(), "images_served"), 0);
+}
+
+TEST(ImageServerTest, AnswersOtherMethodsWith405) {
+  test_support::Server server("image_server", {"--latency-ms", "0"});
+  const common::FileDescriptor connection = connect_to(server.port());
+  send_all(connection.get(), "POST /image HTTP/1.1\r\nContent-Length: 5\r\n\r\nhello");
+  EXPECT_THAT(receive_exactly(connection.get(), until_closed),
+              StartsWith("HTTP/1.1 405 Method Not Allowed\r\n"));
+}
+
+TEST(ImageServerTest, AnswersGarbageWith400ClosesAndKeepsServingOthers) {
+  test_support::Server server("image_server", {"--latency-ms", "0"});
+  for (const std::string_view garbage :
+       {std::string_view("\x01\x02\x03 hello\r\n\r\n"), std::string_view("GET\r\n\r\n"),
+        std::string_view("GET /image SPDY/9\r\n\r\n"),
+        std::string_view("GET image HTTP/1.1\r\n\r\n"),
+        std::string_view("GET /image HTTP/1.1\r\nno colon here\r\n\r\n")}) {
+    const common::FileDescriptor connection = connect_to(server.port());
+    send_all(connection.get(), garbage);
+    const std::string answer = receive_exactly(connection.get(), until_closed);
+    EXPECT_THAT(answer, StartsWith("HTTP/1.1 400 Bad Request\r\n")) << garbage;
+    EXPECT_THAT(answer, HasSubstr("Connection: close\r\n"));
+  }
+  EXPECT_TRUE(is_valid_bitmap(get(server.port(), "/image").body));
+}
+
+TEST(ImageServerTest, AnswersAHeaderOver8KiBWith431AndCloses) {
+  test_support::Server server("image_server", {"--latency-ms", "0"});
+  const common::FileDescriptor connection = connect_to(server.port());
+  // More than the limit, and never the blank line that would end it.
+  send_all(connection.get(),
+           "GET /image HTTP/1.1\r\nX-Padding: " + std::string(64 * 1024, 'a') + "\r\n");
+  EXPECT_THAT(receive_exactly(connection.get(), until_closed),
+              StartsWith("HTTP/1.1 431 Request Header Fields Too Large\r\n"));
+  EXPECT_TRUE(is_valid_bitmap(get(server.port(), "/image").body));
+}
+
+TEST(ImageServerTest, HangsUpOnAClientThatNeverFinishesItsHeader) {
+  test_support::Server server("image_server", {"--latency-ms", "0"});
+  const common::FileDescriptor slow = connect_to(server.port());
+  send_all(slow.get(), "GET /image HTTP/1.1\r\nHost: te");
+  // The server gives a header a few seconds; meanwhile it serves others.
+  EXPECT_TRUE(is_valid_bitmap(get(server.port(), "/image").body));
+  ASSERT_TRUE(test_support::wait_readable(slow.get(), 20s));
+  EXPECT_EQ(receive_exactly(slow.get(), until_closed), "");  // closed, with no answer
+}
+
+TEST(ImageServerTest, KeepsServingOthersWhenClientsVanish) {
+  test_support::Server server("image_server", {"--latency-ms", "100"});
+  // One client vanishes while its picture is on the way, one before it
+  // starts, one while the server waits to answer it.
+  common::FileDescriptor mid_response = connect_to(server.port());
+  send_all(mid_response.get(), "GET /image HTTP/1.1\r\n\r\n");
+  ASSERT_EQ(receive_exactly(mid_response.get(), 100).size(), 100u);
+  reset(mid_response);
+
+  common::FileDescriptor before_answer = connect_to(server.port());
+  send_all(before_answer.get(), "GET /image HTTP/1.1\r\n\r\n");
+  reset(before_answer);
+
+  common::FileDescriptor mid_request = connect_to(server.port());
+  send_all(mid_request.get(), "GET /ima");
+  reset(mid_request);
+
+  EXPECT_TRUE(is_valid_bitmap(get(server.port(), "/image").body));
+  EXPECT_EQ(server.stop(), 0) << server.program().error_output();
+}
+
+TEST(ImageServerTest, StopsWithExitCode0OnSigtermWhileRequestsWait) {
+  test_support::Server server("image_server", {"--latency-ms", "60000"});
+  const common::FileDescriptor waiting = connect_to(server.port());
+  send_all(waiting.get(), "GET /image HTTP/1.1\r\n\r\n");
+  // /stats answers at once, and shows the first request waiting.
+  ASSERT_EQ(stat(server.port(), "in_flight"), 1);
+
+  EXPECT_EQ(server.stop(), 0) << server.program().error_output();
+  EXPECT_EQ(receive_exactly(waiting.get(), until_closed), "");  // closed, with no answer
+}
+
+}  // namespace
