@@ -58,7 +58,7 @@ class Tracer {
 
   template <typename... Parts>
   void operator()(const Parts&... parts) const {
-    if (enabled_) (std::cerr << "trace: " << ... << parts) << '\n';
+    if (enabled_) ((std::cerr << "trace: ") << ... << parts) << '\n';
   }
 
  private:

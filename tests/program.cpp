@@ -109,12 +109,12 @@ void Program::drain_output(int fd) {
       lines_.push_back(partial.substr(0, newline));
       partial.erase(0, newline + 1);
     }
-    output_changed_.notify_all();
+    streams_changed_.notify_all();
   }
   const std::lock_guard lock(mutex_);
   if (!partial.empty()) lines_.push_back(partial);
   output_closed_ = true;
-  output_changed_.notify_all();
+  streams_changed_.notify_all();
 }
 
 void Program::drain_errors(int fd) {
@@ -127,11 +127,14 @@ void Program::drain_errors(int fd) {
     const std::lock_guard lock(mutex_);
     errors_.append(chunk, static_cast<std::size_t>(count));
   }
+  const std::lock_guard lock(mutex_);
+  errors_closed_ = true;
+  streams_changed_.notify_all();
 }
 
 std::optional<std::string> Program::read_line(std::chrono::milliseconds timeout) {
   std::unique_lock lock(mutex_);
-  output_changed_.wait_for(lock, timeout, [this] { return !lines_.empty() || output_closed_; });
+  streams_changed_.wait_for(lock, timeout, [this] { return !lines_.empty() || output_closed_; });
   if (lines_.empty()) return std::nullopt;
   std::string line = std::move(lines_.front());
   lines_.pop_front();
@@ -140,7 +143,7 @@ std::optional<std::string> Program::read_line(std::chrono::milliseconds timeout)
 
 std::string Program::read_remaining_output(std::chrono::milliseconds timeout) {
   std::unique_lock lock(mutex_);
-  output_changed_.wait_for(lock, timeout, [this] { return output_closed_; });
+  streams_changed_.wait_for(lock, timeout, [this] { return output_closed_; });
   std::string text;
   for (const std::string& line : lines_)
     text += line + '\n';
@@ -152,6 +155,8 @@ void Program::write_input(std::string_view text) {
   while (!text.empty()) {
     const ssize_t written = write(input_.get(), text.data(), text.size());
     if (written < 0 && errno == EINTR) continue;
+    // A program that has closed its input (or exited) wants no more of it.
+    if (written < 0 && errno == EPIPE) return;
     if (written < 0) throw os_error("write to the program's standard input");
     text.remove_prefix(static_cast<std::size_t>(written));
   }
@@ -186,6 +191,9 @@ int Program::wait_for_exit(std::chrono::milliseconds timeout) {
   int status = 0;
   waitpid(pid_, &status, 0);
   exit_code_ = exit_code_from(status);
+  // Its pipes close with it; let the readers take in the last bytes.
+  std::unique_lock lock(mutex_);
+  streams_changed_.wait_for(lock, timeout, [this] { return output_closed_ && errors_closed_; });
   return *exit_code_;
 }
 
@@ -201,7 +209,6 @@ Finished run_program(std::string_view name, const std::vector<std::string>& argu
   program.close_input();
   std::string output = program.read_remaining_output(timeout);
   const int exit_code = program.wait_for_exit(timeout);
-  // The error reader may still hold the last bytes; it ends with the process.
   return {exit_code, std::move(output), program.error_output()};
 }
 

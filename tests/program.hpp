@@ -51,7 +51,8 @@ class Program {
 
   void send_signal(int signal_number);
   // The exit code; 128 + N when signal N killed it; -1 when it is still
-  // running after the timeout (it is then killed).
+  // running after the timeout (it is then killed). Once it returns, the
+  // output lines and error_output() hold everything the program wrote.
   int wait_for_exit(std::chrono::milliseconds timeout = 10s);
 
   // Everything written to standard error so far.
@@ -66,10 +67,11 @@ class Program {
   common::FileDescriptor input_;
 
   mutable std::mutex mutex_;
-  std::condition_variable output_changed_;
+  std::condition_variable streams_changed_;
   std::deque<std::string> lines_;
   bool output_closed_ = false;
   std::string errors_;
+  bool errors_closed_ = false;
 
   std::thread output_reader_;
   std::thread error_reader_;
