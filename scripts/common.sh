@@ -21,7 +21,7 @@ ensure_packages() {
 }
 
 ensure_build_tools() {
-  ensure_packages cmake g++ make libcurl4-openssl-dev libgtest-dev libgmock-dev netcat-openbsd
+  ensure_packages cmake g++ clang make libcurl4-openssl-dev libgtest-dev libgmock-dev netcat-openbsd
 }
 
 # Configures a preset the first time, then lets cmake --build do only what changed.

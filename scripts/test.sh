@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Builds everything and runs the test suite: first the optimised build, then
-# the AddressSanitizer + UndefinedBehaviorSanitizer build.
+# the AddressSanitizer + UndefinedBehaviorSanitizer build; last, it compiles
+# everything with clang++ too, so the code stays portable between compilers.
 #
-#   scripts/test.sh           both builds
+#   scripts/test.sh           all three builds
 #   scripts/test.sh --quick   the optimised build only
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
@@ -12,7 +13,7 @@ case "${1:-}" in
   "") ;;
   --quick) quick=true ;;
   -h | --help)
-    sed -n '2,7s/^# \{0,1\}//p' "$0"
+    sed -n '2,8s/^# \{0,1\}//p' "$0"
     exit 0
     ;;
   *)
@@ -35,4 +36,5 @@ ctest --preset default
 if ! $quick; then
   build_preset asan
   ctest --preset asan
+  build_preset clang
 fi
