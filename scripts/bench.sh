@@ -1,0 +1,508 @@
+#!/usr/bin/env bash
+# How fast is each lesson? Loads every echo server (lessons 1-6, lesson 3 with
+# both backends, and two references: asio's C++20 coroutines and Python's
+# asyncio) with build/bin/echo_load, times the image downloader sync against
+# async, runs the microbenchmarks, and prints the results as Markdown tables.
+# Raw numbers (CSV), the tables and a plot go into BUILD/bench/.
+#
+#   scripts/bench.sh                   the full run (under ten minutes)
+#   scripts/bench.sh --quick           a smoke check (under a minute): short
+#                                      runs, 1,000 idle connections, no callgrind
+#   scripts/bench.sh --build-dir DIR   measure the programs already built in
+#                                      DIR/bin instead of building build/
+#
+# It fails only when something is broken (a wrong echo, a server that does not
+# start or stop cleanly), never because a number is slow. A missing optional
+# tool (valgrind, gnuplot, python3) or program is reported and skipped.
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
+
+usage() { sed -n '2,16s/^# \{0,1\}//p' "$0"; }
+
+quick=false
+build_dir=""
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --quick) quick=true ;;
+    --build-dir)
+      [ $# -ge 2 ] || {
+        echo "bench.sh: --build-dir needs a value (try --help)" >&2
+        exit 2
+      }
+      build_dir="$(cd "$2" && pwd)"
+      shift
+      ;;
+    -h | --help)
+      usage
+      exit 0
+      ;;
+    *)
+      echo "bench.sh: unknown argument '$1' (try --help)" >&2
+      exit 2
+      ;;
+  esac
+  shift
+done
+
+# ---- Settings: the quick run is the full run, shortened ----
+if $quick; then
+  repetitions=1           # runs per point; the table shows the median
+  duration_ms=300         # per run
+  idle_connections=1000
+  callgrind=false
+  download_latency_ms=50
+  benchmark_flags=(--benchmark_min_time=0.01)
+else
+  repetitions=3
+  duration_ms=2000
+  idle_connections=10000
+  callgrind=true
+  download_latency_ms=200
+  benchmark_flags=()
+fi
+connection_counts=(1 64 1000)
+message_size=64
+# Callgrind counts the server's user-space instructions twice, for a short and
+# a long run over the same connections, and divides the difference by the
+# difference in messages: start-up, connecting and shutting down cancel out.
+callgrind_messages=(2000 12000)
+python_callgrind_messages=(500 2500) # the interpreter is slow under valgrind
+
+notes=()
+failures=()
+note() { notes+=("$*"); }
+broken() {
+  failures+=("$*")
+  echo "bench.sh: BROKEN: $*" >&2
+}
+progress() { echo "bench.sh: $*" >&2; }
+
+# ---- Tools and build ----
+ensure_build_tools
+# Optional: without them a column stays empty, with a note saying why.
+ensure_packages libasio-dev libbenchmark-dev valgrind gnuplot-nox ||
+  note "could not install libasio-dev, libbenchmark-dev, valgrind or gnuplot-nox"
+if [ -z "$build_dir" ]; then
+  build_dir="$REPO_ROOT/build"
+  # Configure again, so that a library installed just now is found.
+  (cd "$REPO_ROOT" && cmake --preset default >/dev/null)
+  build_preset default
+fi
+bin="$build_dir/bin"
+out="$build_dir/bench"
+rm -rf "$out"
+mkdir -p "$out/logs"
+[ -x "$bin/echo_load" ] || {
+  echo "bench.sh: no $bin/echo_load: build first" >&2
+  exit 1
+}
+
+python=""
+if command -v python3 >/dev/null; then
+  # The real interpreter, not a wrapper script (valgrind must see python itself).
+  python="$(python3 -c 'import sys; print(sys.executable)')"
+else
+  note "python3 not found: the asyncio reference is skipped"
+fi
+if $callgrind && ! command -v valgrind >/dev/null; then
+  callgrind=false
+  note "valgrind not found: no instruction counts"
+fi
+
+# Each connection is a descriptor, in the server and in echo_load: raise the
+# soft limit to the hard one (children inherit it).
+hard_limit="$(ulimit -Hn)"
+[ "$hard_limit" = unlimited ] && hard_limit=1048576
+ulimit -n "$hard_limit" 2>/dev/null || true
+if [ "$(ulimit -n)" -lt $((idle_connections + 100)) ]; then
+  idle_connections=$(($(ulimit -n) - 100))
+  note "the descriptor limit (ulimit -n) is $(ulimit -n), hard limit included:" \
+    "idle memory is measured with $idle_connections connections, not more"
+fi
+
+# ---- The servers ----
+server_ids=(l1 l2 l3e l3p l4 l5 l6 asio asyncio)
+declare -A server_name=(
+  [l1]="lesson 1 (blocking)" [l2]="lesson 2 (select)" [l3e]="lesson 3 (epoll)"
+  [l3p]="lesson 3 (poll)" [l4]="lesson 4 (generators)" [l5]="lesson 5 (coroutines)"
+  [l6]="lesson 6 (async/await)" [asio]="asio, C++20 coroutines" [asyncio]="Python asyncio"
+)
+# Lesson 1 serves one client at a time; select() handles descriptors below
+# FD_SETSIZE (1024) only, and the server holds a few itself.
+declare -A max_connections=([l1]=1 [l2]=1000)
+
+# Sets `server_args` to the server's command line (without --port).
+server_command() {
+  case "$1" in
+    l1) server_args=("$bin/blocking_echo_server") ;;
+    l2) server_args=("$bin/select_echo_server") ;;
+    l3e) server_args=("$bin/callback_echo_server" --backend epoll) ;;
+    l3p) server_args=("$bin/callback_echo_server" --backend poll) ;;
+    l4) server_args=("$bin/generator_echo_server") ;;
+    l5) server_args=("$bin/coroutine_echo_server") ;;
+    l6) server_args=("$bin/async_echo_server") ;;
+    asio) server_args=("$bin/asio_echo_server") ;;
+    asyncio) server_args=("$python" "$REPO_ROOT/bench/asyncio_echo_server.py") ;;
+  esac
+}
+
+available() {
+  case "$1" in
+    asyncio) [ -n "$python" ] ;;
+    *)
+      server_command "$1"
+      [ -x "${server_args[0]}" ]
+      ;;
+  esac
+}
+
+# start_server LOG [WRAPPER...] -- COMMAND...: starts it in the background with
+# --port 0, its output in files (a server with 10,000 clients prints a lot),
+# and waits for its "listening on" line. Sets server_pid and server_port.
+start_server() {
+  local log="$out/logs/$1"
+  shift
+  : >"$log.out" # exists before the server writes to it, for grep below
+  "$@" --port 0 >"$log.out" 2>"$log.err" &
+  server_pid=$!
+  local tries
+  for ((tries = 0; tries < 600; tries++)); do # 60 s: valgrind starts slowly
+    if grep -q '^listening on ' "$log.out"; then
+      server_port="$(sed -n '1s/^listening on .*://p' "$log.out")"
+      return 0
+    fi
+    kill -0 "$server_pid" 2>/dev/null || break
+    sleep 0.1
+  done
+  kill -KILL "$server_pid" 2>/dev/null || true
+  wait "$server_pid" 2>/dev/null || true
+  broken "$(basename "$log"): did not start: $(tail -n 1 "$log.err")"
+  return 1
+}
+
+# SIGTERM must end a server with status 0 (the contract); 30 s at most.
+stop_server() {
+  local name="$1" tries status=0
+  kill -TERM "$server_pid" 2>/dev/null || true
+  for ((tries = 0; tries < 300; tries++)); do
+    kill -0 "$server_pid" 2>/dev/null || break
+    sleep 0.1
+  done
+  kill -KILL "$server_pid" 2>/dev/null || true
+  wait "$server_pid" || status=$?
+  [ "$status" -eq 0 ] || broken "$name: exited with status $status on SIGTERM"
+}
+
+# The server's CPU time so far, user and system, in clock ticks (/proc/PID/stat
+# fields 14 and 15; the name in parentheses may contain spaces, so cut it off).
+cpu_ticks() { sed 's/^.*) //' "/proc/$1/stat" | awk '{ print $12 "," $13 }'; }
+resident_kib() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"; }
+# "messages/s: 1234" and the like, from echo_load's report.
+field() { awk -F': ' -v key="$1" '$1 == key { split($2, words, " "); print words[1] }' "$2"; }
+
+throughput_csv="$out/throughput.csv"
+echo "server,connections,repetition,messages,seconds,messages_per_s,p50_us,p99_us,errors,user_ticks,system_ticks" >"$throughput_csv"
+
+# One server process serves every connection count in turn.
+measure_throughput() {
+  local id="$1" connections repetition result="$out/logs/load.txt"
+  server_command "$id"
+  start_server "$id" "${server_args[@]}" || return 0
+  for connections in "${connection_counts[@]}"; do
+    [ "$connections" -le "${max_connections[$id]:-1000000}" ] || continue
+    for ((repetition = 1; repetition <= repetitions; repetition++)); do
+      local before after status=0
+      before="$(cpu_ticks "$server_pid")"
+      "$bin/echo_load" --port "$server_port" --connections "$connections" \
+        --size "$message_size" --duration-ms "$duration_ms" >"$result" 2>>"$out/logs/$id.load.err" ||
+        status=$?
+      after="$(cpu_ticks "$server_pid")"
+      [ "$status" -eq 0 ] || broken "${server_name[$id]} at $connections connections:" \
+        "$(tail -n 1 "$out/logs/$id.load.err")"
+      echo "$id,$connections,$repetition,$(field messages "$result"),$(field seconds "$result")\
+,$(field messages/s "$result"),$(field 'p50 latency' "$result"),$(field 'p99 latency' "$result")\
+,$(field errors "$result"),$((${after%,*} - ${before%,*})),$((${after#*,} - ${before#*,}))" \
+        >>"$throughput_csv"
+    done
+  done
+  stop_server "${server_name[$id]}"
+}
+
+idle_csv="$out/idle.csv"
+echo "server,connections,rss_before_kib,rss_holding_kib" >"$idle_csv"
+
+# A fresh server; its resident memory before and while echo_load holds the
+# connections open (each echoed once, so the server has accepted it).
+measure_idle_memory() {
+  local id="$1" connections="$idle_connections" result="$out/logs/idle.txt"
+  if [ "$connections" -gt "${max_connections[$id]:-1000000}" ]; then
+    [ "${max_connections[$id]}" -gt 1 ] || return 0
+    connections="${max_connections[$id]}"
+  fi
+  server_command "$id"
+  start_server "$id.idle" "${server_args[@]}" || return 0
+  local before holding="" tries load_pid status=0 hold_fd
+  before="$(resident_kib "$server_pid")"
+  local fifo="$out/logs/hold.fifo"
+  rm -f "$fifo"
+  mkfifo "$fifo"
+  "$bin/echo_load" --port "$server_port" --connections "$connections" --idle \
+    --duration-ms 120000 --timeout-ms 30000 <"$fifo" >"$result" 2>>"$out/logs/$id.load.err" &
+  load_pid=$!
+  : >"$result"
+  exec {hold_fd}>"$fifo" # echo_load holds its connections until this closes
+  for ((tries = 0; tries < 1200; tries++)); do
+    if grep -q '^holding ' "$result"; then
+      holding="$(resident_kib "$server_pid")"
+      break
+    fi
+    kill -0 "$load_pid" 2>/dev/null || break
+    sleep 0.1
+  done
+  exec {hold_fd}>&-
+  wait "$load_pid" || status=$?
+  if [ "$status" -ne 0 ] || [ -z "$holding" ]; then
+    broken "${server_name[$id]}: $connections idle connections: $(tail -n 1 "$out/logs/$id.load.err")"
+  else
+    echo "$id,$connections,$before,$holding" >>"$idle_csv"
+  fi
+  stop_server "${server_name[$id]}"
+}
+
+callgrind_csv="$out/callgrind.csv"
+echo "server,connections,messages,instructions" >"$callgrind_csv"
+
+measure_instructions() {
+  local id="$1" connections=64 messages
+  [ "${max_connections[$id]:-64}" -ge 64 ] || connections="${max_connections[$id]}"
+  local counts=("${callgrind_messages[@]}")
+  [ "$id" = asyncio ] && counts=("${python_callgrind_messages[@]}")
+  server_command "$id"
+  for messages in "${counts[@]}"; do
+    local profile="$out/logs/callgrind.$id.$messages.out"
+    start_server "$id.callgrind.$messages" valgrind --tool=callgrind \
+      --callgrind-out-file="$profile" "${server_args[@]}" || return 0
+    "$bin/echo_load" --port "$server_port" --connections "$connections" --size "$message_size" \
+      --messages "$messages" --duration-ms 300000 --timeout-ms 60000 >/dev/null \
+      2>>"$out/logs/$id.load.err" ||
+      broken "${server_name[$id]} under callgrind: $(tail -n 1 "$out/logs/$id.load.err")"
+    stop_server "${server_name[$id]} under callgrind"
+    echo "$id,$connections,$messages,$(awk '/^summary:/ { print $2 }' "$profile")" >>"$callgrind_csv"
+  done
+}
+
+for id in "${server_ids[@]}"; do
+  if ! available "$id"; then
+    [ "$id" = asyncio ] || note "${server_name[$id]}: not built yet, skipped"
+    continue
+  fi
+  progress "${server_name[$id]}: throughput"
+  measure_throughput "$id"
+  if [ "${max_connections[$id]:-2}" -gt 1 ]; then
+    progress "${server_name[$id]}: idle memory"
+    measure_idle_memory "$id"
+  fi
+  if $callgrind; then
+    progress "${server_name[$id]}: instructions per message (callgrind)"
+    measure_instructions "$id"
+  fi
+done
+
+# ---- From raw runs to tables ----
+# One awk program turns the CSV files into the two Markdown tables, and the
+# numbers behind them into summary.csv. (mawk, Debian's awk, has no sort: the
+# median run is found by a small insertion sort.)
+echo_tables() {
+  local names="" id
+  for id in "${server_ids[@]}"; do names+="${server_name[$id]};"; done
+  awk -F, -v order="${server_ids[*]}" -v names="$names" -v ticks="$(getconf CLK_TCK)" \
+    -v idle="$idle_connections" -v summary="$out/summary.csv" '
+    function median_run(key,    i, j, n, swap) {
+      n = runs[key]
+      for (i = 1; i <= n; i++) sorted[i] = i
+      for (i = 2; i <= n; i++)
+        for (j = i; j > 1 && run_rate[key, sorted[j]] < run_rate[key, sorted[j - 1]]; j--) {
+          swap = sorted[j]; sorted[j] = sorted[j - 1]; sorted[j - 1] = swap
+        }
+      return sorted[int((n + 1) / 2)]
+    }
+    function show(value) { return value == "" ? "–" : value }
+    function ratio(a, b) { return (a == "" || b == "" || a == "error" || b == "error" || b + 0 == 0) ? "–" : sprintf("%.2f", a / b) }
+    FILENAME ~ /throughput/ && FNR > 1 {
+      key = $1 SUBSEP $2
+      n = ++runs[key]
+      run_rate[key, n] = $6; run_p99[key, n] = $8; run_messages[key, n] = $4
+      run_user[key, n] = $10; run_system[key, n] = $11
+      if ($9 != 0) failed[key] = 1
+    }
+    FILENAME ~ /callgrind/ && FNR > 1 {
+      n = ++profiles[$1]; profile_messages[$1, n] = $3; profile_instructions[$1, n] = $4
+    }
+    FILENAME ~ /idle/ && FNR > 1 {
+      memory[$1] = sprintf("%.2f", ($4 - $3) / $2)
+      if ($2 != idle) memory[$1] = memory[$1] " (" $2 " connections)"
+    }
+    END {
+      count = split(order, ids, " "); split(names, labels, ";")
+      split("1 64 1000", points, " ")
+      for (i = 1; i <= count; i++) {
+        id = ids[i]
+        for (p = 1; p <= 3; p++) {
+          key = id SUBSEP points[p]
+          if (!(key in runs)) continue
+          m = median_run(key)
+          rate[key] = failed[key] ? "error" : sprintf("%.0f", run_rate[key, m])
+          p99[key] = run_p99[key, m]
+          if ((points[p] == 64 || id == "l1") && run_messages[key, m] > 0) {
+            user_time[id] = sprintf("%.2f", run_user[key, m] * 1e6 / ticks / run_messages[key, m])
+            system_time[id] = sprintf("%.2f", run_system[key, m] * 1e6 / ticks / run_messages[key, m])
+          }
+        }
+        if (profiles[id] == 2 && profile_instructions[id, 1] != "" && profile_instructions[id, 2] != "")
+          instructions[id] = sprintf("%.0f", (profile_instructions[id, 2] - profile_instructions[id, 1]) / (profile_messages[id, 2] - profile_messages[id, 1]))
+      }
+      print "| server | 1 connection | 64 | 1,000 | 64: × lesson 3 | 64: × asio | 1,000: × asio | p99 at 64 (µs) | p99 at 1,000 (µs) |"
+      print "|---|--:|--:|--:|--:|--:|--:|--:|--:|"
+      for (i = 1; i <= count; i++) {
+        id = ids[i]; a = id SUBSEP 1; b = id SUBSEP 64; c = id SUBSEP 1000
+        if (!(a in runs)) continue
+        printf "| %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", labels[i], show(rate[a]), show(rate[b]), show(rate[c]),
+          ratio(rate[b], rate["l3e", 64]), ratio(rate[b], rate["asio", 64]), ratio(rate[c], rate["asio", 1000]), show(p99[b]), show(p99[c])
+      }
+      print ""
+      print "| server | CPU µs per message: user | system | instructions per message | × lesson 3 | × asio | KiB per idle connection |"
+      print "|---|--:|--:|--:|--:|--:|--:|"
+      print "server,messages_per_s_1,messages_per_s_64,messages_per_s_1000,p99_us_64,p99_us_1000,cpu_user_us_per_message,cpu_system_us_per_message,instructions_per_message,kib_per_idle_connection" > summary
+      for (i = 1; i <= count; i++) {
+        id = ids[i]
+        if (!((id SUBSEP 1) in runs)) continue
+        printf "| %s | %s | %s | %s | %s | %s | %s |\n", labels[i], show(user_time[id]), show(system_time[id]), show(instructions[id]),
+          ratio(instructions[id], instructions["l3e"]), ratio(instructions[id], instructions["asio"]), show(memory[id])
+        printf "%s,%s,%s,%s,%s,%s,%s,%s,%s,%s\n", id, rate[id, 1], rate[id, 64], rate[id, 1000], p99[id, 64], p99[id, 1000],
+          user_time[id], system_time[id], instructions[id], memory[id] > summary
+      }
+    }' "$throughput_csv" "$callgrind_csv" "$idle_csv"
+}
+
+# ---- The downloader: one image_server, the downloader in each mode ----
+downloads_csv="$out/downloads.csv"
+echo "mode,max_parallel,seconds" >"$downloads_csv"
+measure_downloads() {
+  if [ ! -x "$bin/image_server" ] || [ ! -x "$bin/image_downloader" ]; then
+    note "lesson 6's image_server or image_downloader is not built yet: no download comparison"
+    return 0
+  fi
+  start_server image_server "$bin/image_server" --latency-ms "$download_latency_ms" || return 0
+  local run mode parallel result="$out/logs/download.txt"
+  for run in sync:1 async:1 async:5 async:20; do
+    mode="${run%:*}"
+    parallel="${run#*:}"
+    if "$bin/image_downloader" --url "http://127.0.0.1:$server_port/image" --count 20 \
+      --mode "$mode" --max-parallel "$parallel" --out "$out/images" >"$result" \
+      2>>"$out/logs/image_downloader.err"; then
+      echo "$mode,$parallel,$(sed -n 's/.* images in \([0-9.]*\) s$/\1/p' "$result")" >>"$downloads_csv"
+    else
+      broken "image_downloader --mode $mode --max-parallel $parallel:" \
+        "$(tail -n 1 "$out/logs/image_downloader.err")"
+    fi
+  done
+  stop_server image_server
+  rm -rf "$out/images"
+}
+
+echo_downloads() {
+  awk -F, 'FNR > 1 { mode[++n] = $1; parallel[n] = $2; seconds[n] = $3; if ($1 == "sync") sync = $3 }
+    END {
+      print "| way | transfers at once | seconds | × faster than sync |"
+      print "|---|--:|--:|--:|"
+      for (i = 1; i <= n; i++)
+        printf "| %s | %s | %s | %s |\n", mode[i], parallel[i], seconds[i],
+          (sync != "" && seconds[i] > 0) ? sprintf("%.1f", sync / seconds[i]) : "–"
+    }' "$downloads_csv"
+}
+
+# ---- Microbenchmarks (Google Benchmark) ----
+microbenchmarks_csv="$out/microbenchmarks.csv"
+measure_microbenchmarks() {
+  if [ ! -x "$bin/microbenchmarks" ]; then
+    note "bench/microbenchmarks is not built (libbenchmark-dev missing?): skipped"
+    return 0
+  fi
+  "$bin/microbenchmarks" "${benchmark_flags[@]}" --benchmark_out="$microbenchmarks_csv" \
+    --benchmark_out_format=csv >"$out/logs/microbenchmarks.txt" 2>&1 ||
+    broken "microbenchmarks: $(tail -n 1 "$out/logs/microbenchmarks.txt")"
+}
+
+echo_microbenchmarks() {
+  [ -s "$microbenchmarks_csv" ] || return 0
+  # Google Benchmark's CSV: a header line "name,iterations,real_time,cpu_time,time_unit,...".
+  awk -F, 'BEGIN { print "| benchmark | time per operation |"; print "|---|--:|" }
+    started { gsub(/"/, "", $1); printf "| %s | %.1f %s |\n", $1, $3, $5 }
+    $1 == "name" { started = 1 }' "$microbenchmarks_csv"
+}
+
+# ---- The plot: messages/s against connections, one line per server ----
+plot_throughput() {
+  if ! command -v gnuplot >/dev/null; then
+    note "gnuplot not found: no plot"
+    return 0
+  fi
+  local plots=() id data
+  for id in "${server_ids[@]}"; do
+    data="$out/logs/plot.$id.dat"
+    awk -F, -v id="$id" '$1 == id { split("1 64 1000", points, " ")
+      for (p = 1; p <= 3; p++) if ($(p + 1) != "" && $(p + 1) != "error") print points[p], $(p + 1) }' \
+      "$out/summary.csv" >"$data"
+    [ -s "$data" ] && plots+=("'$data' using 1:2 with linespoints title '${server_name[$id]}'")
+  done
+  [ ${#plots[@]} -gt 0 ] || return 0
+  local joined
+  joined="$(printf '%s, ' "${plots[@]}")"
+  gnuplot <<PLOT || note "gnuplot failed: no plot"
+set terminal pngcairo size 900,540 font ",10"
+set output '$out/throughput.png'
+set title 'Echo servers: $message_size-byte request/response on loopback'
+set xlabel 'connections'
+set ylabel 'messages per second'
+set logscale x
+set xrange [0.7:1500]
+set yrange [0:*]
+set format y '%.0s%c'
+set key outside right
+set grid
+plot ${joined%, }
+PLOT
+}
+
+progress "downloads"
+measure_downloads
+progress "microbenchmarks"
+measure_microbenchmarks
+
+{
+  echo "## Echo servers: messages per second"
+  echo
+  echo "$message_size-byte request/response on loopback, $duration_ms ms per run, median of" \
+    "$repetitions run(s); CPU time per message at 64 connections (lesson 1: at 1)."
+  echo
+  echo_tables
+  echo
+  echo "## Downloading 20 images at $download_latency_ms ms latency"
+  echo
+  echo_downloads
+  echo
+  echo "## Microbenchmarks"
+  echo
+  echo_microbenchmarks
+} >"$out/report.md"
+plot_throughput
+cat "$out/report.md"
+echo
+echo "Machine: $(nproc) cores, $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)," \
+  "$(. /etc/os-release && echo "$PRETTY_NAME"), $(g++ --version | head -n 1)"
+echo "Raw results: $out/*.csv; plot: $out/throughput.png; logs: $out/logs/"
+for line in "${notes[@]}"; do echo "note: $line"; done
+if [ ${#failures[@]} -gt 0 ]; then
+  for line in "${failures[@]}"; do echo "BROKEN: $line"; done
+  exit 1
+fi
