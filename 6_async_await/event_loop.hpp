@@ -155,6 +155,12 @@ class Sleep {
 
   bool await_ready() const noexcept { return false; }
   void await_suspend(std::coroutine_handle<> sleeper) {
+    if (duration_ <= std::chrono::milliseconds(0)) {
+      // Python: asyncio.sleep(0) just yields: back of the queue, behind every
+      // coroutine already scheduled.
+      EventLoop::current().schedule(sleeper);
+      return;
+    }
     timer_ = EventLoop::current().call_later(duration_, [this, sleeper] {
       sleeping_ = false;
       sleeper.resume();

@@ -9,10 +9,17 @@
 // evaluates to its co_return value or rethrows the exception that ended it.
 // Python's `await coroutine()` behaves the same way.
 //
-// The two jumps, into the task and back out at its end, are "symmetric
-// transfers": await_suspend() returns the coroutine to run next instead of
-// calling resume() on it. The compiler turns that into a jump, so a loop of a
-// million co_awaits on tasks that finish at once needs no more stack than one.
+// Starting a task is a plain call (resume()), which returns once the task
+// first suspends or ends. If it has ended, the awaiting coroutine simply goes
+// on (await_suspend returns false): so a loop of a million co_awaits on tasks
+// that finish at once needs no more stack than one. A task that did suspend
+// is resumed later by the event loop; when it ends, it jumps straight to the
+// coroutine awaiting it: final_suspend's await_suspend returns that coroutine
+// to run next instead of calling resume() on it (a "symmetric transfer").
+// Why not start the task by symmetric transfer too, as cppcoro does? That
+// relies on the compiler turning the jump into a tail call, and g++ 12 does
+// not without optimisation or under AddressSanitizer: the million awaits
+// would then overflow the stack.
 //
 // start() is the other way in: it runs the task now, up to its first
 // suspension, without waiting for its end (gather() and run() use it); a
@@ -52,6 +59,11 @@ struct PromiseBase {
 
   std::suspend_always initial_suspend() const noexcept { return {}; }  // lazy: wait for co_await
   FinalAwaiter final_suspend() const noexcept { return {}; }
+
+  // Runs the coroutine until it first suspends or ends; only the first time.
+  void start(std::coroutine_handle<> self) {
+    if (!std::exchange(started, true)) self.resume();
+  }
 
   std::coroutine_handle<> continuation;  // the coroutine awaiting this task
   bool started = false;
@@ -112,18 +124,17 @@ class [[nodiscard]] Task {
     if (handle_) handle_.destroy();
   }
 
-  // co_await task: start it (or, if start() already did, just wait for it)
-  // and evaluate to its result.
+  // co_await task: start it (unless start() already did), then wait for its
+  // end unless it has ended already, and evaluate to its result.
   struct Awaiter {
     Handle handle;
 
     bool await_ready() const noexcept { return handle.done(); }
-    std::coroutine_handle<> await_suspend(std::coroutine_handle<> awaiting) const noexcept {
-      promise_type& promise = handle.promise();
-      promise.continuation = awaiting;
-      if (promise.started) return std::noop_coroutine();  // it will jump back to us at its end
-      promise.started = true;
-      return handle;  // symmetric transfer: run the task instead of returning
+    bool await_suspend(std::coroutine_handle<> awaiting) const {
+      handle.promise().start(handle);
+      if (handle.done()) return false;  // it ended at once: go on, no need to suspend
+      handle.promise().continuation = awaiting;
+      return true;
     }
     T await_resume() const { return handle.promise().take_result(); }
   };
@@ -136,8 +147,7 @@ class [[nodiscard]] Task {
   // has started already.
   void start() {
     if (!handle_) throw std::logic_error("start() on a moved-from Task");
-    if (std::exchange(handle_.promise().started, true)) return;
-    handle_.resume();
+    handle_.promise().start(handle_);
   }
   bool done() const { return handle_ && handle_.done(); }
   // The value (or exception) of a task that is done(), for code that is not a

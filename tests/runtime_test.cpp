@@ -1,0 +1,502 @@
+// Lesson 6's runtime: Task, the event loop's timers and queues, spawn, gather,
+// the stop at a signal, and the socket awaitables.
+#include <fcntl.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <array>
+#include <chrono>
+#include <csignal>
+#include <cstdlib>
+#include <iostream>
+#include <sstream>
+#include <stdexcept>
+#include <string>
+#include <system_error>
+#include <vector>
+
+#include "6_async_await/runtime.hpp"
+#include "common/net.hpp"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "tests/program.hpp"
+
+namespace {
+
+using namespace std::chrono_literals;
+using lesson6::Task;
+using testing::ElementsAre;
+using testing::HasSubstr;
+
+// Counts its live instances, to see that destroyed frames ran their destructors.
+struct Counted {
+  static inline int live = 0;
+  Counted() { ++live; }
+  Counted(const Counted&) { ++live; }
+  Counted& operator=(const Counted&) = default;
+  ~Counted() { --live; }
+};
+
+// Standard error, captured while it lives.
+class CapturedStandardError {
+ public:
+  CapturedStandardError() : previous_(std::cerr.rdbuf(text_.rdbuf())) {}
+  ~CapturedStandardError() { std::cerr.rdbuf(previous_); }
+  CapturedStandardError(const CapturedStandardError&) = delete;
+  CapturedStandardError& operator=(const CapturedStandardError&) = delete;
+  std::string text() const { return text_.str(); }
+
+ private:
+  std::ostringstream text_;
+  std::streambuf* previous_;
+};
+
+struct SocketPair {
+  common::FileDescriptor ours;
+  common::FileDescriptor theirs;
+};
+
+SocketPair make_socket_pair() {
+  int ends[2];
+  if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, ends) < 0) {
+    throw std::system_error(errno, std::generic_category(), "socketpair");
+  }
+  return {common::FileDescriptor(ends[0]), common::FileDescriptor(ends[1])};
+}
+
+std::uint16_t port_of(int listener) {
+  const std::string name = common::local_name(listener);
+  return static_cast<std::uint16_t>(std::stoi(name.substr(name.rfind(':') + 1)));
+}
+
+std::string text_of(std::span<const char> bytes) {
+  return {bytes.data(), bytes.size()};
+}
+
+// Lets the loop run, a millisecond at a time, until `condition` holds or ten
+// seconds have passed.
+template <typename Condition>
+Task<bool> wait_until(Condition condition) {
+  for (int turn = 0; turn < 10'000 && !condition(); ++turn)
+    co_await lesson6::sleep(1ms);
+  co_return condition();
+}
+
+// --- Task -------------------------------------------------------------------
+
+Task<int> forty_two() {
+  co_return 42;
+}
+
+Task<int> fails() {
+  throw std::runtime_error("it failed");
+  co_return 0;
+}
+
+Task<int> add_one_to(Task<int> task) {
+  co_return 1 + co_await std::move(task);
+}
+
+TEST(Task, AwaitingATaskGivesItsValue) {
+  EXPECT_EQ(lesson6::run(add_one_to(forty_two())), 43);
+}
+
+TEST(Task, AwaitingATaskRethrowsTheExceptionThatEndedIt) {
+  EXPECT_THROW(lesson6::run(add_one_to(fails())), std::runtime_error);
+}
+
+TEST(Task, IsLazyNothingRunsUntilItIsAwaited) {
+  int runs = 0;
+  const auto count_run = [](int* counter) -> Task<void> {
+    ++*counter;
+    co_return;
+  };
+  Task<void> task = count_run(&runs);
+  EXPECT_EQ(runs, 0);
+  lesson6::run(std::move(task));
+  EXPECT_EQ(runs, 1);
+}
+
+Task<long> sum_of_ones(long count) {
+  long sum = 0;
+  for (long i = 0; i < count; ++i)
+    sum += co_await forty_two() - 41;
+  co_return sum;
+}
+
+TEST(Task, AMillionAwaitsOfTasksThatFinishAtOnceDoNotOverflowTheStack) {
+  EXPECT_EQ(lesson6::run(sum_of_ones(1'000'000)), 1'000'000);
+}
+
+// --- timers -----------------------------------------------------------------
+
+Task<void> sleep_then_record(std::chrono::milliseconds duration, int label,
+                             std::vector<int>* order) {
+  co_await lesson6::sleep(duration);
+  order->push_back(label);
+}
+
+TEST(Timers, TasksWakeInTheOrderTheirSleepsEndNotTheOrderTheyStarted) {
+  std::vector<int> order;
+  lesson6::run(lesson6::gather(sleep_then_record(60ms, 3, &order),
+                               sleep_then_record(20ms, 1, &order),
+                               sleep_then_record(40ms, 2, &order)));
+  EXPECT_THAT(order, ElementsAre(1, 2, 3));
+}
+
+Task<void> set_timers(std::vector<int>* order) {
+  lesson6::EventLoop& loop = lesson6::EventLoop::current();
+  for (int label = 1; label <= 3; ++label) {
+    loop.call_later(0ms, [order, label] { order->push_back(label); });
+  }
+  const lesson6::EventLoop::TimerId cancelled =
+      loop.call_later(0ms, [order] { order->push_back(-1); });
+  loop.cancel(cancelled);
+  co_await lesson6::sleep(5ms);
+}
+
+TEST(Timers, TimersDueTogetherRunInTheOrderTheyWereSetAndCancelledOnesNever) {
+  std::vector<int> order;
+  lesson6::run(set_timers(&order));
+  EXPECT_THAT(order, ElementsAre(1, 2, 3));
+}
+
+// --- gather -----------------------------------------------------------------
+
+Task<int> value_after(std::chrono::milliseconds delay, int value) {
+  co_await lesson6::sleep(delay);
+  co_return value;
+}
+
+Task<std::vector<int>> gather_three_values() {
+  std::vector<Task<int>> tasks;
+  tasks.push_back(value_after(30ms, 1));
+  tasks.push_back(value_after(10ms, 2));
+  tasks.push_back(value_after(20ms, 3));
+  co_return co_await lesson6::gather(std::move(tasks));
+}
+
+TEST(Gather, ReturnsTheResultsInTheOrderOfItsTasksWhateverOrderTheyFinish) {
+  EXPECT_THAT(lesson6::run(gather_three_values()), ElementsAre(1, 2, 3));
+}
+
+Task<int> fail_after(std::chrono::milliseconds delay, std::string message) {
+  co_await lesson6::sleep(delay);
+  throw std::runtime_error(message);
+}
+
+Task<int> record_after(std::chrono::milliseconds delay, bool* finished) {
+  co_await lesson6::sleep(delay);
+  *finished = true;
+  co_return 0;
+}
+
+Task<void> gather_failures(bool* slow_task_finished) {
+  std::vector<Task<int>> tasks;
+  tasks.push_back(fail_after(20ms, "second to fail, first in the list"));
+  tasks.push_back(fail_after(0ms, "first to fail"));
+  tasks.push_back(record_after(40ms, slow_task_finished));
+  co_await lesson6::gather(std::move(tasks));
+}
+
+TEST(Gather, WaitsForEveryTaskThenRethrowsTheExceptionOfTheFirstInTheList) {
+  bool slow_task_finished = false;
+  try {
+    lesson6::run(gather_failures(&slow_task_finished));
+    ADD_FAILURE() << "gather did not rethrow";
+  } catch (const std::runtime_error& error) {
+    EXPECT_STREQ(error.what(), "second to fail, first in the list");
+  }
+  EXPECT_TRUE(slow_task_finished);
+}
+
+Task<void> wait_for_flag(const bool* flag, bool* saw_it) {
+  *saw_it = co_await wait_until([flag] { return *flag; });
+}
+
+Task<void> raise_flag(bool* flag) {
+  *flag = true;
+  co_return;
+}
+
+TEST(Gather, RunsItsTasksConcurrentlyNotOneAfterTheOther) {
+  // The first task can only finish once the second has run.
+  bool flag = false;
+  bool saw_it = false;
+  lesson6::run(lesson6::gather(wait_for_flag(&flag, &saw_it), raise_flag(&flag)));
+  EXPECT_TRUE(saw_it);
+}
+
+TEST(Gather, OfNoTasksFinishesAtOnce) {
+  EXPECT_TRUE(lesson6::run(lesson6::gather(std::vector<Task<int>>{})).empty());
+  EXPECT_NO_THROW(lesson6::run(lesson6::gather()));
+}
+
+// --- spawn ------------------------------------------------------------------
+
+Task<void> set_after(std::chrono::milliseconds delay, bool* flag) {
+  co_await lesson6::sleep(delay);
+  *flag = true;
+}
+
+Task<void> spawn_and_return(bool* spawned_task_finished) {
+  lesson6::spawn(set_after(10ms, spawned_task_finished));
+  co_return;
+}
+
+Task<bool> spawner_returns_first(bool* spawned_task_finished) {
+  co_await spawn_and_return(spawned_task_finished);
+  const bool finished_before_spawner = *spawned_task_finished;
+  const bool finished_later = co_await wait_until([=] { return *spawned_task_finished; });
+  co_return !finished_before_spawner && finished_later;
+}
+
+TEST(Spawn, ASpawnedTaskOutlivesTheTaskThatSpawnedIt) {
+  bool spawned_task_finished = false;
+  EXPECT_TRUE(lesson6::run(spawner_returns_first(&spawned_task_finished)));
+  EXPECT_TRUE(spawned_task_finished);
+}
+
+Task<void> throw_logic_error() {
+  throw std::logic_error("nobody awaits me");
+  co_return;
+}
+
+Task<void> spawn_a_failing_task() {
+  lesson6::spawn(throw_logic_error());
+  co_await lesson6::sleep(0ms);  // one turn: the spawned task runs and fails
+}
+
+TEST(Spawn, AnExceptionNobodyAwaitsIsReportedOnStandardError) {
+  const CapturedStandardError captured;
+  lesson6::run(spawn_a_failing_task());
+  EXPECT_THAT(captured.text(), HasSubstr("nobody awaits me"));
+}
+
+Task<void> hold_a_counted_forever(std::chrono::milliseconds delay) {
+  const Counted counted;
+  co_await lesson6::sleep(delay);
+}
+
+Task<int> spawn_sleepers_and_count() {
+  for (int i = 0; i < 3; ++i)
+    lesson6::spawn(hold_a_counted_forever(1h));
+  co_await lesson6::sleep(0ms);
+  co_return Counted::live;
+}
+
+TEST(Spawn, TasksStillSuspendedWhenTheMainTaskEndsAreDestroyed) {
+  Counted::live = 0;
+  EXPECT_EQ(lesson6::run(spawn_sleepers_and_count()), 3);
+  EXPECT_EQ(Counted::live, 0);
+}
+
+// --- stop at SIGINT or SIGTERM ----------------------------------------------
+
+Task<void> hold_a_counted_while_reading(int fd) {
+  const Counted counted;
+  std::array<char, 16> buffer{};
+  co_await lesson6::read_some(fd, buffer);
+}
+
+Task<void> nested_sleeper() {
+  const Counted counted;
+  co_await hold_a_counted_forever(1h);
+}
+
+Task<void> suspend_everybody_then_raise(int fd) {
+  const Counted counted;
+  lesson6::spawn(hold_a_counted_while_reading(fd));
+  lesson6::spawn(nested_sleeper());
+  co_await lesson6::sleep(0ms);  // let them start and suspend
+  std::raise(SIGTERM);
+  co_await hold_a_counted_forever(1h);
+}
+
+// In a child process: the stop pipe stays readable once a signal came, which
+// would stop every later loop of this process.
+void run_until_stopped_and_check_destructors() {
+  const SocketPair sockets = make_socket_pair();
+  try {
+    lesson6::run(suspend_everybody_then_raise(sockets.ours.get()));
+  } catch (const lesson6::Stopped&) {
+    std::exit(Counted::live == 0 ? 0 : 1);
+  }
+  std::exit(2);
+}
+
+TEST(StopDeathTest, ASignalDestroysEverySuspendedTaskAndRunThrowsStopped) {
+  EXPECT_EXIT(run_until_stopped_and_check_destructors(), testing::ExitedWithCode(0), "");
+}
+
+// --- socket awaitables ------------------------------------------------------
+
+Task<void> read_into(int fd, std::vector<std::string>* events) {
+  events->push_back("reader starts");
+  std::array<char, 64> buffer{};
+  const std::size_t received = co_await lesson6::read_some(fd, buffer);
+  events->push_back("reader got " + text_of(std::span(buffer).first(received)));
+}
+
+Task<void> write_later(int fd, std::vector<std::string>* events) {
+  co_await lesson6::sleep(0ms);  // the reader has found nothing and waits by now
+  events->push_back("writer sends");
+  co_await lesson6::write_all(fd, std::string_view("hello"));
+}
+
+TEST(Sockets, ReadSomeWaitsUntilDataArrivesThenReturnsIt) {
+  const SocketPair sockets = make_socket_pair();
+  std::vector<std::string> events;
+  lesson6::run(lesson6::gather(read_into(sockets.ours.get(), &events),
+                               write_later(sockets.theirs.get(), &events)));
+  EXPECT_THAT(events, ElementsAre("reader starts", "writer sends", "reader got hello"));
+}
+
+Task<std::vector<std::string>> read_in_pieces_of_four(int fd) {
+  std::vector<std::string> pieces;
+  std::array<char, 4> buffer{};
+  while (const std::size_t received = co_await lesson6::read_some(fd, buffer)) {
+    pieces.push_back(text_of(std::span(buffer).first(received)));
+  }
+  co_return pieces;
+}
+
+TEST(Sockets, ReadSomeReturnsAtMostItsBufferAndZeroOnceThePeerClosed) {
+  SocketPair sockets = make_socket_pair();
+  ASSERT_EQ(send(sockets.theirs.get(), "abcdefghij", 10, 0), 10);
+  sockets.theirs.reset();
+  EXPECT_THAT(lesson6::run(read_in_pieces_of_four(sockets.ours.get())),
+              ElementsAre("abcd", "efgh", "ij"));
+}
+
+Task<void> read_and_discard(int fd) {
+  std::array<char, 16> buffer{};
+  while (co_await lesson6::read_some(fd, buffer) > 0) {
+  }
+}
+
+TEST(Sockets, ReadSomeThrowsWhenThePeerResetsTheConnection) {
+  const common::FileDescriptor listener = common::listen_tcp("127.0.0.1", 0);
+  common::FileDescriptor client = test_support::connect_to(port_of(listener.get()));
+  const common::FileDescriptor server(accept4(listener.get(), nullptr, nullptr, SOCK_NONBLOCK));
+  ASSERT_TRUE(server);
+  // Closing with a zero linger time sends a reset instead of a normal close.
+  const linger reset_on_close{1, 0};
+  setsockopt(client.get(), SOL_SOCKET, SO_LINGER, &reset_on_close, sizeof reset_on_close);
+  client.reset();
+  EXPECT_THROW(lesson6::run(read_and_discard(server.get())), std::system_error);
+}
+
+Task<std::size_t> write_into_a_full_socket(int fd, std::vector<std::string>* events) {
+  const std::string chunk(4096, 'x');
+  events->push_back("writer waits");
+  const std::size_t sent = co_await lesson6::write_some(fd, chunk);
+  events->push_back("writer sent");
+  co_return sent;
+}
+
+Task<void> drain_later(int fd, std::vector<std::string>* events) {
+  co_await lesson6::sleep(0ms);  // the writer has met EAGAIN and waits by now
+  events->push_back("reader drains");
+  std::array<char, 4096> buffer{};
+  while (recv(fd, buffer.data(), buffer.size(), 0) > 0) {
+  }
+}
+
+Task<std::size_t> fill_then_drain(int ours, int theirs, std::vector<std::string>* events) {
+  lesson6::spawn(drain_later(theirs, events));
+  co_return co_await write_into_a_full_socket(ours, events);
+}
+
+TEST(Sockets, WriteSomeWaitsWhileTheSocketIsFullAndGoesOnOnceItDrains) {
+  const SocketPair sockets = make_socket_pair();
+  const std::string chunk(4096, 'x');
+  while (send(sockets.ours.get(), chunk.data(), chunk.size(), 0) > 0) {
+  }
+  ASSERT_EQ(errno, EAGAIN);
+  std::vector<std::string> events;
+  EXPECT_GT(lesson6::run(fill_then_drain(sockets.ours.get(), sockets.theirs.get(), &events)), 0u);
+  EXPECT_THAT(events, ElementsAre("writer waits", "reader drains", "writer sent"));
+}
+
+Task<std::string> receive_all(int fd) {
+  std::string received;
+  std::array<char, 1000> buffer{};
+  while (const std::size_t count = co_await lesson6::read_some(fd, buffer)) {
+    received.append(buffer.data(), count);
+  }
+  co_return received;
+}
+
+Task<void> send_all_then_close(common::FileDescriptor fd, std::string bytes) {
+  co_await lesson6::write_all(fd.get(), bytes);
+}
+
+Task<std::string> send_and_receive(common::FileDescriptor ours, int theirs, std::string bytes) {
+  lesson6::spawn(send_all_then_close(std::move(ours), std::move(bytes)));
+  co_return co_await receive_all(theirs);
+}
+
+TEST(Sockets, WriteAllSendsEveryByteInOrderThroughASmallSocketBuffer) {
+  SocketPair sockets = make_socket_pair();
+  const int small = 4096;
+  setsockopt(sockets.ours.get(), SOL_SOCKET, SO_SNDBUF, &small, sizeof small);
+  std::string bytes(1 << 20, '\0');
+  for (std::size_t i = 0; i < bytes.size(); ++i)
+    bytes[i] = static_cast<char>(i * 7 % 251);
+  const std::string received =
+      lesson6::run(send_and_receive(std::move(sockets.ours), sockets.theirs.get(), bytes));
+  EXPECT_TRUE(received == bytes) << "received " << received.size() << " bytes";
+}
+
+Task<bool> accept_one(int listener) {
+  const common::FileDescriptor client = co_await lesson6::accept(listener);
+  co_return (fcntl(client.get(), F_GETFL) & O_NONBLOCK) != 0;
+}
+
+TEST(Sockets, AcceptGivesANonBlockingConnection) {
+  const common::FileDescriptor listener = common::listen_tcp("127.0.0.1", 0);
+  common::set_nonblocking(listener.get());
+  const common::FileDescriptor client = test_support::connect_to(port_of(listener.get()));
+  EXPECT_TRUE(lesson6::run(accept_one(listener.get())));
+}
+
+Task<bool> readable_then_peek(int fd) {
+  co_await lesson6::readable(fd);
+  char byte = 0;
+  co_return recv(fd, &byte, 1, MSG_PEEK) == 1 && byte == '!';
+}
+
+Task<void> send_a_byte_later(int fd) {
+  co_await lesson6::sleep(0ms);
+  co_await lesson6::write_all(fd, std::string_view("!"));
+}
+
+Task<bool> wait_for_a_byte(int ours, int theirs) {
+  lesson6::spawn(send_a_byte_later(theirs));
+  co_return co_await readable_then_peek(ours);
+}
+
+TEST(Sockets, ReadableWaitsUntilThereIsSomethingToRead) {
+  const SocketPair sockets = make_socket_pair();
+  EXPECT_TRUE(lesson6::run(wait_for_a_byte(sockets.ours.get(), sockets.theirs.get())));
+}
+
+Task<int> watch_with_a_callback(int ours, int theirs) {
+  lesson6::EventLoop& loop = lesson6::EventLoop::current();
+  int calls = 0;
+  loop.watch(ours, lesson3::event_read, [&calls, &loop, ours](lesson3::EventMask ready) {
+    if ((ready & lesson3::event_read) != 0) ++calls;
+    loop.unwatch(ours);
+  });
+  co_await lesson6::write_all(theirs, std::string_view("?"));
+  co_await wait_until([&calls] { return calls > 0; });
+  co_return calls;
+}
+
+TEST(Sockets, AWatchedDescriptorRunsItsCallbackWhenReady) {
+  const SocketPair sockets = make_socket_pair();
+  EXPECT_EQ(lesson6::run(watch_with_a_callback(sockets.ours.get(), sockets.theirs.get())), 1);
+}
+
+}  // namespace
