@@ -50,7 +50,8 @@ bin="$REPO_ROOT/build/bin"
 # Lesson 6 needs no internet: our own image_server plays the image site.
 download_demo() {
   coproc SERVER { exec "$bin/image_server" --port 0; }
-  local server_pid=$SERVER_PID
+  # Not local: the trap runs at exit, when this function's locals are gone.
+  server_pid=$SERVER_PID
   trap 'kill "$server_pid" 2>/dev/null || true' EXIT
   local line
   if ! read -r -t 10 line <&"${SERVER[0]}" || [[ "$line" != "listening on "* ]]; then
@@ -58,8 +59,11 @@ download_demo() {
     exit 1
   fi
   echo "image_server is $line"
-  # Keep reading its output so that it never blocks on a full pipe.
-  cat <&"${SERVER[0]}" >/dev/null &
+  # Keep reading its output so that it never blocks on a full pipe (from a
+  # copy of the descriptor: bash closes a coproc's own ones in background jobs).
+  local server_output
+  exec {server_output}<&"${SERVER[0]}"
+  cat <&"$server_output" >/dev/null &
   local status=0
   "$bin/image_downloader" --url "http://127.0.0.1:${line##*:}/image" "$@" || status=$?
   return "$status"
