@@ -45,6 +45,10 @@ using lesson5::Generator;
 // Python: def client(client_socket): while True: yield ('read', ...);
 // data = recv(); yield ('write', ...); send(data). Now it reads as it runs.
 //
+// Unlike the course, it sends right after reading, and waits to write only
+// when send() did not take everything: a socket is nearly always writable,
+// and a trip through select() for every message would double the work.
+//
 // The bytes just received sit in the buffer every task shares, and only until
 // this task next waits, so what send() did not take moves to pending_output.
 // While that is not empty the task stops reading: a client that sends without
