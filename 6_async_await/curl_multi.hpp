@@ -37,8 +37,8 @@ EasyHandle make_easy_handle();
 void check(CURLcode code, std::string_view call);
 void check(CURLMcode code, std::string_view call);
 
-// curl_global_init once per program, before any handle exists, and its
-// cleanup after the last one is gone: construct one at the top of main().
+// curl_global_init once per program, before any other libcurl call, and its
+// cleanup after the last handle is gone: construct one early in main().
 class CurlLibrary {
  public:
   CurlLibrary();

@@ -11,6 +11,10 @@
 //              turn, so the waiting adds up. download_async() starts one task
 //              per image; each one sleeps in CurlMulti::perform() (see
 //              curl_multi.hpp) while one event loop waits for all of them.
+// New here:    the event loop drives sockets that someone else opens.
+//              libcurl decides what to wait for; CurlMulti passes that on to
+//              EventLoop::watch() and call_later(), and wakes the task whose
+//              transfer is done. --max-parallel N caps how many run at once.
 // Shortcuts:   every image comes from the same URL (as with the course's
 //              loremflickr); a program killed outright (SIGKILL) may leave a
 //              hidden .part file behind.
@@ -26,8 +30,10 @@
 #include <iostream>
 #include <memory>
 #include <optional>
+#include <stdexcept>
 #include <string>
 #include <string_view>
+#include <system_error>
 #include <vector>
 
 #include "6_async_await/curl_multi.hpp"
@@ -220,7 +226,7 @@ std::vector<std::string> download_sync(const Options& options) {
     download.attach(easy.get());
     const CURLcode result = curl_easy_perform(easy.get());  // blocks until this image is here
     if (auto failure = download.save(easy.get(), result)) failures.push_back(std::move(*failure));
-    if (common::stop_requested()) throw std::runtime_error("interrupted");
+    if (common::stop_requested()) throw lesson6::Stopped();
     progress.advance();
   }
   return failures;
@@ -280,8 +286,9 @@ using Seconds = std::chrono::duration<double>;
 // 4.12 s" on standard output. Returns whether every image arrived.
 bool report(std::string_view mode, const std::vector<std::string>& failures, long count,
             Seconds took) {
-  for (const std::string& failure : failures)
+  for (const std::string& failure : failures) {
     std::cerr << "failed: " << failure << '\n';
+  }
   const long arrived = count - static_cast<long>(failures.size());
   std::cout << mode << ": " << arrived;
   if (arrived != count) std::cout << " of " << count;
@@ -310,13 +317,14 @@ int main(int argc, char** argv) {
   if (options.mode != "sync" && options.mode != "async" && options.mode != "both") {
     command_line.fail("bad value '" + options.mode + "' for --mode: sync, async or both");
   }
-  if (!is_web_url(options.url)) {
-    command_line.fail("bad value '" + options.url + "' for --url: not an http(s) URL");
-  }
 
   try {
+    const lesson6::CurlLibrary curl;  // before any other libcurl call
+    if (!is_web_url(options.url)) {
+      command_line.fail("bad value '" + options.url + "' for --url: not an http(s) URL");
+    }
+    // run() would install them too, but the sync mode comes first.
     common::install_stop_handlers();
-    const lesson6::CurlLibrary curl;
     std::filesystem::create_directories(options.out);
     bool all_arrived = true;
     std::optional<Seconds> sync_took;

@@ -10,8 +10,9 @@
 //              ten: the delay is an awaited sleep, so the loop serves the
 //              others meanwhile. /stats counts the images served and the most
 //              requests that were ever in flight at once.
-// Why:         serve_connection() is the echo server's task with a little
-//              HTTP in it: read a request, sleep, write the answer, again.
+// Why:         next to async_echo_server.cpp, the same accept loop and one
+//              task per connection; answer_request() reads a request, sleeps,
+//              writes the answer, and serve_client() asks for another.
 // Shortcuts:   just enough HTTP/1.1 for curl and a browser: GET only, no
 //              request bodies, every picture the same size. A client gets a
 //              few seconds to send its request and to take our answer; then
@@ -19,8 +20,10 @@
 
 #include <sys/socket.h>
 
+#include <algorithm>
 #include <array>
 #include <cctype>
+#include <cerrno>
 #include <chrono>
 #include <cstdint>
 #include <iostream>
@@ -317,13 +320,14 @@ lesson6::Task<Next> answer_request(int fd, std::string& received, Server& server
 
 // One task per connection: answer requests while the client keeps the
 // connection open. The echo server's loop, with HTTP in it.
-lesson6::Task<void> serve_connection(common::FileDescriptor client, Server& server) {
+lesson6::Task<void> serve_client(common::FileDescriptor client, Server& server) {
   const int fd = client.get();
   std::string received;  // bytes read and not answered yet: at most a header and a bit
   try {
     Next next = Next::request;
-    while (next == Next::request)
+    while (next == Next::request) {
       next = co_await answer_request(fd, received, server);
+    }
     if (next == Next::hang_up) co_await hang_up(fd);
   } catch (const std::system_error& error) {
     // A reset or a broken pipe: this client is gone, the others carry on.
@@ -332,24 +336,28 @@ lesson6::Task<void> serve_connection(common::FileDescriptor client, Server& serv
   server.trace("fd ", fd, ": closed");
 }
 
-lesson6::Task<void> accept_clients(int listener, Server& server) {
+bool out_of_descriptors(const std::system_error& error) {
+  return error.code().value() == EMFILE || error.code().value() == ENFILE;
+}
+
+// async_echo_server's accept loop: one task per client.
+lesson6::Task<void> run_server(int listener, Server& server) {
   while (true) {
     common::FileDescriptor client;
     try {
       client = co_await lesson6::accept(listener);
     } catch (const std::system_error& error) {
-      if (error.code() != std::errc::too_many_files_open &&
-          error.code() != std::errc::too_many_files_open_in_system) {
-        throw;
-      }
-      std::cerr << "accept: out of file descriptors, retrying shortly\n";
+      if (!out_of_descriptors(error)) throw;
     }
     if (!client) {
-      co_await lesson6::sleep(100ms);  // until some connection closes
+      // The listener stays readable while the client waits in the queue:
+      // trying again at once would spin.
+      std::cerr << "accept: out of file descriptors, retrying shortly\n";
+      co_await lesson6::sleep(100ms);
       continue;
     }
     server.trace("fd ", client.get(), ": connection from ", common::peer_name(client.get()));
-    lesson6::spawn(serve_connection(std::move(client), server));
+    lesson6::spawn(serve_client(std::move(client), server));
   }
 }
 
@@ -373,7 +381,7 @@ int main(int argc, char** argv) {
     common::set_nonblocking(listener.get());
     common::print_listening(listener.get());
     Server server{std::chrono::milliseconds(latency_ms), common::Tracer(options.trace)};
-    lesson6::run(accept_clients(listener.get(), server));
+    lesson6::run(run_server(listener.get(), server), server.trace);
   } catch (const lesson6::Stopped&) {
     return 0;  // Ctrl-C or SIGTERM: every connection's task has been ended
   } catch (const std::exception& error) {
