@@ -1,0 +1,147 @@
+// The socket calls of lessons 4 and 5 (4_generators/socket_calls.hpp): what
+// each returns for data, for "nothing yet", for a closed or broken connection,
+// and how accept_connection() copes with running out of descriptors.
+
+#include "4_generators/socket_calls.hpp"
+
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <poll.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <csignal>
+#include <cstddef>
+#include <optional>
+#include <string>
+#include <system_error>
+#include <vector>
+
+#include "common/net.hpp"
+#include "tests/program.hpp"
+
+namespace {
+
+struct SocketPair {
+  common::FileDescriptor left;
+  common::FileDescriptor right;
+};
+
+SocketPair make_socket_pair() {
+  int fds[2];
+  if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, fds) < 0) {
+    throw std::system_error(errno, std::generic_category(), "socketpair");
+  }
+  return {common::FileDescriptor(fds[0]), common::FileDescriptor(fds[1])};
+}
+
+// A non-blocking listener on a free loopback port.
+common::FileDescriptor make_listener() {
+  common::FileDescriptor listener = common::listen_tcp("127.0.0.1", 0);
+  common::set_nonblocking(listener.get());
+  return listener;
+}
+
+std::uint16_t port_of(int listener) {
+  const std::string name = common::local_name(listener);
+  return static_cast<std::uint16_t>(std::stoul(name.substr(name.rfind(':') + 1)));
+}
+
+class SocketCallsTest : public testing::Test {
+ protected:
+  // A send to a closed peer must fail with EPIPE here, not kill the test.
+  SocketCallsTest() { std::signal(SIGPIPE, SIG_IGN); }
+
+  char buffer_[64] = {};
+};
+
+TEST_F(SocketCallsTest, ReceiveSomeReturnsTheBytesThatCame) {
+  const SocketPair sockets = make_socket_pair();
+  ASSERT_EQ(send(sockets.right.get(), "hello", 5, 0), 5);
+  EXPECT_EQ(lesson4::receive_some(sockets.left.get(), buffer_), 5u);
+  EXPECT_EQ(std::string(buffer_, 5), "hello");
+}
+
+TEST_F(SocketCallsTest, ReceiveSomeReturnsZeroWhenNothingHasComeYet) {
+  const SocketPair sockets = make_socket_pair();
+  EXPECT_EQ(lesson4::receive_some(sockets.left.get(), buffer_), 0u);
+}
+
+TEST_F(SocketCallsTest, ReceiveSomeReturnsNothingOnceThePeerHasClosed) {
+  SocketPair sockets = make_socket_pair();
+  sockets.right.reset();
+  EXPECT_EQ(lesson4::receive_some(sockets.left.get(), buffer_), std::nullopt);
+}
+
+TEST_F(SocketCallsTest, SendSomeReturnsZeroOnceTheSocketBufferIsFull) {
+  const SocketPair sockets = make_socket_pair();
+  const std::vector<char> block(64 * 1024, 'x');
+  // The peer never reads, so its buffer fills within a few megabytes.
+  std::optional<std::size_t> sent;
+  for (int attempt = 0; attempt < 1000; ++attempt) {
+    sent = lesson4::send_some(sockets.left.get(), block);
+    if (sent != block.size()) break;
+  }
+  ASSERT_TRUE(sent.has_value());
+  // A last partial send may come first; the one after it takes nothing.
+  if (*sent != 0) sent = lesson4::send_some(sockets.left.get(), block);
+  EXPECT_EQ(sent, 0u);
+}
+
+TEST_F(SocketCallsTest, SendSomeReturnsNothingWhenThePeerIsGone) {
+  SocketPair sockets = make_socket_pair();
+  sockets.right.reset();
+  EXPECT_EQ(lesson4::send_some(sockets.left.get(), std::string("late")), std::nullopt);
+}
+
+TEST_F(SocketCallsTest, AcceptConnectionReturnsNothingWhenNoClientWaits) {
+  const common::FileDescriptor listener = make_listener();
+  EXPECT_FALSE(lesson4::accept_connection(listener.get()).has_value());
+}
+
+TEST_F(SocketCallsTest, AcceptConnectionReturnsANonBlockingConnection) {
+  const common::FileDescriptor listener = make_listener();
+  const common::FileDescriptor client = test_support::connect_to(port_of(listener.get()));
+  ASSERT_TRUE(test_support::wait_readable(listener.get(), std::chrono::seconds(10)));
+  const std::optional<common::FileDescriptor> connection =
+      lesson4::accept_connection(listener.get());
+  ASSERT_TRUE(connection.has_value());
+  EXPECT_NE(fcntl(connection->get(), F_GETFL) & O_NONBLOCK, 0);
+}
+
+TEST_F(SocketCallsTest, AcceptConnectionTurnsAClientAwayWhenOutOfDescriptors) {
+  const common::FileDescriptor listener = make_listener();
+  const common::FileDescriptor refused = test_support::connect_to(port_of(listener.get()));
+  ASSERT_TRUE(test_support::wait_readable(listener.get(), std::chrono::seconds(10)));
+
+  // The lowest free descriptor number becomes the limit: no new descriptor
+  // can be made until the limit is restored.
+  rlimit saved{};
+  ASSERT_EQ(getrlimit(RLIMIT_NOFILE, &saved), 0);
+  const int lowest_free = dup(listener.get());
+  ASSERT_GE(lowest_free, 0);
+  close(lowest_free);
+  rlimit tight = saved;
+  tight.rlim_cur = static_cast<rlim_t>(lowest_free);
+  ASSERT_EQ(setrlimit(RLIMIT_NOFILE, &tight), 0);
+  const std::optional<common::FileDescriptor> connection =
+      lesson4::accept_connection(listener.get());
+  const bool listener_still_readable = test_support::wait_readable(listener.get(), {});
+  ASSERT_EQ(setrlimit(RLIMIT_NOFILE, &saved), 0);
+
+  EXPECT_FALSE(connection.has_value());
+  // The client was taken off the queue, so the loop will not spin on it...
+  EXPECT_FALSE(listener_still_readable);
+  // ...and it was closed: the client reads the end of the stream.
+  ASSERT_TRUE(test_support::wait_readable(refused.get(), std::chrono::seconds(10)));
+  EXPECT_EQ(recv(refused.get(), buffer_, sizeof buffer_, 0), 0);
+
+  // With descriptors to spare again, the next client is accepted.
+  const common::FileDescriptor next = test_support::connect_to(port_of(listener.get()));
+  ASSERT_TRUE(test_support::wait_readable(listener.get(), std::chrono::seconds(10)));
+  EXPECT_TRUE(lesson4::accept_connection(listener.get()).has_value());
+}
+
+}  // namespace
