@@ -52,8 +52,8 @@ class Scheduler {
     const std::size_t id = next_id_++;
     auto entry = std::make_unique<TaskEntry<Task>>(id, std::move(task));
     trace_("task ", id, " spawned");
-    runnable_.push_back(entry.get());
-    tasks_.emplace(id, std::move(entry));
+    Entry& added = *tasks_.emplace(id, std::move(entry)).first->second;
+    runnable_.push_back(&added);
   }
 
   // Python: event_loop(). Runs the tasks until stop_fd turns readable.
