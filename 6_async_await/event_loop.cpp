@@ -91,7 +91,8 @@ void EventLoop::add_waiter(int fd, lesson3::EventMask event, IoWaiter& waiter) {
   IoWaiter*& slot = event == lesson3::event_read ? waiters.reader : waiters.writer;
   if (slot != nullptr) throw std::logic_error("two tasks wait on one descriptor");
   slot = &waiter;
-  trace_("a task waits until fd ", fd, " is ready for ", lesson3::describe(event));
+  trace_("a task waits until fd ", fd,
+         event == lesson3::event_read ? " is readable" : " is writable");
   update_interest(fd);
 }
 
@@ -201,6 +202,7 @@ std::optional<std::chrono::milliseconds> EventLoop::time_until_next_timer() cons
 }
 
 void EventLoop::run_due_timers() {
+  if (timers_.empty()) return;
   const Clock::time_point now = Clock::now();
   while (!timers_.empty() && timers_.top().deadline <= now) {
     const TimerId id = timers_.top().id;
@@ -218,8 +220,9 @@ void EventLoop::run_due_timers() {
 // What was scheduled before this turn runs now; what those coroutines
 // schedule waits for the next turn, so that I/O is never starved.
 void EventLoop::run_scheduled() {
+  if (scheduled_.empty()) return;
   std::swap(scheduled_, running_);
-  if (!running_.empty()) trace_("resuming ", running_.size(), " scheduled coroutine(s)");
+  trace_("resuming ", running_.size(), " scheduled coroutine(s)");
   for (const std::coroutine_handle<> coroutine : running_)
     coroutine.resume();
   running_.clear();

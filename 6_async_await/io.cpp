@@ -81,11 +81,25 @@ std::size_t WriteSome::await_resume() const {
   return sent_;
 }
 
-}  // namespace detail
-
-Task<void> write_all(int fd, std::span<const char> bytes) {
-  while (!bytes.empty())
-    bytes = bytes.subspan(co_await write_some(fd, bytes));
+bool WriteAll::attempt() {
+  while (!unsent_.empty()) {
+    const ssize_t sent = send(fd_, unsent_.data(), unsent_.size(), MSG_NOSIGNAL);
+    if (sent >= 0) {
+      unsent_ = unsent_.subspan(static_cast<std::size_t>(sent));
+    } else if (errno == EAGAIN || errno == EWOULDBLOCK) {
+      return false;
+    } else if (errno != EINTR) {
+      error_ = errno;
+      return true;
+    }
+  }
+  return true;
 }
+
+void WriteAll::await_resume() const {
+  if (error_ != 0) throw std::system_error(error_, std::generic_category(), "send");
+}
+
+}  // namespace detail
 
 }  // namespace lesson6

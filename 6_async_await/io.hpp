@@ -8,8 +8,9 @@
 // Each awaitable tries its system call at once, on a non-blocking socket. Only
 // when the call would block (EAGAIN) does the coroutine suspend: the loop
 // watches the descriptor and tries the call again whenever it is ready, and
-// resumes the coroutine once the call went through. These awaitables live in
-// the awaiting coroutine's frame: awaiting one allocates nothing.
+// resumes the coroutine once the call went through. These awaitables are not
+// Tasks: they live in the awaiting coroutine's frame, so awaiting one
+// allocates nothing.
 //
 // Python's asyncio has them too: loop.sock_accept(), loop.sock_recv(),
 // loop.sock_sendall().
@@ -21,7 +22,6 @@
 
 #include "3_async_with_callbacks/selector.hpp"
 #include "6_async_await/event_loop.hpp"
-#include "6_async_await/task.hpp"
 #include "common/net.hpp"
 
 namespace lesson6 {
@@ -91,6 +91,19 @@ class WriteSome final : public SocketCall {
   int error_ = 0;
 };
 
+// write_some until every byte is sent, waiting whenever the socket is full.
+class WriteAll final : public SocketCall {
+ public:
+  WriteAll(int fd, std::span<const char> bytes)
+      : SocketCall(fd, lesson3::event_write), unsent_(bytes) {}
+  void await_resume() const;
+
+ private:
+  bool attempt() override;
+  std::span<const char> unsent_;
+  int error_ = 0;
+};
+
 // Waits for readiness itself, and makes no call.
 class Readiness final : public SocketCall {
  public:
@@ -124,8 +137,13 @@ inline detail::WriteSome write_some(int fd, std::span<const char> bytes) {
   return detail::WriteSome(fd, bytes);
 }
 
-// Python: await loop.sock_sendall(fd, bytes): write_some until all is sent.
-Task<void> write_all(int fd, std::span<const char> bytes);
+// Python: await loop.sock_sendall(fd, bytes). Sends every byte, however many
+// times the socket fills up; `bytes` must stay alive until then. An awaitable
+// rather than a Task: an echo server awaits it for every message, and a Task
+// would allocate a frame each time.
+inline detail::WriteAll write_all(int fd, std::span<const char> bytes) {
+  return detail::WriteAll(fd, bytes);
+}
 
 // Wait until fd is readable or writable, for code that makes its own calls.
 inline detail::Readiness readable(int fd) {
