@@ -1,7 +1,7 @@
 // libcurl's multi interface driven by our event loop, so that one thread runs
 // many transfers at once and a task can simply co_await its own.
 //
-// The marriage has four parts (curl_multi.cpp, in this order):
+// The marriage has four parts, all in curl_multi.cpp:
 // - the socket callback: libcurl says which of its sockets to watch for
 //   reading or writing, and when to stop; we pass that on to the loop;
 // - the timer callback: libcurl asks to be woken after so many milliseconds
