@@ -1,0 +1,85 @@
+#include "2_event_loop/echo_connection.hpp"
+
+#include <sys/socket.h>
+
+#include <cerrno>
+#include <cstring>
+#include <optional>
+#include <utility>
+
+namespace lesson2 {
+
+namespace {
+
+// One send(), retried only when a signal interrupted it. Returns how many
+// bytes the socket took (0 when its buffer is full: EAGAIN means wait), or
+// nullopt when the client is gone (EPIPE, ECONNRESET).
+std::optional<std::size_t> send_some(int fd, std::string_view bytes, const common::Tracer& trace) {
+  ssize_t sent = 0;
+  do {
+    sent = send(fd, bytes.data(), bytes.size(), 0);
+  } while (sent < 0 && errno == EINTR);
+  if (sent >= 0) return static_cast<std::size_t>(sent);
+  if (errno == EAGAIN || errno == EWOULDBLOCK) return 0;
+  trace("fd ", fd, ": send() failed: ", std::strerror(errno));
+  return std::nullopt;
+}
+
+}  // namespace
+
+Connection::Connection(common::FileDescriptor socket)
+    : socket_(std::move(socket)), name_(common::peer_name(socket_.get())) {}
+
+// Python: request = client_socket.recv(4096); client_socket.send(response)
+bool Connection::receive(std::span<char> buffer, const common::Tracer& trace) {
+  ssize_t received = 0;
+  do {
+    received = recv(fd(), buffer.data(), buffer.size(), 0);
+  } while (received < 0 && errno == EINTR);
+  if (received < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return true;  // nothing after all
+  if (received < 0) {
+    trace("fd ", fd(), ": recv() failed: ", std::strerror(errno));  // ECONNRESET, most likely
+    return false;
+  }
+  if (received == 0) {
+    trace("fd ", fd(), ": the client has finished sending");
+    input_ended_ = true;
+    return wants_write();  // it may still be reading the echo we owe it
+  }
+  trace("fd ", fd(), ": received ", received, " bytes");
+  const std::string_view bytes(buffer.data(), static_cast<std::size_t>(received));
+  // Bytes that arrive behind older unsent ones wait behind them: order matters.
+  if (wants_write()) {
+    pending_output_.append(bytes);
+    return true;
+  }
+  return send_or_keep(bytes, trace);
+}
+
+bool Connection::send_pending(const common::Tracer& trace) {
+  const std::optional<std::size_t> sent = send_some(fd(), pending_output_, trace);
+  if (!sent) return false;
+  pending_output_.erase(0, *sent);
+  trace("fd ", fd(), ": sent ", *sent, " pending bytes, ", pending_output_.size(),
+        " still pending");
+  if (wants_write()) return true;
+  pending_output_.shrink_to_fit();  // gives the memory back: an idle client holds no buffer
+  return !input_ended_;
+}
+
+// The common case sends straight from the loop's buffer and copies nothing;
+// only what the socket does not take now is kept.
+bool Connection::send_or_keep(std::string_view bytes, const common::Tracer& trace) {
+  const std::optional<std::size_t> sent = send_some(fd(), bytes, trace);
+  if (!sent) return false;
+  if (*sent == bytes.size()) {
+    trace("fd ", fd(), ": sent them all back");
+    return true;
+  }
+  pending_output_.append(bytes.substr(*sent));
+  trace("fd ", fd(), ": sent ", *sent, " back; ", pending_output_.size(),
+        " wait until the socket is writable");
+  return true;
+}
+
+}  // namespace lesson2
