@@ -11,6 +11,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <csignal>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
@@ -18,6 +19,8 @@
 #include <set>
 #include <sstream>
 #include <string>
+#include <thread>
+#include <utility>
 #include <vector>
 
 #include "common/net.hpp"
@@ -192,6 +195,29 @@ TEST_F(ImageDownloaderTest, ATimeoutIsReportedWithExitCode1AndNoFile) {
   for (const std::string& failure : failures)
     EXPECT_THAT(failure, HasSubstr("Timeout"));
   EXPECT_THAT(saved_files(), IsEmpty());
+}
+
+// Ctrl-C while every transfer waits on a server that takes a minute: the
+// program stops at once in either mode, and the hidden .part files go too.
+TEST_F(ImageDownloaderTest, CtrlCStopsEitherModeAndLeavesNoFile) {
+  for (const auto& [mode, in_flight] : {std::pair{"sync", 1}, std::pair{"async", 3}}) {
+    test_support::Server server("image_server", {"--latency-ms", "60000"});
+    test_support::Program downloader(
+        "image_downloader", {"--url", image_url(server.port()), "--count", "3", "--mode", mode,
+                             "--out", out().string()});
+    // No message says "every request has arrived", so ask /stats, a bounded
+    // number of times.
+    for (int attempt = 0; attempt < 200 && stat(server.port(), "in_flight") < in_flight;
+         ++attempt) {
+      std::this_thread::sleep_for(50ms);
+    }
+    ASSERT_EQ(stat(server.port(), "in_flight"), in_flight) << mode;
+
+    downloader.send_signal(SIGINT);
+    EXPECT_EQ(downloader.wait_for_exit(10s), 1) << mode;
+    EXPECT_THAT(downloader.error_output(), HasSubstr("interrupted")) << mode;
+    EXPECT_THAT(saved_files(), IsEmpty()) << mode;
+  }
 }
 
 TEST_F(ImageDownloaderTest, RefusesAMalformedUrlBeforeAnyDownload) {
