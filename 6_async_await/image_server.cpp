@@ -85,15 +85,19 @@ std::string make_bitmap(std::uint32_t number) {
 
   const std::uint32_t from = colour_of(number, 0x9E3779B1);
   const std::uint32_t to = colour_of(number, 0x85EBCA6B);
-  const std::uint32_t span = image_width + image_height - 2;
-  for (std::uint32_t y = 0; y < image_height; ++y) {
-    for (std::uint32_t x = 0; x < image_width; ++x) {
-      for (const int shift : {0, 8, 16}) {  // blue, green, red
-        const std::uint32_t a = (from >> shift) & 0xFF;
-        const std::uint32_t b = (to >> shift) & 0xFF;
-        bitmap += static_cast<char>((a * (span - x - y) + b * (x + y)) / span);
-      }
+  // Pixel (x, y) gets step x + y of the blend, so every row is a slice of one
+  // strip of steps, starting one pixel further along than the row below.
+  const std::uint32_t last_step = image_width + image_height - 2;
+  std::string strip;
+  for (std::uint32_t step = 0; step <= last_step; ++step) {
+    for (const int shift : {0, 8, 16}) {  // blue, green, red
+      const std::uint32_t a = (from >> shift) & 0xFF;
+      const std::uint32_t b = (to >> shift) & 0xFF;
+      strip += static_cast<char>((a * (last_step - step) + b * step) / last_step);
     }
+  }
+  for (std::uint32_t y = 0; y < image_height; ++y) {
+    bitmap.append(strip, y * 3, image_width * 3);
     bitmap.append(row_size - image_width * 3, '\0');
   }
   return bitmap;
