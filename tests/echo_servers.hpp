@@ -1,6 +1,6 @@
 // The echo servers of the course: the one list that the echo conformance
 // suite runs every case against. A lesson that adds an echo server adds one
-// line here, and its program to the PROGRAMS of the echo_conformance suite in
+// line here, and its program to the PROGRAMS of the echo_conformance_test suite in
 // tests/CMakeLists.txt so that building the suite builds the server first.
 #pragma once
 
