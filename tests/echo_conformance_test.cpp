@@ -344,7 +344,5 @@ INSTANTIATE_TEST_SUITE_P(EchoServers, EchoServerTest, testing::ValuesIn(echo_ser
 INSTANTIATE_TEST_SUITE_P(EchoServers, ConcurrentEchoServerTest,
                          testing::ValuesIn(echo_servers::serving_clients_at_once()),
                          echo_servers::test_name);
-// Until lesson 2's server joins the list, the concurrent cases have nothing to run.
-GTEST_ALLOW_UNINSTANTIATED_PARAMETERIZED_TEST(ConcurrentEchoServerTest);
 
 }  // namespace

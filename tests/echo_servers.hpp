@@ -23,7 +23,13 @@ struct EchoServer {
 
 inline const std::vector<EchoServer>& all() {
   static const std::vector<EchoServer> servers = {
-      {"blocking_echo_server", {}, false},
+      {"blocking_echo_server", {}, false},                    // lesson 1
+      {"select_echo_server", {}, true},                       // lesson 2
+      {"callback_echo_server", {}, true},                     // lesson 3
+      {"callback_echo_server", {"--backend", "poll"}, true},  // lesson 3
+      {"generator_echo_server", {}, true},                    // lesson 4
+      {"coroutine_echo_server", {}, true},                    // lesson 5
+      {"async_echo_server", {}, true},                        // lesson 6
   };
   return servers;
 }
