@@ -4,7 +4,7 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
-#include <spawn.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -14,8 +14,6 @@
 #include <csignal>
 #include <stdexcept>
 #include <system_error>
-
-extern char** environ;
 
 namespace test_support {
 
@@ -66,17 +64,27 @@ Program::Program(std::string_view name, const std::vector<std::string>& argument
     argv.push_back(word.data());
   argv.push_back(nullptr);
 
+  if (access(path.c_str(), X_OK) != 0) throw os_error("cannot run " + path);
+
   Pipe input = make_pipe();
   Pipe output = make_pipe();
   Pipe errors = make_pipe();
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_adddup2(&actions, input.read_end.get(), STDIN_FILENO);
-  posix_spawn_file_actions_adddup2(&actions, output.write_end.get(), STDOUT_FILENO);
-  posix_spawn_file_actions_adddup2(&actions, errors.write_end.get(), STDERR_FILENO);
-  const int spawned = posix_spawn(&pid_, path.c_str(), &actions, nullptr, argv.data(), environ);
-  posix_spawn_file_actions_destroy(&actions);
-  if (spawned != 0) throw std::system_error(spawned, std::generic_category(), "spawn " + path);
+  const pid_t parent = getpid();
+  pid_ = fork();
+  if (pid_ < 0) throw os_error("fork");
+  if (pid_ == 0) {
+    // The child may only make async-signal-safe calls until exec. It asks to
+    // be killed when the test dies, so that a crashed test leaves no server
+    // running behind it.
+    if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != parent) _exit(127);
+    if (dup2(input.read_end.get(), STDIN_FILENO) < 0 ||
+        dup2(output.write_end.get(), STDOUT_FILENO) < 0 ||
+        dup2(errors.write_end.get(), STDERR_FILENO) < 0) {
+      _exit(127);
+    }
+    execv(path.c_str(), argv.data());
+    _exit(127);
+  }
 
   input_ = std::move(input.write_end);
   output_reader_ = std::thread(&Program::drain_output, this, output.read_end.release());
