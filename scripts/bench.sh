@@ -46,15 +46,15 @@ done
 
 # ---- Settings: the quick run is the full run, shortened ----
 if $quick; then
-  repetitions=1           # runs per point; the table shows the median
-  duration_ms=300         # per run
+  rounds=1        # each round runs every server once; the table shows the median
+  duration_ms=300 # per run
   idle_connections=1000
   callgrind=false
   download_latency_ms=50
   benchmark_flags=(--benchmark_min_time=0.01)
 else
-  repetitions=3
-  duration_ms=2000
+  rounds=5
+  duration_ms=1500
   idle_connections=10000
   callgrind=true
   download_latency_ms=200
@@ -201,29 +201,27 @@ resident_kib() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"; }
 field() { awk -F': ' -v key="$1" '$1 == key { split($2, words, " "); print words[1] }' "$2"; }
 
 throughput_csv="$out/throughput.csv"
-echo "server,connections,repetition,messages,seconds,messages_per_s,p50_us,p99_us,errors,user_ticks,system_ticks" >"$throughput_csv"
+echo "server,connections,round,messages,seconds,messages_per_s,p50_us,p99_us,errors,user_ticks,system_ticks" >"$throughput_csv"
 
-# One server process serves every connection count in turn.
+# One round: a server process serves each connection count in turn.
 measure_throughput() {
-  local id="$1" connections repetition result="$out/logs/load.txt"
+  local id="$1" round="$2" connections result="$out/logs/load.txt"
   server_command "$id"
   start_server "$id" "${server_args[@]}" || return 0
   for connections in "${connection_counts[@]}"; do
     [ "$connections" -le "${max_connections[$id]:-1000000}" ] || continue
-    for ((repetition = 1; repetition <= repetitions; repetition++)); do
-      local before after status=0
-      before="$(cpu_ticks "$server_pid")"
-      "$bin/echo_load" --port "$server_port" --connections "$connections" \
-        --size "$message_size" --duration-ms "$duration_ms" >"$result" 2>>"$out/logs/$id.load.err" ||
-        status=$?
-      after="$(cpu_ticks "$server_pid")"
-      [ "$status" -eq 0 ] || broken "${server_name[$id]} at $connections connections:" \
-        "$(tail -n 1 "$out/logs/$id.load.err")"
-      echo "$id,$connections,$repetition,$(field messages "$result"),$(field seconds "$result")\
+    local before after status=0
+    before="$(cpu_ticks "$server_pid")"
+    "$bin/echo_load" --port "$server_port" --connections "$connections" \
+      --size "$message_size" --duration-ms "$duration_ms" >"$result" 2>>"$out/logs/$id.load.err" ||
+      status=$?
+    after="$(cpu_ticks "$server_pid")"
+    [ "$status" -eq 0 ] || broken "${server_name[$id]} at $connections connections:" \
+      "$(tail -n 1 "$out/logs/$id.load.err")"
+    echo "$id,$connections,$round,$(field messages "$result"),$(field seconds "$result")\
 ,$(field messages/s "$result"),$(field 'p50 latency' "$result"),$(field 'p99 latency' "$result")\
 ,$(field errors "$result"),$((${after%,*} - ${before%,*})),$((${after#*,} - ${before#*,}))" \
-        >>"$throughput_csv"
-    done
+      >>"$throughput_csv"
   done
   stop_server "${server_name[$id]}"
 }
@@ -291,13 +289,24 @@ measure_instructions() {
   done
 }
 
+measured_ids=()
 for id in "${server_ids[@]}"; do
-  if ! available "$id"; then
-    [ "$id" = asyncio ] || note "${server_name[$id]}: not built yet, skipped"
-    continue
+  if available "$id"; then
+    measured_ids+=("$id")
+  elif [ "$id" != asyncio ]; then
+    note "${server_name[$id]}: not built yet, skipped"
   fi
-  progress "${server_name[$id]}: throughput"
-  measure_throughput "$id"
+done
+# Rounds: each runs every server once, so that a burst of other work on the
+# machine slows every server a little rather than one server a lot.
+for ((round = 1; round <= rounds; round++)); do
+  for id in "${measured_ids[@]}"; do
+    progress "${server_name[$id]}: throughput, round $round of $rounds"
+    measure_throughput "$id" "$round"
+  done
+done
+# Memory and instruction counts do not depend on what else the machine does.
+for id in "${measured_ids[@]}"; do
   if [ "${max_connections[$id]:-2}" -gt 1 ]; then
     progress "${server_name[$id]}: idle memory"
     measure_idle_memory "$id"
@@ -448,12 +457,18 @@ plot_throughput() {
     return 0
   fi
   local plots=() id data
+  # The references dashed, so the lessons stand out.
+  local -A plot_style=(
+    [l1]="lc rgb '#7f7f7f'" [l2]="lc rgb '#1f77b4'" [l3e]="lc rgb '#ff7f0e'"
+    [l3p]="lc rgb '#bcbd22'" [l4]="lc rgb '#2ca02c'" [l5]="lc rgb '#d62728'"
+    [l6]="lc rgb '#9467bd'" [asio]="lc rgb '#000000' dt 2" [asyncio]="lc rgb '#8c564b' dt 2"
+  )
   for id in "${server_ids[@]}"; do
     data="$out/logs/plot.$id.dat"
     awk -F, -v id="$id" '$1 == id { split("1 64 1000", points, " ")
       for (p = 1; p <= 3; p++) if ($(p + 1) != "" && $(p + 1) != "error") print points[p], $(p + 1) }' \
       "$out/summary.csv" >"$data"
-    [ -s "$data" ] && plots+=("'$data' using 1:2 with linespoints title '${server_name[$id]}'")
+    [ -s "$data" ] && plots+=("'$data' using 1:2 with linespoints ${plot_style[$id]} title '${server_name[$id]}'")
   done
   [ ${#plots[@]} -gt 0 ] || return 0
   local joined
@@ -483,7 +498,7 @@ measure_microbenchmarks
   echo "## Echo servers: messages per second"
   echo
   echo "$message_size-byte request/response on loopback, $duration_ms ms per run, median of" \
-    "$repetitions run(s); CPU time per message at 64 connections (lesson 1: at 1)."
+    "$rounds round(s); CPU time per message at 64 connections (lesson 1: at 1)."
   echo
   echo_tables
   echo
