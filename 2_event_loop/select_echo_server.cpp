@@ -62,6 +62,7 @@ std::ostream& operator<<(std::ostream& out, const DescriptorList& list) {
   return out << '}';
 }
 
+// select() takes its timeout as seconds plus microseconds.
 timeval to_timeval(Clock::duration duration) {
   const auto microseconds = std::chrono::ceil<std::chrono::microseconds>(duration).count();
   return {.tv_sec = microseconds / 1'000'000, .tv_usec = microseconds % 1'000'000};
@@ -99,7 +100,7 @@ void EchoServer::accept_connection() {
       resume_accepting_at_ = Clock::now() + accept_pause;
     }
     // Anything else (EAGAIN, EINTR, ECONNABORTED...) concerns one attempt
-    // only: select() will tell us when there is another.
+    // only: the listener will be reported ready when there is another.
     return;
   }
   if (client.get() >= FD_SETSIZE) {
@@ -114,6 +115,7 @@ void EchoServer::accept_connection() {
 }
 
 // Python: send_message(client_socket)
+// Returns false when the connection is finished and must be closed.
 bool EchoServer::serve_client(Connection& connection, bool readable, bool writable) {
   if (writable && !connection.send_pending(trace_)) return false;
   if (readable && !connection.receive(buffer_, trace_)) return false;
@@ -189,7 +191,7 @@ int main(int argc, char** argv) {
   try {
     common::install_stop_handlers();
     common::FileDescriptor listener = common::listen_tcp(options.host, options.port);
-    // select() may call the listener ready for a client that gives up before
+    // The listener may be reported ready for a client that gives up before
     // we accept(); a blocking accept() would then hang the whole loop.
     common::set_nonblocking(listener.get());
     common::print_listening(listener.get());

@@ -30,7 +30,6 @@
 #include <optional>
 #include <stdexcept>
 #include <string>
-#include <system_error>
 #include <utility>
 
 #include "2_event_loop/echo_connection.hpp"
@@ -93,7 +92,7 @@ void EchoServer::accept_connection() {
       selector_->modify(listener_.get(), 0);
     }
     // Anything else (EAGAIN, EINTR, ECONNABORTED...) concerns one attempt
-    // only: the Selector will tell us when there is another.
+    // only: the listener will be reported ready when there is another.
     return;
   }
   const int fd = client.get();
@@ -121,6 +120,7 @@ void EchoServer::on_client_ready(Connection& connection, EventMask ready) {
 }
 
 // Python: send_message(client_socket)
+// Returns false when the connection is finished and must be closed.
 bool EchoServer::serve_client(Connection& connection, bool readable, bool writable) {
   if (writable && !connection.send_pending(trace_)) return false;
   if (readable && !connection.receive(buffer_, trace_)) return false;
@@ -186,8 +186,8 @@ int main(int argc, char** argv) {
   try {
     common::install_stop_handlers();
     common::FileDescriptor listener = common::listen_tcp(options.host, options.port);
-    // The Selector may call the listener ready for a client that gives up
-    // before we accept(); a blocking accept() would then hang the whole loop.
+    // The listener may be reported ready for a client that gives up before
+    // we accept(); a blocking accept() would then hang the whole loop.
     common::set_nonblocking(listener.get());
     common::print_listening(listener.get());
     EchoServer server(std::move(listener), backend, common::Tracer(options.trace));
