@@ -5,9 +5,11 @@
 
 #include <gtest/gtest.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <unistd.h>
 
 #include <chrono>
+#include <csignal>
 #include <memory>
 #include <stdexcept>
 #include <string>
@@ -65,6 +67,25 @@ TEST_P(SelectorTest, ReportsNothingWhenTheTimeoutPassesFirst) {
   selector_->register_fd(pair.ours.get(), event_read, [](EventMask) {});
   EXPECT_TRUE(selector_->select(0ms).empty());
   EXPECT_TRUE(selector_->select(10ms).empty());
+}
+
+TEST_P(SelectorTest, ReportsNothingWhenASignalInterruptsTheWait) {
+  SocketPair pair = make_socket_pair();
+  selector_->register_fd(pair.ours.get(), event_read, [](EventMask) {});
+  // A handler installed without SA_RESTART makes the wait fail with EINTR,
+  // as Ctrl-C does in the servers.
+  struct sigaction action {};
+  struct sigaction previous {};
+  action.sa_handler = [](int) {};
+  sigemptyset(&action.sa_mask);
+  ASSERT_EQ(sigaction(SIGALRM, &action, &previous), 0);
+  itimerval timer{};
+  timer.it_value.tv_usec = 20'000;
+  ASSERT_EQ(setitimer(ITIMER_REAL, &timer, nullptr), 0);
+  std::size_t ready_count = 1;
+  EXPECT_NO_THROW(ready_count = selector_->select(wait_limit).size());
+  EXPECT_EQ(ready_count, 0u);
+  sigaction(SIGALRM, &previous, nullptr);
 }
 
 TEST_P(SelectorTest, ReportsReadableOnceThePeerWrites) {
