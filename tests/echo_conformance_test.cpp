@@ -129,15 +129,28 @@ std::size_t send_without_reading(int fd, std::string_view bytes) {
   return sent;
 }
 
-// SO_LINGER {on, 0 seconds} makes close() send a reset (RST) instead of an
-// orderly FIN, as when a client crashes or its network goes away.
-void reset_connection(common::FileDescriptor& connection) {
-  const linger abort_on_close{1, 0};
-  ASSERT_EQ(
-      setsockopt(connection.get(), SOL_SOCKET, SO_LINGER, &abort_on_close, sizeof abort_on_close),
-      0);
-  connection.reset();
+// A client that sends `size` bytes, reads back only the first `read_back` of
+// them, then resets its connection: SO_LINGER {on, 0 seconds} makes close()
+// send a reset (RST) instead of an orderly FIN, as when a client crashes or
+// its network goes away. Returns the client's name, as the server prints it.
+std::string connect_and_reset(std::uint16_t port, std::size_t size, std::size_t read_back) {
+  auto client = connect_to(port);
+  const std::string name = common::local_name(client.get());
+  const std::string_view bytes = std::string_view(flood_bytes()).substr(0, size);
+  send_without_reading(client.get(), bytes);
+  EXPECT_EQ(receive_exactly(client.get(), read_back), bytes.substr(0, read_back));
+  const linger reset_on_close{1, 0};
+  EXPECT_EQ(setsockopt(client.get(), SOL_SOCKET, SO_LINGER, &reset_on_close, sizeof reset_on_close),
+            0);
+  client.reset();
+  return name;
 }
+
+// A client that has read back all it sent is reset while the server waits in
+// recv() for more; one that has sent until the server stopped reading from it
+// is reset while the server waits to send it the rest of its echo. Either way
+// the server must close that connection and no other.
+constexpr std::size_t reset_after_sending[] = {1024, 64 * mebibyte};
 
 // One field of /proc/PID/status, such as "VmRSS:     3512 kB", in KiB.
 long memory_kib(pid_t pid, std::string_view field) {
@@ -260,15 +273,11 @@ TEST_P(EchoServerTest, KeepsMemoryBoundedWhileAClientSendsWithoutReading) {
   EXPECT_EQ(checksum(echoed), checksum(flood.substr(0, sent)));
 }
 
-TEST_P(EchoServerTest, ServesTheNextClientAfterOneResetsMidStream) {
-  auto victim = connect_to(port());
-  const std::string victim_name = common::local_name(victim.get());
-  send_without_reading(victim.get(), std::string_view(flood_bytes()).substr(0, mebibyte));
-  // Part of the echo is back: the server is in the middle of this stream.
-  ASSERT_EQ(receive_exactly(victim.get(), 1024), flood_bytes().substr(0, 1024));
-  reset_connection(victim);
-
-  EXPECT_TRUE(prints_line(program(), "connection from " + victim_name + " closed"));
+TEST_P(EchoServerTest, ServesTheNextClientAfterClientsResetTheirConnections) {
+  for (const std::size_t size : reset_after_sending) {
+    const std::string name = connect_and_reset(port(), size, 1024);
+    EXPECT_TRUE(prints_line(program(), "connection from " + name + " closed")) << size << " bytes";
+  }
   const auto next = connect_to(port());
   expect_echo(next.get(), "next, please\n");
 }
@@ -320,18 +329,16 @@ TEST_P(ConcurrentEchoServerTest, EchoesOtherClientsWhileOneSendsWithoutReading) 
   expect_echo(other.get(), "am I still served?\n");
 }
 
-TEST_P(ConcurrentEchoServerTest, LeavesOtherClientsAloneWhenOneResetsMidStream) {
+TEST_P(ConcurrentEchoServerTest, LeavesOtherClientsAloneWhenClientsResetTheirConnections) {
   const auto bystander = connect_to(port());
   expect_echo(bystander.get(), "before\n");
-  // Sent, not yet read back: it must survive the other client's reset.
+  // Sent, not yet read back: it must survive the other clients' resets.
   send_all(bystander.get(), "during\n");
 
-  auto victim = connect_to(port());
-  const std::string victim_name = common::local_name(victim.get());
-  send_without_reading(victim.get(), std::string_view(flood_bytes()).substr(0, mebibyte));
-  ASSERT_EQ(receive_exactly(victim.get(), 1024), flood_bytes().substr(0, 1024));
-  reset_connection(victim);
-  EXPECT_TRUE(prints_line(program(), "connection from " + victim_name + " closed"));
+  for (const std::size_t size : reset_after_sending) {
+    const std::string name = connect_and_reset(port(), size, 1024);
+    EXPECT_TRUE(prints_line(program(), "connection from " + name + " closed")) << size << " bytes";
+  }
 
   EXPECT_EQ(receive_exactly(bystander.get(), 7), "during\n");
   expect_echo(bystander.get(), "after\n");
