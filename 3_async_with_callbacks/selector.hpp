@@ -38,9 +38,9 @@ enum class Backend { epoll, poll };
 // callback's recv() or send() finds out what happened.
 //
 // Like any readiness report, a ready event can be stale: if a callback closes a
-// descriptor and accepts a new one that reuses its number, the new one may get
-// the old one's event. Non-blocking calls then fail with EAGAIN, which means
-// "wait", so callbacks must treat EAGAIN as normal.
+// descriptor and a new one reuses its number in the same batch, the new one
+// may get the old one's event. A non-blocking call then fails with EAGAIN,
+// which means "wait", so callbacks must treat EAGAIN as normal.
 class Selector {
  public:
   virtual ~Selector() = default;
