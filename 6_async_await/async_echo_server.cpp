@@ -16,14 +16,15 @@
 // Memory stays bounded per client: a task does not read again until all it
 // read has been sent, so a client that does not read its echo stops being
 // read (backpressure). Each client's coroutine frame holds its 1 KiB buffer
-// (Python's recv(1024)), which keeps ten thousand idle clients cheap.
+// (Python's recv(1024)), which keeps ten thousand idle clients cheap. Running
+// out of descriptors is lesson6::accept()'s business: it says so and rests the
+// listener for a moment, as asyncio's servers do.
 
-#include <cerrno>
-#include <chrono>
 #include <iostream>
 #include <span>
 #include <string>
 #include <system_error>
+#include <utility>
 
 #include "6_async_await/runtime.hpp"
 #include "common/command_line.hpp"
@@ -34,16 +35,16 @@ namespace {
 
 // Python: while True: data = await loop.sock_recv(conn, 1024); if not data: break;
 //         await loop.sock_sendall(conn, data)
-lesson6::Task<void> serve_client(common::FileDescriptor client, common::Tracer trace) {
+lesson6::Task<void> serve_client(lesson6::Socket client, common::Tracer trace) {
   const std::string name = common::peer_name(client.get());
   std::cout << "connection from " << name << std::endl;
   char buffer[1024];
   try {
     while (true) {
-      const std::size_t received = co_await lesson6::read_some(client.get(), buffer);
+      const std::size_t received = co_await lesson6::read_some(client, buffer);
       if (received == 0) break;  // the client closed
       trace("received ", received, " bytes from fd ", client.get(), ", sending them back");
-      co_await lesson6::write_all(client.get(), std::span(buffer).first(received));
+      co_await lesson6::write_all(client, std::span(buffer).first(received));
     }
   } catch (const std::system_error& error) {
     trace("fd ", client.get(), ": ", error.what());  // a reset or a broken pipe: this client only
@@ -51,26 +52,10 @@ lesson6::Task<void> serve_client(common::FileDescriptor client, common::Tracer t
   std::cout << "connection from " << name << " closed" << std::endl;
 }
 
-bool out_of_descriptors(const std::system_error& error) {
-  return error.code().value() == EMFILE || error.code().value() == ENFILE;
-}
-
 // Python: while True: conn, addr = await loop.sock_accept(sock); loop.create_task(handle(conn))
-lesson6::Task<void> run_server(int listener, common::Tracer trace) {
+lesson6::Task<void> run_server(lesson6::Socket listener, common::Tracer trace) {
   while (true) {
-    common::FileDescriptor client;
-    try {
-      client = co_await lesson6::accept(listener);
-    } catch (const std::system_error& error) {
-      if (!out_of_descriptors(error)) throw;
-    }
-    if (!client) {
-      // The listener stays readable while the client waits in the queue:
-      // trying again at once would spin.
-      std::cerr << "accept: out of file descriptors, retrying shortly\n";
-      co_await lesson6::sleep(std::chrono::milliseconds(100));
-      continue;
-    }
+    lesson6::Socket client = co_await lesson6::accept(listener);
     trace("accepted fd ", client.get(), ": spawning a task to serve it");
     lesson6::spawn(serve_client(std::move(client), trace));
   }
@@ -86,11 +71,11 @@ int main(int argc, char** argv) {
   command_line.parse(argc, argv);
   try {
     common::install_stop_handlers();
-    const common::FileDescriptor listener = common::listen_tcp(options.host, options.port);
+    lesson6::Socket listener(common::listen_tcp(options.host, options.port));
     common::set_nonblocking(listener.get());
     common::print_listening(listener.get());
     const common::Tracer trace(options.trace);
-    lesson6::run(run_server(listener.get(), trace), trace);
+    lesson6::run(run_server(std::move(listener), trace), trace);
   } catch (const lesson6::Stopped&) {
     return 0;  // SIGINT or SIGTERM: every client's task was destroyed, its socket closed
   } catch (const std::exception& error) {

@@ -2,7 +2,6 @@
 
 #include <iostream>
 #include <stdexcept>
-#include <system_error>
 #include <utility>
 
 #include "common/stop_signal.hpp"
@@ -67,8 +66,11 @@ EventLoop& EventLoop::current() {
   return *current_loop;
 }
 
+EventLoop* EventLoop::running() noexcept {
+  return current_loop;
+}
+
 void EventLoop::watch(int fd, lesson3::EventMask events, lesson3::Callback callback) {
-  forget_waiters(fd);
   selector_->register_fd(fd, events, std::move(callback));
 }
 
@@ -80,50 +82,51 @@ void EventLoop::unwatch(int fd) {
   selector_->unregister(fd);
 }
 
-// A descriptor that coroutines wait on is registered with the Selector once,
-// with a callback that wakes its waiters, and stays registered; what it waits
-// for changes with the waiters. When nobody waits, it waits for nothing, so
-// that its owner may close it: the kernel holds no interest in it then, and
-// a new descriptor with the same number starts clean.
+// A descriptor that coroutines wait on is registered with the Selector the
+// first time, with a callback that wakes its waiters, and stays registered
+// until forget(). A waiter costs a system call only when the kernel does not
+// watch its event already.
 void EventLoop::add_waiter(int fd, lesson3::EventMask event, IoWaiter& waiter) {
+  if (fd < 0) throw std::invalid_argument("cannot wait on a closed socket");
   if (static_cast<std::size_t>(fd) >= waiters_.size()) waiters_.resize(fd + 1);
   Waiters& waiters = waiters_[fd];
   IoWaiter*& slot = event == lesson3::event_read ? waiters.reader : waiters.writer;
   if (slot != nullptr) throw std::logic_error("two tasks wait on one descriptor");
-  slot = &waiter;
   trace_("a task waits until fd ", fd,
          event == lesson3::event_read ? " is readable" : " is writable");
-  update_interest(fd);
+  if (!waiters.registered) {
+    selector_->register_fd(
+        fd, event, [this, fd](lesson3::EventMask ready) { on_descriptor_ready(fd, ready); });
+    waiters.registered = true;
+  } else if ((waiters.watched & event) == 0) {
+    selector_->modify(fd, waiters.watched | event);
+  }
+  waiters.watched |= event;
+  slot = &waiter;
 }
 
-void EventLoop::remove_waiter(int fd, lesson3::EventMask event) noexcept {
-  Waiters& waiters = waiters_[fd];
-  (event == lesson3::event_read ? waiters.reader : waiters.writer) = nullptr;
-  try {
-    update_interest(fd);
-  } catch (const std::system_error&) {
-    // Closed before its waiter left (a task destroyed at a stop): forget it.
-    selector_->unregister(fd);
-    waiters_[fd] = {};
-  }
+// The kernel goes on watching: if the task waits again soon, as an echo
+// server's does, it costs nothing. on_descriptor_ready() stops the watching
+// when it turns out that nobody waits any more.
+void EventLoop::remove_waiter(int fd, lesson3::EventMask event, const IoWaiter& waiter) noexcept {
+  if (fd < 0 || static_cast<std::size_t>(fd) >= waiters_.size()) return;
+  IoWaiter*& slot = event == lesson3::event_read ? waiters_[fd].reader : waiters_[fd].writer;
+  // After forget(), the slot may be a new socket's, with the same number.
+  if (slot == &waiter) slot = nullptr;
 }
 
-void EventLoop::update_interest(int fd) {
-  Waiters& waiters = waiters_[fd];
-  const lesson3::EventMask events = (waiters.reader != nullptr ? lesson3::event_read : 0) |
-                                    (waiters.writer != nullptr ? lesson3::event_write : 0);
-  if (waiters.registered) {
-    selector_->modify(fd, events);
-    return;
-  }
-  selector_->register_fd(fd, events,
-                         [this, fd](lesson3::EventMask ready) { on_descriptor_ready(fd, ready); });
-  waiters.registered = true;
+void EventLoop::forget(int fd) noexcept {
+  if (fd < 0 || static_cast<std::size_t>(fd) >= waiters_.size()) return;
+  if (!waiters_[fd].registered) return;
+  trace_("fd ", fd, " is about to close: no longer watching it");
+  selector_->unregister(fd);
+  waiters_[fd] = {};
 }
 
 void EventLoop::on_descriptor_ready(int fd, lesson3::EventMask ready) {
   // Look the waiters up afresh each time: the first one resumed may add
-  // waiters for other descriptors, which can move the table.
+  // waiters for other descriptors, which can move the table, or close this
+  // one.
   if ((ready & lesson3::event_read) != 0 && waiters_[fd].reader != nullptr) {
     trace_("fd ", fd, " is readable: resuming the task waiting to read it");
     waiters_[fd].reader->on_ready();
@@ -132,14 +135,18 @@ void EventLoop::on_descriptor_ready(int fd, lesson3::EventMask ready) {
     trace_("fd ", fd, " is writable: resuming the task waiting to write to it");
     waiters_[fd].writer->on_ready();
   }
-}
-
-// watch() takes over a descriptor number that coroutines used before: the
-// old socket is closed, and its registration has to go.
-void EventLoop::forget_waiters(int fd) {
-  if (fd < 0 || static_cast<std::size_t>(fd) >= waiters_.size()) return;
-  if (waiters_[fd].registered) selector_->unregister(fd);
-  waiters_[fd] = {};
+  // Ready, and nobody waits for it (any more): stop watching that event, or
+  // level-triggered epoll would report it on every turn and the loop would
+  // spin. The next waiter for it turns the watching on again.
+  Waiters& waiters = waiters_[fd];
+  const lesson3::EventMask waited_for = (waiters.reader != nullptr ? lesson3::event_read : 0) |
+                                        (waiters.writer != nullptr ? lesson3::event_write : 0);
+  const lesson3::EventMask unwanted = ready & waiters.watched & ~waited_for;
+  if (unwanted == 0) return;
+  trace_("fd ", fd, " is ready to ", lesson3::describe(unwanted),
+         " and no task waits for that: no longer watching it");
+  waiters.watched &= ~unwanted;
+  selector_->modify(fd, waiters.watched);
 }
 
 EventLoop::TimerId EventLoop::call_later(std::chrono::milliseconds delay,

@@ -16,6 +16,17 @@
 // callback; one suspended in sleep() from its timer's callback. Between two
 // suspensions a coroutine runs alone: there is one thread and nobody else
 // runs until it reaches its next co_await.
+//
+// Once a coroutine has waited on a socket, the loop keeps the kernel
+// watching it, even between waits: an echo server waits to read the same
+// socket for every message, and telling epoll "watch it" and "stop" each
+// time would cost two system calls per message (lesson 3 sets it once too;
+// asyncio's transports keep their reader registered the same way). Two rules
+// keep that sound. The loop drops an event only when the kernel reports it
+// and nobody waits for it: epoll is level-triggered, so it would report it
+// again on every turn. And a socket tells the loop before it is closed
+// (lesson6::Socket, io.hpp, calls forget()): the loop would otherwise believe
+// that a new socket which gets the same number is watched already.
 #pragma once
 
 #include <chrono>
@@ -66,8 +77,9 @@ class EventLoop {
   EventLoop& operator=(const EventLoop&) = delete;
 
   // The loop that run() is driving on this thread; throws std::logic_error
-  // when there is none.
+  // when there is none. running() returns null instead.
   static EventLoop& current();
+  static EventLoop* running() noexcept;
 
   // Descriptors, straight to the Selector, for code written with callbacks
   // (libcurl's socket callback, for one).
@@ -77,8 +89,12 @@ class EventLoop {
 
   // Descriptors, for coroutines: wake `waiter` when fd is ready for `event`
   // (event_read or event_write; one waiter per direction and descriptor).
+  // Removing a waiter leaves the descriptor watched, for the next one.
   void add_waiter(int fd, lesson3::EventMask event, IoWaiter& waiter);
-  void remove_waiter(int fd, lesson3::EventMask event) noexcept;
+  void remove_waiter(int fd, lesson3::EventMask event, const IoWaiter& waiter) noexcept;
+  // Call it before closing fd: the loop stops watching it, so that a new
+  // descriptor with the same number starts clean. Socket does it for you.
+  void forget(int fd) noexcept;
 
   // Python: loop.call_later(delay, callback). A timer runs once; cancel()
   // of one that ran already does nothing.
@@ -111,15 +127,14 @@ class EventLoop {
   struct Waiters {
     IoWaiter* reader = nullptr;
     IoWaiter* writer = nullptr;
-    bool registered = false;  // with the Selector (perhaps waiting for nothing)
+    lesson3::EventMask watched = 0;  // what the Selector watches: the waiters' events, or more
+    bool registered = false;         // with the Selector (perhaps watching nothing)
   };
 
   std::optional<std::chrono::milliseconds> time_until_next_timer() const;
   void run_due_timers();
   void run_scheduled();
   void on_descriptor_ready(int fd, lesson3::EventMask ready);
-  void update_interest(int fd);
-  void forget_waiters(int fd);
 
   common::Tracer trace_;
   std::unique_ptr<lesson3::Selector> selector_;

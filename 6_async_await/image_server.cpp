@@ -23,7 +23,6 @@
 #include <algorithm>
 #include <array>
 #include <cctype>
-#include <cerrno>
 #include <chrono>
 #include <cstdint>
 #include <iostream>
@@ -226,9 +225,9 @@ class InFlight {
 // wakes up with end of file or EPIPE, and the task ends the usual way.
 class Deadline {
  public:
-  Deadline(int client, std::chrono::milliseconds limit)
+  Deadline(const lesson6::Socket& client, std::chrono::milliseconds limit)
       : timer_(lesson6::EventLoop::current().call_later(
-            limit, [client] { ::shutdown(client, SHUT_RDWR); })) {}
+            limit, [fd = client.get()] { ::shutdown(fd, SHUT_RDWR); })) {}
   ~Deadline() { lesson6::EventLoop::current().cancel(timer_); }
   Deadline(const Deadline&) = delete;
   Deadline& operator=(const Deadline&) = delete;
@@ -239,7 +238,7 @@ class Deadline {
 
 // Reads until `received` holds a whole request header, or more than a header
 // may be. Returns false when the client left first.
-lesson6::Task<bool> receive_header(int client, std::string& received) {
+lesson6::Task<bool> receive_header(const lesson6::Socket& client, std::string& received) {
   std::array<char, 4096> chunk;
   while (received.find(end_of_header) == std::string::npos && received.size() <= max_header_size) {
     const std::size_t count = co_await lesson6::read_some(client, chunk);
@@ -249,7 +248,7 @@ lesson6::Task<bool> receive_header(int client, std::string& received) {
   co_return true;
 }
 
-lesson6::Task<void> send_response(int client, std::string response) {
+lesson6::Task<void> send_response(const lesson6::Socket& client, std::string response) {
   const Deadline deadline(client, write_time_limit);
   co_await lesson6::write_all(client, response);
 }
@@ -258,8 +257,8 @@ lesson6::Task<void> send_response(int client, std::string response) {
 // destroy our last answer before the client reads it. So: say we are done
 // (FIN), then read and drop whatever the client still sends until it closes
 // too, or for a few seconds at most.
-lesson6::Task<void> hang_up(int client) {
-  ::shutdown(client, SHUT_WR);
+lesson6::Task<void> hang_up(const lesson6::Socket& client) {
+  ::shutdown(client.get(), SHUT_WR);
   const Deadline deadline(client, header_time_limit);
   std::array<char, 4096> ignored;
   while (co_await lesson6::read_some(client, ignored) > 0) {
@@ -269,18 +268,20 @@ lesson6::Task<void> hang_up(int client) {
 enum class Next { request, hang_up, nothing };  // what the connection does after an answer
 
 // Reads one request and answers it.
-lesson6::Task<Next> answer_request(int fd, std::string& received, Server& server) {
+lesson6::Task<Next> answer_request(const lesson6::Socket& client, std::string& received,
+                                   Server& server) {
+  const int fd = client.get();
   bool complete = false;
   {
-    const Deadline deadline(fd, header_time_limit);
-    complete = co_await receive_header(fd, received);
+    const Deadline deadline(client, header_time_limit);
+    complete = co_await receive_header(client, received);
   }
   if (!complete) co_return Next::nothing;  // the client left, or was too slow
   const std::size_t header_size = received.find(end_of_header);
   if (header_size == std::string::npos || header_size > max_header_size) {
     server.trace("fd ", fd, ": header over ", max_header_size, " bytes, answering 431");
-    co_await send_response(fd, make_response("431 Request Header Fields Too Large", "text/plain",
-                                             "header too large\n", false));
+    co_await send_response(client, make_response("431 Request Header Fields Too Large",
+                                                 "text/plain", "header too large\n", false));
     co_return Next::hang_up;
   }
   const std::optional<Request> request = parse_request({received.data(), header_size});
@@ -288,15 +289,15 @@ lesson6::Task<Next> answer_request(int fd, std::string& received, Server& server
   if (!request) {
     server.trace("fd ", fd, ": not an HTTP request, answering 400");
     co_await send_response(
-        fd, make_response("400 Bad Request", "text/plain", "malformed request\n", false));
+        client, make_response("400 Bad Request", "text/plain", "malformed request\n", false));
     co_return Next::hang_up;
   }
   server.trace("fd ", fd, ": ", request->method, ' ', request->target);
   const Next next = request->keep_alive ? Next::request : Next::hang_up;
 
   if (request->method != "GET") {
-    co_await send_response(fd, make_response("405 Method Not Allowed", "text/plain",
-                                             "only GET is served here\n", false));
+    co_await send_response(client, make_response("405 Method Not Allowed", "text/plain",
+                                                 "only GET is served here\n", false));
     co_return Next::hang_up;
   }
   if (is_image_target(request->target)) {
@@ -306,33 +307,33 @@ lesson6::Task<Next> answer_request(int fd, std::string& received, Server& server
                  server.in_flight, " in flight");
     co_await lesson6::sleep(server.latency);  // other clients are served meanwhile
     co_await send_response(
-        fd, make_response("200 OK", "image/bmp", make_bitmap(number), request->keep_alive));
+        client, make_response("200 OK", "image/bmp", make_bitmap(number), request->keep_alive));
     ++server.images_served;
   } else if (request->target == "/stats") {
     const std::string stats = "{\"images_served\": " + std::to_string(server.images_served) +
                               ", \"in_flight\": " + std::to_string(server.in_flight) +
                               ", \"max_in_flight\": " + std::to_string(server.max_in_flight) +
                               "}\n";
-    co_await send_response(fd,
+    co_await send_response(client,
                            make_response("200 OK", "application/json", stats, request->keep_alive));
   } else {
-    co_await send_response(
-        fd, make_response("404 Not Found", "text/plain", "no such page\n", request->keep_alive));
+    co_await send_response(client, make_response("404 Not Found", "text/plain", "no such page\n",
+                                                 request->keep_alive));
   }
   co_return next;
 }
 
 // One task per connection: answer requests while the client keeps the
 // connection open. The echo server's loop, with HTTP in it.
-lesson6::Task<void> serve_client(common::FileDescriptor client, Server& server) {
+lesson6::Task<void> serve_client(lesson6::Socket client, Server& server) {
   const int fd = client.get();
   std::string received;  // bytes read and not answered yet: at most a header and a bit
   try {
     Next next = Next::request;
     while (next == Next::request) {
-      next = co_await answer_request(fd, received, server);
+      next = co_await answer_request(client, received, server);
     }
-    if (next == Next::hang_up) co_await hang_up(fd);
+    if (next == Next::hang_up) co_await hang_up(client);
   } catch (const std::system_error& error) {
     // A reset or a broken pipe: this client is gone, the others carry on.
     server.trace("fd ", fd, ": ", error.what());
@@ -340,26 +341,10 @@ lesson6::Task<void> serve_client(common::FileDescriptor client, Server& server) 
   server.trace("fd ", fd, ": closed");
 }
 
-bool out_of_descriptors(const std::system_error& error) {
-  return error.code().value() == EMFILE || error.code().value() == ENFILE;
-}
-
 // async_echo_server's accept loop: one task per client.
-lesson6::Task<void> run_server(int listener, Server& server) {
+lesson6::Task<void> run_server(lesson6::Socket listener, Server& server) {
   while (true) {
-    common::FileDescriptor client;
-    try {
-      client = co_await lesson6::accept(listener);
-    } catch (const std::system_error& error) {
-      if (!out_of_descriptors(error)) throw;
-    }
-    if (!client) {
-      // The listener stays readable while the client waits in the queue:
-      // trying again at once would spin.
-      std::cerr << "accept: out of file descriptors, retrying shortly\n";
-      co_await lesson6::sleep(100ms);
-      continue;
-    }
+    lesson6::Socket client = co_await lesson6::accept(listener);
     server.trace("fd ", client.get(), ": connection from ", common::peer_name(client.get()));
     lesson6::spawn(serve_client(std::move(client), server));
   }
@@ -381,11 +366,11 @@ int main(int argc, char** argv) {
   try {
     // Before "listening on": a SIGTERM from then on must find the handlers.
     common::install_stop_handlers();
-    const common::FileDescriptor listener = common::listen_tcp(options.host, options.port);
+    lesson6::Socket listener(common::listen_tcp(options.host, options.port));
     common::set_nonblocking(listener.get());
     common::print_listening(listener.get());
     Server server{std::chrono::milliseconds(latency_ms), common::Tracer(options.trace)};
-    lesson6::run(run_server(listener.get(), server), server.trace);
+    lesson6::run(run_server(std::move(listener), server), server.trace);
   } catch (const lesson6::Stopped&) {
     return 0;  // Ctrl-C or SIGTERM: every connection's task has been ended
   } catch (const std::exception& error) {

@@ -3,10 +3,56 @@
 #include <sys/socket.h>
 
 #include <cerrno>
+#include <cstring>
+#include <iostream>
 #include <system_error>
 #include <utility>
 
 namespace lesson6 {
+
+Socket& Socket::operator=(Socket&& other) noexcept {
+  if (this != &other) {
+    close();
+    fd_ = std::move(other.fd_);
+  }
+  return *this;
+}
+
+void Socket::close() noexcept {
+  if (!fd_) return;
+  if (EventLoop* loop = EventLoop::running()) loop->forget(fd_.get());
+  fd_.reset();
+}
+
+namespace {
+
+// The client that found us short stays queued, so the listener stays
+// readable: these are worth a rest, not a retry at once.
+bool out_of_resources(int error) {
+  return error == EMFILE || error == ENFILE || error == ENOBUFS || error == ENOMEM;
+}
+
+}  // namespace
+
+Task<Socket> accept(const Socket& listener) {
+  while (true) {
+    common::FileDescriptor client(
+        accept4(listener.get(), nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC));
+    if (client) co_return Socket(std::move(client));
+    const int error = errno;
+    // A client that gave up while queued is no reason to wait or to fail.
+    if (error == EINTR || error == ECONNABORTED) continue;
+    if (error == EAGAIN || error == EWOULDBLOCK) {
+      co_await readable(listener);
+    } else if (out_of_resources(error)) {
+      std::cerr << "accept: " << std::strerror(error) << "; not accepting for "
+                << accept_pause.count() << " ms\n";
+      co_await sleep(accept_pause);
+    } else {
+      throw std::system_error(error, std::generic_category(), "accept");
+    }
+  }
+}
 
 namespace detail {
 
@@ -17,29 +63,12 @@ void SocketCall::await_suspend(std::coroutine_handle<> awaiting) {
 
 void SocketCall::on_ready() {
   if (!attempt()) return;  // stale readiness: EAGAIN again, keep waiting
-  EventLoop::current().remove_waiter(fd_, event_);
+  EventLoop::current().remove_waiter(fd_, event_, *this);
   std::exchange(awaiting_, {}).resume();
 }
 
 SocketCall::~SocketCall() {
-  if (awaiting_) EventLoop::current().remove_waiter(fd_, event_);
-}
-
-bool Accept::attempt() {
-  while (true) {
-    client_ = accept4(fd_, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
-    if (client_ >= 0) return true;
-    // A client that gave up while queued is no reason to wait or to fail.
-    if (errno == EINTR || errno == ECONNABORTED) continue;
-    if (errno == EAGAIN || errno == EWOULDBLOCK) return false;
-    error_ = errno;
-    return true;
-  }
-}
-
-common::FileDescriptor Accept::await_resume() {
-  if (error_ != 0) throw std::system_error(error_, std::generic_category(), "accept");
-  return common::FileDescriptor(std::exchange(client_, -1));
+  if (awaiting_) EventLoop::current().remove_waiter(fd_, event_, *this);
 }
 
 bool ReadSome::attempt() {

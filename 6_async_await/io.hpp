@@ -1,9 +1,9 @@
 // Lesson 6, part 4 of the runtime: sockets that a coroutine can co_await.
 // (Read task.hpp, event_loop.hpp and gather.hpp first.)
 //
-//   common::FileDescriptor client = co_await accept(listener);
-//   const std::size_t received = co_await read_some(client.get(), buffer);
-//   co_await write_all(client.get(), std::span(buffer).first(received));
+//   lesson6::Socket client = co_await accept(listener);
+//   const std::size_t received = co_await read_some(client, buffer);
+//   co_await write_all(client, std::span(buffer).first(received));
 //
 // Each awaitable tries its system call at once, on a non-blocking socket. Only
 // when the call would block (EAGAIN) does the coroutine suspend: the loop
@@ -16,15 +16,46 @@
 // loop.sock_sendall().
 #pragma once
 
+#include <chrono>
 #include <coroutine>
 #include <cstddef>
 #include <span>
+#include <utility>
 
 #include "3_async_with_callbacks/selector.hpp"
 #include "6_async_await/event_loop.hpp"
+#include "6_async_await/task.hpp"
 #include "common/net.hpp"
 
 namespace lesson6 {
+
+// A socket that tasks wait on. It owns its descriptor as
+// common::FileDescriptor does, and one thing more: before closing it, it tells
+// the loop to forget the descriptor (EventLoop::forget()). The loop keeps
+// watching a socket between two waits, and closing the descriptor silently
+// takes it off epoll's list; without the warning, the loop would believe that
+// a new socket which gets the same number is watched already, and never wake
+// its tasks.
+class Socket {
+ public:
+  Socket() = default;
+  // Takes over a non-blocking descriptor: accept() makes them so, and a
+  // listener is made so with common::set_nonblocking().
+  explicit Socket(common::FileDescriptor fd) : fd_(std::move(fd)) {}
+  Socket(Socket&& other) noexcept = default;
+  Socket& operator=(Socket&& other) noexcept;
+  Socket(const Socket&) = delete;
+  Socket& operator=(const Socket&) = delete;
+  ~Socket() { close(); }
+
+  int get() const { return fd_.get(); }
+  explicit operator bool() const { return static_cast<bool>(fd_); }
+  // No task may be waiting on the socket then: it would never wake.
+  void close() noexcept;
+
+ private:
+  common::FileDescriptor fd_;
+};
 
 namespace detail {
 
@@ -40,7 +71,7 @@ class SocketCall : public IoWaiter {
   void on_ready() final;
 
  protected:
-  SocketCall(int fd, lesson3::EventMask event) : fd_(fd), event_(event) {}
+  SocketCall(const Socket& socket, lesson3::EventMask event) : fd_(socket.get()), event_(event) {}
   // A task destroyed while it waits here stops waiting.
   ~SocketCall();
 
@@ -55,20 +86,10 @@ class SocketCall : public IoWaiter {
   std::coroutine_handle<> awaiting_;  // set while we wait
 };
 
-class Accept final : public SocketCall {
- public:
-  explicit Accept(int listener) : SocketCall(listener, lesson3::event_read) {}
-  common::FileDescriptor await_resume();
-
- private:
-  bool attempt() override;
-  int client_ = -1;
-  int error_ = 0;
-};
-
 class ReadSome final : public SocketCall {
  public:
-  ReadSome(int fd, std::span<char> buffer) : SocketCall(fd, lesson3::event_read), buffer_(buffer) {}
+  ReadSome(const Socket& socket, std::span<char> buffer)
+      : SocketCall(socket, lesson3::event_read), buffer_(buffer) {}
   std::size_t await_resume() const;
 
  private:
@@ -80,8 +101,8 @@ class ReadSome final : public SocketCall {
 
 class WriteSome final : public SocketCall {
  public:
-  WriteSome(int fd, std::span<const char> bytes)
-      : SocketCall(fd, lesson3::event_write), bytes_(bytes) {}
+  WriteSome(const Socket& socket, std::span<const char> bytes)
+      : SocketCall(socket, lesson3::event_write), bytes_(bytes) {}
   std::size_t await_resume() const;
 
  private:
@@ -94,8 +115,8 @@ class WriteSome final : public SocketCall {
 // write_some until every byte is sent, waiting whenever the socket is full.
 class WriteAll final : public SocketCall {
  public:
-  WriteAll(int fd, std::span<const char> bytes)
-      : SocketCall(fd, lesson3::event_write), unsent_(bytes) {}
+  WriteAll(const Socket& socket, std::span<const char> bytes)
+      : SocketCall(socket, lesson3::event_write), unsent_(bytes) {}
   void await_resume() const;
 
  private:
@@ -107,7 +128,7 @@ class WriteAll final : public SocketCall {
 // Waits for readiness itself, and makes no call.
 class Readiness final : public SocketCall {
  public:
-  Readiness(int fd, lesson3::EventMask event) : SocketCall(fd, event) {}
+  Readiness(const Socket& socket, lesson3::EventMask event) : SocketCall(socket, event) {}
   bool await_ready() const noexcept { return false; }
   void await_resume() const noexcept {}
 
@@ -117,40 +138,46 @@ class Readiness final : public SocketCall {
 
 }  // namespace detail
 
-// Python: conn, address = await loop.sock_accept(listener). The new
-// connection comes out non-blocking. Errors come out as std::system_error
-// (EMFILE when we are out of descriptors).
-inline detail::Accept accept(int listener) {
-  return detail::Accept(listener);
-}
+// How long accept() leaves the listener alone when the process is out of
+// descriptors: long enough not to spin, short enough that a waiting client
+// barely notices.
+inline constexpr std::chrono::milliseconds accept_pause{100};
 
-// Python: data = await loop.sock_recv(fd, len(buffer)). How many bytes
+// Python: conn, address = await loop.sock_accept(listener). The new
+// connection comes out non-blocking. Out of descriptors (EMFILE, ENFILE) or
+// memory, it says so in one line on standard error, rests accept_pause, and
+// tries again, as asyncio's servers do; other errors come out as
+// std::system_error. `listener` must outlive the wait.
+Task<Socket> accept(const Socket& listener);
+
+// Python: data = await loop.sock_recv(sock, len(buffer)). How many bytes
 // arrived (at least one), or 0 when the peer closed the connection; a reset
 // throws std::system_error.
-inline detail::ReadSome read_some(int fd, std::span<char> buffer) {
-  return detail::ReadSome(fd, buffer);
+inline detail::ReadSome read_some(const Socket& socket, std::span<char> buffer) {
+  return detail::ReadSome(socket, buffer);
 }
 
 // How many bytes the kernel took (at least one, unless `bytes` is empty); a
 // peer that is gone throws std::system_error (EPIPE, ECONNRESET).
-inline detail::WriteSome write_some(int fd, std::span<const char> bytes) {
-  return detail::WriteSome(fd, bytes);
+inline detail::WriteSome write_some(const Socket& socket, std::span<const char> bytes) {
+  return detail::WriteSome(socket, bytes);
 }
 
-// Python: await loop.sock_sendall(fd, bytes). Sends every byte, however many
-// times the socket fills up; `bytes` must stay alive until then. An awaitable
-// rather than a Task: an echo server awaits it for every message, and a Task
-// would allocate a frame each time.
-inline detail::WriteAll write_all(int fd, std::span<const char> bytes) {
-  return detail::WriteAll(fd, bytes);
+// Python: await loop.sock_sendall(sock, bytes). Sends every byte, however
+// many times the socket fills up; `bytes` must stay alive until then. An
+// awaitable rather than a Task: an echo server awaits it for every message,
+// and a Task would allocate a frame each time.
+inline detail::WriteAll write_all(const Socket& socket, std::span<const char> bytes) {
+  return detail::WriteAll(socket, bytes);
 }
 
-// Wait until fd is readable or writable, for code that makes its own calls.
-inline detail::Readiness readable(int fd) {
-  return detail::Readiness(fd, lesson3::event_read);
+// Wait until the socket is readable or writable, for code that makes its own
+// calls.
+inline detail::Readiness readable(const Socket& socket) {
+  return detail::Readiness(socket, lesson3::event_read);
 }
-inline detail::Readiness writable(int fd) {
-  return detail::Readiness(fd, lesson3::event_write);
+inline detail::Readiness writable(const Socket& socket) {
+  return detail::Readiness(socket, lesson3::event_write);
 }
 
 }  // namespace lesson6

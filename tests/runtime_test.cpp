@@ -1,18 +1,24 @@
 // Lesson 6's runtime: Task, the event loop's timers and queues, spawn, gather,
 // the stop at a signal, and the socket awaitables.
 #include <fcntl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
+#include <cerrno>
 #include <chrono>
 #include <csignal>
 #include <cstdlib>
 #include <iostream>
+#include <span>
 #include <sstream>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <system_error>
+#include <utility>
 #include <vector>
 
 #include "6_async_await/runtime.hpp"
@@ -26,7 +32,9 @@ namespace {
 using namespace std::chrono_literals;
 using lesson6::Task;
 using testing::ElementsAre;
+using testing::EndsWith;
 using testing::HasSubstr;
+using testing::StartsWith;
 
 // Counts its live instances, to see that destroyed frames ran their destructors.
 struct Counted {
@@ -52,8 +60,8 @@ class CapturedStandardError {
 };
 
 struct SocketPair {
-  common::FileDescriptor ours;
-  common::FileDescriptor theirs;
+  lesson6::Socket ours;
+  lesson6::Socket theirs;
 };
 
 SocketPair make_socket_pair() {
@@ -61,7 +69,14 @@ SocketPair make_socket_pair() {
   if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, ends) < 0) {
     throw std::system_error(errno, std::generic_category(), "socketpair");
   }
-  return {common::FileDescriptor(ends[0]), common::FileDescriptor(ends[1])};
+  return {lesson6::Socket(common::FileDescriptor(ends[0])),
+          lesson6::Socket(common::FileDescriptor(ends[1]))};
+}
+
+lesson6::Socket make_listener() {
+  lesson6::Socket listener(common::listen_tcp("127.0.0.1", 0));
+  common::set_nonblocking(listener.get());
+  return listener;
 }
 
 std::uint16_t port_of(int listener) {
@@ -293,10 +308,10 @@ TEST(Spawn, TasksStillSuspendedWhenTheMainTaskEndsAreDestroyed) {
 
 // --- stop at SIGINT or SIGTERM ----------------------------------------------
 
-Task<void> hold_a_counted_while_reading(int fd) {
+Task<void> hold_a_counted_while_reading(const lesson6::Socket& socket) {
   const Counted counted;
   std::array<char, 16> buffer{};
-  co_await lesson6::read_some(fd, buffer);
+  co_await lesson6::read_some(socket, buffer);
 }
 
 Task<void> nested_sleeper() {
@@ -304,9 +319,9 @@ Task<void> nested_sleeper() {
   co_await hold_a_counted_forever(1h);
 }
 
-Task<void> suspend_everybody_then_raise(int fd) {
+Task<void> suspend_everybody_then_raise(const lesson6::Socket& socket) {
   const Counted counted;
-  lesson6::spawn(hold_a_counted_while_reading(fd));
+  lesson6::spawn(hold_a_counted_while_reading(socket));
   lesson6::spawn(nested_sleeper());
   co_await lesson6::sleep(0ms);  // let them start and suspend
   std::raise(SIGTERM);
@@ -318,7 +333,7 @@ Task<void> suspend_everybody_then_raise(int fd) {
 void run_until_stopped_and_check_destructors() {
   const SocketPair sockets = make_socket_pair();
   try {
-    lesson6::run(suspend_everybody_then_raise(sockets.ours.get()));
+    lesson6::run(suspend_everybody_then_raise(sockets.ours));
   } catch (const lesson6::Stopped&) {
     std::exit(Counted::live == 0 ? 0 : 1);
   }
@@ -331,31 +346,31 @@ TEST(StopDeathTest, ASignalDestroysEverySuspendedTaskAndRunThrowsStopped) {
 
 // --- socket awaitables ------------------------------------------------------
 
-Task<void> read_into(int fd, std::vector<std::string>* events) {
+Task<void> read_into(const lesson6::Socket& socket, std::vector<std::string>* events) {
   events->push_back("reader starts");
   std::array<char, 64> buffer{};
-  const std::size_t received = co_await lesson6::read_some(fd, buffer);
+  const std::size_t received = co_await lesson6::read_some(socket, buffer);
   events->push_back("reader got " + text_of(std::span(buffer).first(received)));
 }
 
-Task<void> write_later(int fd, std::vector<std::string>* events) {
+Task<void> write_later(const lesson6::Socket& socket, std::vector<std::string>* events) {
   co_await lesson6::sleep(0ms);  // the reader has found nothing and waits by now
   events->push_back("writer sends");
-  co_await lesson6::write_all(fd, std::string_view("hello"));
+  co_await lesson6::write_all(socket, std::string_view("hello"));
 }
 
 TEST(Sockets, ReadSomeWaitsUntilDataArrivesThenReturnsIt) {
   const SocketPair sockets = make_socket_pair();
   std::vector<std::string> events;
-  lesson6::run(lesson6::gather(read_into(sockets.ours.get(), &events),
-                               write_later(sockets.theirs.get(), &events)));
+  lesson6::run(
+      lesson6::gather(read_into(sockets.ours, &events), write_later(sockets.theirs, &events)));
   EXPECT_THAT(events, ElementsAre("reader starts", "writer sends", "reader got hello"));
 }
 
-Task<std::vector<std::string>> read_in_pieces_of_four(int fd) {
+Task<std::vector<std::string>> read_in_pieces_of_four(const lesson6::Socket& socket) {
   std::vector<std::string> pieces;
   std::array<char, 4> buffer{};
-  while (const std::size_t received = co_await lesson6::read_some(fd, buffer)) {
+  while (const std::size_t received = co_await lesson6::read_some(socket, buffer)) {
     pieces.push_back(text_of(std::span(buffer).first(received)));
   }
   co_return pieces;
@@ -364,33 +379,35 @@ Task<std::vector<std::string>> read_in_pieces_of_four(int fd) {
 TEST(Sockets, ReadSomeReturnsAtMostItsBufferAndZeroOnceThePeerClosed) {
   SocketPair sockets = make_socket_pair();
   ASSERT_EQ(send(sockets.theirs.get(), "abcdefghij", 10, 0), 10);
-  sockets.theirs.reset();
-  EXPECT_THAT(lesson6::run(read_in_pieces_of_four(sockets.ours.get())),
+  sockets.theirs.close();
+  EXPECT_THAT(lesson6::run(read_in_pieces_of_four(sockets.ours)),
               ElementsAre("abcd", "efgh", "ij"));
 }
 
-Task<void> read_and_discard(int fd) {
+Task<void> read_and_discard(const lesson6::Socket& socket) {
   std::array<char, 16> buffer{};
-  while (co_await lesson6::read_some(fd, buffer) > 0) {
+  while (co_await lesson6::read_some(socket, buffer) > 0) {
   }
 }
 
 TEST(Sockets, ReadSomeThrowsWhenThePeerResetsTheConnection) {
   const common::FileDescriptor listener = common::listen_tcp("127.0.0.1", 0);
   common::FileDescriptor client = test_support::connect_to(port_of(listener.get()));
-  const common::FileDescriptor server(accept4(listener.get(), nullptr, nullptr, SOCK_NONBLOCK));
+  const lesson6::Socket server(
+      common::FileDescriptor(accept4(listener.get(), nullptr, nullptr, SOCK_NONBLOCK)));
   ASSERT_TRUE(server);
   // Closing with a zero linger time sends a reset instead of a normal close.
   const linger reset_on_close{1, 0};
   setsockopt(client.get(), SOL_SOCKET, SO_LINGER, &reset_on_close, sizeof reset_on_close);
   client.reset();
-  EXPECT_THROW(lesson6::run(read_and_discard(server.get())), std::system_error);
+  EXPECT_THROW(lesson6::run(read_and_discard(server)), std::system_error);
 }
 
-Task<std::size_t> write_into_a_full_socket(int fd, std::vector<std::string>* events) {
+Task<std::size_t> write_into_a_full_socket(const lesson6::Socket& socket,
+                                           std::vector<std::string>* events) {
   const std::string chunk(4096, 'x');
   events->push_back("writer waits");
-  const std::size_t sent = co_await lesson6::write_some(fd, chunk);
+  const std::size_t sent = co_await lesson6::write_some(socket, chunk);
   events->push_back("writer sent");
   co_return sent;
 }
@@ -403,9 +420,9 @@ Task<void> drain_later(int fd, std::vector<std::string>* events) {
   }
 }
 
-Task<std::size_t> fill_then_drain(int ours, int theirs, std::vector<std::string>* events) {
-  lesson6::spawn(drain_later(theirs, events));
-  co_return co_await write_into_a_full_socket(ours, events);
+Task<std::size_t> fill_then_drain(const SocketPair& sockets, std::vector<std::string>* events) {
+  lesson6::spawn(drain_later(sockets.theirs.get(), events));
+  co_return co_await write_into_a_full_socket(sockets.ours, events);
 }
 
 TEST(Sockets, WriteSomeWaitsWhileTheSocketIsFullAndGoesOnOnceItDrains) {
@@ -415,24 +432,25 @@ TEST(Sockets, WriteSomeWaitsWhileTheSocketIsFullAndGoesOnOnceItDrains) {
   }
   ASSERT_EQ(errno, EAGAIN);
   std::vector<std::string> events;
-  EXPECT_GT(lesson6::run(fill_then_drain(sockets.ours.get(), sockets.theirs.get(), &events)), 0u);
+  EXPECT_GT(lesson6::run(fill_then_drain(sockets, &events)), 0u);
   EXPECT_THAT(events, ElementsAre("writer waits", "reader drains", "writer sent"));
 }
 
-Task<std::string> receive_all(int fd) {
+Task<std::string> receive_all(const lesson6::Socket& socket) {
   std::string received;
   std::array<char, 1000> buffer{};
-  while (const std::size_t count = co_await lesson6::read_some(fd, buffer)) {
+  while (const std::size_t count = co_await lesson6::read_some(socket, buffer)) {
     received.append(buffer.data(), count);
   }
   co_return received;
 }
 
-Task<void> send_all_then_close(common::FileDescriptor fd, std::string bytes) {
-  co_await lesson6::write_all(fd.get(), bytes);
+Task<void> send_all_then_close(lesson6::Socket socket, std::string bytes) {
+  co_await lesson6::write_all(socket, bytes);
 }
 
-Task<std::string> send_and_receive(common::FileDescriptor ours, int theirs, std::string bytes) {
+Task<std::string> send_and_receive(lesson6::Socket ours, const lesson6::Socket& theirs,
+                                   std::string bytes) {
   lesson6::spawn(send_all_then_close(std::move(ours), std::move(bytes)));
   co_return co_await receive_all(theirs);
 }
@@ -445,58 +463,202 @@ TEST(Sockets, WriteAllSendsEveryByteInOrderThroughASmallSocketBuffer) {
   for (std::size_t i = 0; i < bytes.size(); ++i)
     bytes[i] = static_cast<char>(i * 7 % 251);
   const std::string received =
-      lesson6::run(send_and_receive(std::move(sockets.ours), sockets.theirs.get(), bytes));
+      lesson6::run(send_and_receive(std::move(sockets.ours), sockets.theirs, bytes));
   EXPECT_TRUE(received == bytes) << "received " << received.size() << " bytes";
 }
 
-Task<bool> accept_one(int listener) {
-  const common::FileDescriptor client = co_await lesson6::accept(listener);
+Task<bool> accept_one(const lesson6::Socket& listener) {
+  const lesson6::Socket client = co_await lesson6::accept(listener);
   co_return (fcntl(client.get(), F_GETFL) & O_NONBLOCK) != 0;
 }
 
 TEST(Sockets, AcceptGivesANonBlockingConnection) {
-  const common::FileDescriptor listener = common::listen_tcp("127.0.0.1", 0);
-  common::set_nonblocking(listener.get());
+  const lesson6::Socket listener = make_listener();
   const common::FileDescriptor client = test_support::connect_to(port_of(listener.get()));
-  EXPECT_TRUE(lesson6::run(accept_one(listener.get())));
+  EXPECT_TRUE(lesson6::run(accept_one(listener)));
 }
 
-Task<bool> readable_then_peek(int fd) {
-  co_await lesson6::readable(fd);
+Task<bool> readable_then_peek(const lesson6::Socket& socket) {
+  co_await lesson6::readable(socket);
   char byte = 0;
-  co_return recv(fd, &byte, 1, MSG_PEEK) == 1 && byte == '!';
+  co_return recv(socket.get(), &byte, 1, MSG_PEEK) == 1 && byte == '!';
 }
 
-Task<void> send_a_byte_later(int fd) {
-  co_await lesson6::sleep(0ms);
-  co_await lesson6::write_all(fd, std::string_view("!"));
+Task<void> send_later(const lesson6::Socket& socket, std::string text) {
+  co_await lesson6::sleep(0ms);  // the reader has found nothing and waits by now
+  co_await lesson6::write_all(socket, text);
 }
 
-Task<bool> wait_for_a_byte(int ours, int theirs) {
-  lesson6::spawn(send_a_byte_later(theirs));
-  co_return co_await readable_then_peek(ours);
+Task<bool> wait_for_a_byte(const SocketPair& sockets) {
+  lesson6::spawn(send_later(sockets.theirs, "!"));
+  co_return co_await readable_then_peek(sockets.ours);
 }
 
 TEST(Sockets, ReadableWaitsUntilThereIsSomethingToRead) {
   const SocketPair sockets = make_socket_pair();
-  EXPECT_TRUE(lesson6::run(wait_for_a_byte(sockets.ours.get(), sockets.theirs.get())));
+  EXPECT_TRUE(lesson6::run(wait_for_a_byte(sockets)));
 }
 
-Task<int> watch_with_a_callback(int ours, int theirs) {
+Task<int> watch_with_a_callback(const SocketPair& sockets) {
   lesson6::EventLoop& loop = lesson6::EventLoop::current();
+  const int ours = sockets.ours.get();
   int calls = 0;
   loop.watch(ours, lesson3::event_read, [&calls, &loop, ours](lesson3::EventMask ready) {
     if ((ready & lesson3::event_read) != 0) ++calls;
     loop.unwatch(ours);
   });
-  co_await lesson6::write_all(theirs, std::string_view("?"));
+  co_await lesson6::write_all(sockets.theirs, std::string_view("?"));
   co_await wait_until([&calls] { return calls > 0; });
   co_return calls;
 }
 
 TEST(Sockets, AWatchedDescriptorRunsItsCallbackWhenReady) {
   const SocketPair sockets = make_socket_pair();
-  EXPECT_EQ(lesson6::run(watch_with_a_callback(sockets.ours.get(), sockets.theirs.get())), 1);
+  EXPECT_EQ(lesson6::run(watch_with_a_callback(sockets)), 1);
+}
+
+// --- the loop keeps watching a socket between waits -------------------------
+
+Task<std::string> read_text(const lesson6::Socket& socket) {
+  std::array<char, 64> buffer{};
+  const std::size_t received = co_await lesson6::read_some(socket, buffer);
+  co_return text_of(std::span(buffer).first(received));
+}
+
+Task<void> read_text_into(const lesson6::Socket& socket, std::string* text) {
+  *text = co_await read_text(socket);
+}
+
+struct NumbersAndText {
+  int first_number;
+  int second_number;
+  std::string text;
+};
+
+Task<NumbersAndText> read_from_a_socket_that_reuses_a_closed_ones_number() {
+  NumbersAndText result{};
+  SocketPair first = make_socket_pair();
+  result.first_number = first.ours.get();
+  lesson6::spawn(send_later(first.theirs, "one"));
+  co_await read_text(first.ours);  // it had to wait: the loop watches first.ours now
+  first.ours.close();
+
+  const SocketPair second = make_socket_pair();  // gets the lowest free number: the same
+  result.second_number = second.ours.get();
+  lesson6::spawn(read_text_into(second.ours, &result.text));
+  lesson6::spawn(send_later(second.theirs, "two"));
+  co_await wait_until([&result] { return !result.text.empty(); });
+  co_return result;
+}
+
+TEST(Sockets, ANewSocketWithTheNumberOfAClosedOneIsWokenWhenReady) {
+  const NumbersAndText result = lesson6::run(read_from_a_socket_that_reuses_a_closed_ones_number());
+  ASSERT_EQ(result.second_number, result.first_number) << "the number was not reused";
+  EXPECT_EQ(result.text, "two");
+}
+
+// Runs the loop until a timer set `delay` from now has run, and counts the
+// turns: one for each time the loop found something to do, plus the last.
+int turns_until_a_timer_runs(lesson6::EventLoop& loop, std::chrono::milliseconds delay) {
+  bool timer_ran = false;
+  loop.call_later(delay, [&timer_ran] { timer_ran = true; });
+  int turns = 0;
+  while (!timer_ran) {
+    loop.run_once();
+    ++turns;
+  }
+  return turns;
+}
+
+void send_text(const lesson6::Socket& socket, std::string_view text) {
+  ASSERT_EQ(send(socket.get(), text.data(), text.size(), 0), static_cast<ssize_t>(text.size()));
+}
+
+TEST(Sockets, AnEventNoTaskWaitsForDoesNotKeepTheLoopBusy) {
+  lesson6::EventLoop loop;  // turned by hand here, one run_once() at a time
+  const SocketPair sockets = make_socket_pair();
+  {
+    Task<std::string> abandoned = read_text(sockets.ours);
+    abandoned.start();  // nothing to read: it waits, and the loop watches the socket
+    ASSERT_FALSE(abandoned.done());
+  }  // destroyed while waiting; the loop still watches the socket, for nobody
+  send_text(sockets.theirs, "a");
+  // The first turn finds the socket readable and nobody waiting, and stops
+  // watching it; the second sleeps until the timer. A loop that kept watching
+  // would find it readable again on every turn, thousands of times.
+  EXPECT_LE(turns_until_a_timer_runs(loop, 20ms), 2);
+
+  // The next reader finds the byte at once; the one after it waits, and the
+  // loop watches the socket again for it.
+  Task<std::string> reader = read_text(sockets.ours);
+  reader.start();
+  ASSERT_TRUE(reader.done());
+  EXPECT_EQ(reader.result(), "a");
+  Task<std::string> waiting_reader = read_text(sockets.ours);
+  waiting_reader.start();
+  ASSERT_FALSE(waiting_reader.done());
+  send_text(sockets.theirs, "b");
+  loop.call_later(10s, [] {});  // so that the turn ends, even if nobody wakes the reader
+  loop.run_once();
+  ASSERT_TRUE(waiting_reader.done());
+  EXPECT_EQ(waiting_reader.result(), "b");
+}
+
+// From its construction until restore(), no new descriptor can be made: the
+// limit on open descriptors becomes the lowest free number.
+class DescriptorShortage {
+ public:
+  explicit DescriptorShortage(int open_descriptor) {
+    if (getrlimit(RLIMIT_NOFILE, &saved_) < 0) throw os_error("getrlimit");
+    const int lowest_free = fcntl(open_descriptor, F_DUPFD_CLOEXEC, 0);
+    if (lowest_free < 0) throw os_error("fcntl(F_DUPFD_CLOEXEC)");
+    close(lowest_free);
+    rlimit tight = saved_;
+    tight.rlim_cur = static_cast<rlim_t>(lowest_free);
+    if (setrlimit(RLIMIT_NOFILE, &tight) < 0) throw os_error("setrlimit");
+  }
+  ~DescriptorShortage() { restore(); }
+  DescriptorShortage(const DescriptorShortage&) = delete;
+  DescriptorShortage& operator=(const DescriptorShortage&) = delete;
+
+  void restore() {
+    if (std::exchange(short_, false)) setrlimit(RLIMIT_NOFILE, &saved_);
+  }
+
+ private:
+  static std::system_error os_error(const char* what) {
+    return {errno, std::generic_category(), what};
+  }
+
+  rlimit saved_{};
+  bool short_ = true;
+};
+
+Task<void> end_the_shortage_once_reported(DescriptorShortage* shortage,
+                                          const CapturedStandardError* captured) {
+  co_await wait_until([captured] { return !captured->text().empty(); });
+  shortage->restore();
+}
+
+Task<bool> accept_during_a_shortage(const lesson6::Socket& listener,
+                                    const CapturedStandardError* captured) {
+  DescriptorShortage shortage(listener.get());  // inside the loop: the loop needs descriptors
+  lesson6::spawn(end_the_shortage_once_reported(&shortage, captured));
+  const lesson6::Socket client = co_await lesson6::accept(listener);
+  co_return static_cast<bool>(client);
+}
+
+TEST(Sockets, AcceptWaitsOutAShortageOfDescriptorsAndSaysSoOnce) {
+  const lesson6::Socket listener = make_listener();
+  const common::FileDescriptor client = test_support::connect_to(port_of(listener.get()));
+  const CapturedStandardError captured;
+  EXPECT_TRUE(lesson6::run(accept_during_a_shortage(listener, &captured)));
+  // One line, although the client waited in the queue all along and kept the
+  // listener readable: accept() rested instead of trying again on every turn.
+  const std::string said = captured.text();
+  EXPECT_THAT(said, StartsWith("accept: "));
+  EXPECT_THAT(said, EndsWith("; not accepting for 100 ms\n"));
+  EXPECT_EQ(std::count(said.begin(), said.end(), '\n'), 1) << said;
 }
 
 }  // namespace
