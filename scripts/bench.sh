@@ -63,10 +63,17 @@ fi
 connection_counts=(1 64 1000)
 message_size=64
 # Callgrind counts the server's user-space instructions twice, for a short and
-# a long run over the same connections, and divides the difference by the
-# difference in messages: start-up, connecting and shutting down cancel out.
-callgrind_messages=(2000 12000)
-python_callgrind_messages=(500 2500) # the interpreter is slow under valgrind
+# a long run, and divides the difference by the difference in messages:
+# start-up, connecting and shutting down cancel out. One connection that
+# pauses after each echo (--think-time-us) makes every message take the same
+# path, as at full speed: the server finds its socket empty after each echo
+# and waits in its event loop. Back to back, under valgrind's fifty-fold
+# slowdown, the next message would already be there for servers that try to
+# read before they wait, and their count would depend on timing.
+callgrind_messages=(1000 3000)
+callgrind_think_time_us=1000
+python_callgrind_messages=(300 900) # the interpreter is slower still
+python_callgrind_think_time_us=5000
 
 notes=()
 failures=()
@@ -276,21 +283,22 @@ callgrind_csv="$out/callgrind.csv"
 echo "server,connections,messages,instructions" >"$callgrind_csv"
 
 measure_instructions() {
-  local id="$1" connections=64 messages
-  [ "${max_connections[$id]:-64}" -ge 64 ] || connections="${max_connections[$id]}"
-  local counts=("${callgrind_messages[@]}")
-  [ "$id" = asyncio ] && counts=("${python_callgrind_messages[@]}")
+  local id="$1" messages counts=("${callgrind_messages[@]}") think_time="$callgrind_think_time_us"
+  if [ "$id" = asyncio ]; then
+    counts=("${python_callgrind_messages[@]}")
+    think_time="$python_callgrind_think_time_us"
+  fi
   server_command "$id"
   for messages in "${counts[@]}"; do
     local profile="$out/logs/callgrind.$id.$messages.out"
     start_server "$id.callgrind.$messages" valgrind --tool=callgrind \
       --callgrind-out-file="$profile" "${server_args[@]}" || return 0
-    "$bin/echo_load" --port "$server_port" --connections "$connections" --size "$message_size" \
-      --messages "$messages" --duration-ms 300000 --timeout-ms 60000 >/dev/null \
+    "$bin/echo_load" --port "$server_port" --size "$message_size" --messages "$messages" \
+      --think-time-us "$think_time" --duration-ms 300000 --timeout-ms 60000 >/dev/null \
       2>>"$out/logs/$id.load.err" ||
       broken "${server_name[$id]} under callgrind: $(tail -n 1 "$out/logs/$id.load.err")"
     stop_server "${server_name[$id]} under callgrind"
-    echo "$id,$connections,$messages,$(awk '/^summary:/ { print $2 }' "$profile")" >>"$callgrind_csv"
+    echo "$id,1,$messages,$(awk '/^summary:/ { print $2 }' "$profile")" >>"$callgrind_csv"
   done
 }
 
@@ -503,7 +511,8 @@ measure_microbenchmarks
   echo "## Echo servers: messages per second"
   echo
   echo "$message_size-byte request/response on loopback, $duration_ms ms per run, median of" \
-    "$rounds round(s); CPU time per message at 64 connections (lesson 1: at 1)."
+    "$rounds round(s); CPU time per message at 64 connections (lesson 1: at 1);" \
+    "instructions per message at 1 connection."
   echo
   echo_tables
   echo

@@ -12,6 +12,10 @@
 //           back, checks each one, and sends the next. Each byte depends on the
 //           connection, the message's number and its position, so a lost,
 //           reordered, duplicated or misdelivered byte is caught.
+// --think-time-us makes each connection pause after every echo, as a person
+// would. scripts/bench.sh uses it under valgrind, where the server runs fifty
+// times slower: without the pause, the next message would always be waiting
+// when the server looks, which at full speed it seldom is.
 // Idle mode opens the connections the same way, prints "holding N idle
 // connections", and keeps them open until standard input ends (or carries a
 // line) or --duration-ms passes, so a script can measure the server meanwhile.
@@ -35,6 +39,7 @@
 #include <cmath>
 #include <cstdint>
 #include <cstring>
+#include <deque>
 #include <iomanip>
 #include <iostream>
 #include <optional>
@@ -60,6 +65,7 @@ struct Options {
   long duration_ms = 2000;
   long messages = 0;  // 0: run for --duration-ms instead
   long timeout_ms = 5000;
+  long think_time_us = 0;
   bool idle = false;
 };
 
@@ -134,6 +140,7 @@ struct Connection {
   std::uint64_t messages_left = 0;
   Clock::time_point sent_at;  // when its first byte went out
   Clock::time_point last_progress;
+  Clock::time_point resume_at;  // the end of its think time
 };
 
 class LoadClient {
@@ -388,11 +395,17 @@ class LoadClient {
     LatencyHistogram latencies;
     const Clock::time_point started = Clock::now();
     const Clock::time_point deadline = started + std::chrono::milliseconds(options_.duration_ms);
+    // Connections waiting out their think time, in the order they go on:
+    // every wait is equally long, so the first in is the first out.
+    std::deque<Connection*> thinking;
+    const std::chrono::microseconds think_time(options_.think_time_us);
     auto next_message = [&](Connection& connection) {
       latencies.record(Clock::now() - connection.sent_at);
       if (counted && --connection.messages_left == 0) return;
       ++connection.sequence;
-      start_message(connection);
+      if (think_time.count() == 0) return start_message(connection);
+      connection.resume_at = Clock::now() + think_time;
+      thinking.push_back(&connection);
     };
     for (Connection& connection : connections_) {
       const bool has_work = !counted || connection.messages_left > 0;
@@ -402,15 +415,22 @@ class LoadClient {
       }
     }
     bool stopped = false;
-    while (busy_ > 0 && Clock::now() < deadline) {
-      if (!poll_once(deadline, next_message)) {
+    while ((busy_ > 0 || !thinking.empty()) && Clock::now() < deadline) {
+      const Clock::time_point wake_up =
+          thinking.empty() ? deadline : std::min(deadline, thinking.front()->resume_at);
+      if (!poll_once(wake_up, next_message)) {
         stopped = true;
         break;
       }
+      while (!thinking.empty() && thinking.front()->resume_at <= Clock::now()) {
+        Connection& connection = *thinking.front();
+        thinking.pop_front();
+        if (connection.state == Connection::State::parked) start_message(connection);
+      }
     }
     const std::chrono::duration<double> elapsed = Clock::now() - started;
-    // Connections still busy in a counted run means the time limit cut it short.
-    if (counted && busy_ > 0 && !stopped) {
+    // Connections still at work in a counted run: the time limit cut it short.
+    if (counted && (busy_ > 0 || !thinking.empty()) && !stopped) {
       ++errors_;
       std::cerr << "echo_load: only " << latencies.count() << " of " << count
                 << " messages came back within " << options_.duration_ms << " ms\n";
@@ -490,6 +510,9 @@ int main(int argc, char** argv) {
                       options.messages, 0, 100000000);
   command_line.option("--timeout-ms", "a connect or an echo that takes longer is an error",
                       options.timeout_ms, 1, 600000);
+  command_line.option("--think-time-us",
+                      "after each echo, wait at least this long before the next message",
+                      options.think_time_us, 0, 1000000);
   command_line.flag("--idle", "open the connections, report, and hold them until input ends",
                     options.idle);
   command_line.parse(argc, argv);

@@ -61,6 +61,17 @@ TEST(EchoLoadTest, CountsEveryMessageAndFindsNoErrorsAgainstACorrectServer) {
   EXPECT_EQ(server.stop(), 0);
 }
 
+TEST(EchoLoadTest, CountsExactlyWhenConnectionsPauseBetweenMessages) {
+  test_support::Server server("async_echo_server");
+  const auto result = test_support::run_program(
+      "echo_load", {"--port", std::to_string(server.port()), "--connections", "3", "--messages",
+                    "31", "--think-time-us", "1000", "--duration-ms", "20000"});
+  EXPECT_EQ(result.exit_code, 0) << result.error;
+  EXPECT_NE(result.output.find("messages: 31\n"), std::string::npos) << result.output;
+  EXPECT_NE(result.output.find("errors: 0\n"), std::string::npos) << result.output;
+  EXPECT_EQ(server.stop(), 0);
+}
+
 TEST(EchoLoadTest, ReportsAChangedByteAndExitsWithAnError) {
   CorruptingEchoServer server;
   const auto result = test_support::run_program(
