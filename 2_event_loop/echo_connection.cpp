@@ -9,24 +9,6 @@
 
 namespace lesson2 {
 
-namespace {
-
-// One send(), retried only when a signal interrupted it. Returns how many
-// bytes the socket took (0 when its buffer is full: EAGAIN means wait), or
-// nullopt when the client is gone (EPIPE, ECONNRESET).
-std::optional<std::size_t> send_some(int fd, std::string_view bytes, const common::Tracer& trace) {
-  ssize_t sent = 0;
-  do {
-    sent = send(fd, bytes.data(), bytes.size(), 0);
-  } while (sent < 0 && errno == EINTR);
-  if (sent >= 0) return static_cast<std::size_t>(sent);
-  if (errno == EAGAIN || errno == EWOULDBLOCK) return 0;
-  trace("fd ", fd, ": send() failed: ", std::strerror(errno));
-  return std::nullopt;
-}
-
-}  // namespace
-
 Connection::Connection(common::FileDescriptor socket)
     : socket_(std::move(socket)), name_(common::peer_name(socket_.get())) {}
 
@@ -57,8 +39,11 @@ bool Connection::receive(std::span<char> buffer, const common::Tracer& trace) {
 }
 
 bool Connection::send_pending(const common::Tracer& trace) {
-  const std::optional<std::size_t> sent = send_some(fd(), pending_output_, trace);
-  if (!sent) return false;
+  const std::optional<std::size_t> sent = common::send_some(fd(), pending_output_);
+  if (!sent) {
+    trace("fd ", fd(), ": send() failed: ", std::strerror(errno));
+    return false;
+  }
   pending_output_.erase(0, *sent);
   trace("fd ", fd(), ": sent ", *sent, " pending bytes, ", pending_output_.size(),
         " still pending");
@@ -70,8 +55,11 @@ bool Connection::send_pending(const common::Tracer& trace) {
 // The common case sends straight from the loop's buffer and copies nothing;
 // only what the socket does not take now is kept.
 bool Connection::send_or_keep(std::string_view bytes, const common::Tracer& trace) {
-  const std::optional<std::size_t> sent = send_some(fd(), bytes, trace);
-  if (!sent) return false;
+  const std::optional<std::size_t> sent = common::send_some(fd(), bytes);
+  if (!sent) {
+    trace("fd ", fd(), ": send() failed: ", std::strerror(errno));  // EPIPE, ECONNRESET
+    return false;
+  }
   if (*sent == bytes.size()) {
     trace("fd ", fd(), ": sent them all back");
     return true;

@@ -68,7 +68,7 @@ class ClientTask {
         const std::optional<std::size_t> received = lesson4::receive_some(fd, buffer_);
         if (!received) return finish();
         if (*received == 0) return wait_to_read(fd);
-        const std::optional<std::size_t> sent = lesson4::send_some(fd, buffer_.first(*received));
+        const std::optional<std::size_t> sent = common::send_some(fd, buffer_.first(*received));
         if (!sent) return finish();
         if (*sent == *received) return wait_to_read(fd);
         pending_output_.assign(buffer_.data() + *sent, *received - *sent);
@@ -77,7 +77,7 @@ class ClientTask {
       }
 
       case State::waiting_to_write: {  // resumes after that yield
-        const std::optional<std::size_t> sent = lesson4::send_some(fd, pending_output_);
+        const std::optional<std::size_t> sent = common::send_some(fd, pending_output_);
         if (!sent) return finish();
         pending_output_.erase(0, *sent);
         if (!pending_output_.empty()) return wait_to_write(fd);

@@ -47,13 +47,4 @@ std::optional<std::size_t> receive_some(int fd, std::span<char> buffer) {
   }
 }
 
-std::optional<std::size_t> send_some(int fd, std::span<const char> bytes) {
-  while (true) {
-    const ssize_t sent = send(fd, bytes.data(), bytes.size(), 0);
-    if (sent >= 0) return static_cast<std::size_t>(sent);
-    if (errno == EAGAIN) return 0;
-    if (errno != EINTR) return std::nullopt;
-  }
-}
-
 }  // namespace lesson4

@@ -1,4 +1,4 @@
-// One accept(), recv() or send() on a non-blocking socket, with EINTR retried
+// One accept() or recv() on a non-blocking socket, with EINTR retried
 // and EAGAIN and failures turned into what a task does next. Lessons 4 and 5
 // share them, so that their servers differ only in how a task is written.
 #pragma once
@@ -21,8 +21,6 @@ std::optional<common::FileDescriptor> accept_connection(int listener);
 // peer has closed or reset the connection.
 std::optional<std::size_t> receive_some(int fd, std::span<char> buffer);
 
-// How many bytes the kernel took (0: its buffer is full, EAGAIN), or nullopt
-// when the connection is broken (EPIPE, ECONNRESET).
-std::optional<std::size_t> send_some(int fd, std::span<const char> bytes);
+// Sending is common::send_some(), which lessons 2 and 3 use too.
 
 }  // namespace lesson4

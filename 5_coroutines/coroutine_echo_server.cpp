@@ -61,13 +61,13 @@ Generator<Wait> client(common::FileDescriptor connection, std::string name,
     const std::optional<std::size_t> received = lesson4::receive_some(fd, buffer);
     if (!received) break;
     if (*received == 0) continue;
-    std::optional<std::size_t> sent = lesson4::send_some(fd, buffer.first(*received));
+    std::optional<std::size_t> sent = common::send_some(fd, buffer.first(*received));
     if (!sent) break;
     if (*sent == *received) continue;
     std::string pending_output(buffer.data() + *sent, *received - *sent);
     while (!pending_output.empty()) {
       co_yield wait_to_write(fd);  // Python: yield ('write', client_socket)
-      sent = lesson4::send_some(fd, pending_output);
+      sent = common::send_some(fd, pending_output);
       if (!sent) break;
       pending_output.erase(0, *sent);
     }

@@ -90,6 +90,15 @@ void set_nonblocking(int fd) {
   if (flags < 0 || fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0) throw os_error("fcntl(O_NONBLOCK)");
 }
 
+std::optional<std::size_t> send_some(int fd, std::span<const char> bytes) {
+  while (true) {
+    const ssize_t sent = send(fd, bytes.data(), bytes.size(), 0);
+    if (sent >= 0) return static_cast<std::size_t>(sent);
+    if (errno == EAGAIN || errno == EWOULDBLOCK) return 0;
+    if (errno != EINTR) return std::nullopt;
+  }
+}
+
 void print_listening(int listener) {
   std::cout << "listening on " << local_name(listener) << std::endl;
 }

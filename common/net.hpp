@@ -3,7 +3,10 @@
 // Errors come out as std::system_error; main() turns them into exit codes.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
+#include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 
@@ -41,6 +44,12 @@ std::string peer_name(int fd);
 // Makes accept/recv/send return EAGAIN instead of blocking: the first step of
 // every event loop.
 void set_nonblocking(int fd);
+
+// One send() on a non-blocking socket, retried only when a signal interrupts
+// it. How many bytes the kernel took (0 when the socket's buffer is full:
+// EAGAIN means wait), or nullopt when the connection is broken (EPIPE,
+// ECONNRESET; errno says which).
+std::optional<std::size_t> send_some(int fd, std::span<const char> bytes);
 
 // Prints the contract's first line, "listening on H:P", and flushes it so a
 // test (or a pipe) sees it at once.

@@ -81,19 +81,19 @@ TEST_F(SocketCallsTest, SendSomeReturnsZeroOnceTheSocketBufferIsFull) {
   // The peer never reads, so its buffer fills within a few megabytes.
   std::optional<std::size_t> sent;
   for (int attempt = 0; attempt < 1000; ++attempt) {
-    sent = lesson4::send_some(sockets.left.get(), block);
+    sent = common::send_some(sockets.left.get(), block);
     if (sent != block.size()) break;
   }
   ASSERT_TRUE(sent.has_value());
   // A last partial send may come first; the one after it takes nothing.
-  if (*sent != 0) sent = lesson4::send_some(sockets.left.get(), block);
+  if (*sent != 0) sent = common::send_some(sockets.left.get(), block);
   EXPECT_EQ(sent, 0u);
 }
 
 TEST_F(SocketCallsTest, SendSomeReturnsNothingWhenThePeerIsGone) {
   SocketPair sockets = make_socket_pair();
   sockets.right.reset();
-  EXPECT_EQ(lesson4::send_some(sockets.left.get(), std::string("late")), std::nullopt);
+  EXPECT_EQ(common::send_some(sockets.left.get(), std::string("late")), std::nullopt);
 }
 
 TEST_F(SocketCallsTest, AcceptConnectionReturnsNothingWhenNoClientWaits) {
