@@ -51,14 +51,19 @@ void serve_client(int client, const common::Tracer& trace) {
 }
 
 // Python: while True: conn, addr = sock.accept(); handle(conn)
+//
+// A stop signal interrupts accept() or recv() with EINTR. One that lands just
+// before the call interrupts nothing, so we first name the socket we are about
+// to block on: the signal handler shuts it down, and the call returns at once.
+// Lessons 2-6 need no such care: they watch the stop pipe with their sockets.
 void run_server(int listener, const common::Tracer& trace) {
-  // A stop signal that lands between this check and accept() is only seen
-  // once the next client arrives: a gap that lessons 2-6 close by watching
-  // the stop pipe together with the sockets.
-  while (!common::stop_requested()) {
+  while (true) {
+    common::set_blocking_socket(listener);
+    if (common::stop_requested()) return;
     trace("blocking in accept() on fd ", listener);
     common::FileDescriptor client(accept4(listener, nullptr, nullptr, SOCK_CLOEXEC));
     if (!client) {
+      if (common::stop_requested()) return;
       if (errno == EINTR || errno == ECONNABORTED) continue;
       if (errno == EMFILE || errno == ENFILE) {
         std::cerr << "accept: out of file descriptors, retrying shortly\n";
@@ -69,7 +74,9 @@ void run_server(int listener, const common::Tracer& trace) {
     }
     const std::string name = common::peer_name(client.get());
     std::cout << "connection from " << name << std::endl;
-    serve_client(client.get(), trace);
+    common::set_blocking_socket(client.get());
+    if (!common::stop_requested()) serve_client(client.get(), trace);
+    common::set_blocking_socket(-1);  // client closes below, and its number may be reused
     std::cout << "connection from " << name << " closed" << std::endl;
   }
 }

@@ -1,6 +1,7 @@
 #include "common/stop_signal.hpp"
 
 #include <fcntl.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -12,14 +13,16 @@ namespace common {
 namespace {
 
 volatile std::sig_atomic_t stop_flag = 0;
+volatile std::sig_atomic_t blocking_socket = -1;
 int self_pipe[2] = {-1, -1};
 
 // A signal handler may only touch sig_atomic_t flags and call
-// async-signal-safe functions such as write(); and it must keep errno intact
-// for the code it interrupted.
+// async-signal-safe functions such as write() and shutdown(); and it must keep
+// errno intact for the code it interrupted.
 void on_stop_signal(int) {
   const int saved_errno = errno;
   stop_flag = 1;
+  if (const int fd = blocking_socket; fd >= 0) ::shutdown(fd, SHUT_RDWR);
   const char byte = 1;
   [[maybe_unused]] const auto written = ::write(self_pipe[1], &byte, 1);
   errno = saved_errno;
@@ -49,6 +52,10 @@ bool stop_requested() {
 
 int stop_fd() {
   return self_pipe[0];
+}
+
+void set_blocking_socket(int fd) {
+  blocking_socket = fd;
 }
 
 }  // namespace common
