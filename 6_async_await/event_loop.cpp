@@ -82,32 +82,35 @@ void EventLoop::unwatch(int fd) {
   selector_->unregister(fd);
 }
 
-// A descriptor that coroutines wait on is registered with the Selector the
-// first time, with a callback that wakes its waiters, and stays registered
-// until forget(). A waiter costs a system call only when the kernel does not
-// watch its event already.
+// A waiter costs a system call only when the kernel does not watch its event
+// already: on the first wait, and after on_descriptor_ready() stopped it.
 void EventLoop::add_waiter(int fd, lesson3::EventMask event, IoWaiter& waiter) {
   if (fd < 0) throw std::invalid_argument("cannot wait on a closed socket");
   if (static_cast<std::size_t>(fd) >= waiters_.size()) waiters_.resize(fd + 1);
-  Waiters& waiters = waiters_[fd];
-  IoWaiter*& slot = event == lesson3::event_read ? waiters.reader : waiters.writer;
+  IoWaiter*& slot = event == lesson3::event_read ? waiters_[fd].reader : waiters_[fd].writer;
   if (slot != nullptr) throw std::logic_error("two tasks wait on one descriptor");
   trace_("a task waits until fd ", fd,
          event == lesson3::event_read ? " is readable" : " is writable");
+  if ((waiters_[fd].watched & event) == 0) watch_for(fd, event);
+  slot = &waiter;
+}
+
+// The descriptor is registered with the Selector the first time, with a
+// callback that wakes its waiters, and stays registered until forget().
+void EventLoop::watch_for(int fd, lesson3::EventMask event) {
+  Waiters& waiters = waiters_[fd];
   if (!waiters.registered) {
     selector_->register_fd(
         fd, event, [this, fd](lesson3::EventMask ready) { on_descriptor_ready(fd, ready); });
     waiters.registered = true;
-  } else if ((waiters.watched & event) == 0) {
+  } else {
     selector_->modify(fd, waiters.watched | event);
   }
   waiters.watched |= event;
-  slot = &waiter;
 }
 
-// The kernel goes on watching: if the task waits again soon, as an echo
-// server's does, it costs nothing. on_descriptor_ready() stops the watching
-// when it turns out that nobody waits any more.
+// For a task destroyed while it waits. The kernel goes on watching;
+// on_descriptor_ready() stops that when it finds nobody waiting.
 void EventLoop::remove_waiter(int fd, lesson3::EventMask event, const IoWaiter& waiter) noexcept {
   if (fd < 0 || static_cast<std::size_t>(fd) >= waiters_.size()) return;
   IoWaiter*& slot = event == lesson3::event_read ? waiters_[fd].reader : waiters_[fd].writer;
@@ -126,14 +129,21 @@ void EventLoop::forget(int fd) noexcept {
 void EventLoop::on_descriptor_ready(int fd, lesson3::EventMask ready) {
   // Look the waiters up afresh each time: the first one resumed may add
   // waiters for other descriptors, which can move the table, or close this
-  // one.
+  // one. A waiter leaves its slot before it resumes, so that it can wait
+  // again at once (an echo server's does), while the kernel goes on watching.
   if ((ready & lesson3::event_read) != 0 && waiters_[fd].reader != nullptr) {
     trace_("fd ", fd, " is readable: resuming the task waiting to read it");
-    waiters_[fd].reader->on_ready();
+    if (const std::coroutine_handle<> reader = waiters_[fd].reader->on_ready()) {
+      waiters_[fd].reader = nullptr;
+      reader.resume();
+    }
   }
   if ((ready & lesson3::event_write) != 0 && waiters_[fd].writer != nullptr) {
     trace_("fd ", fd, " is writable: resuming the task waiting to write to it");
-    waiters_[fd].writer->on_ready();
+    if (const std::coroutine_handle<> writer = waiters_[fd].writer->on_ready()) {
+      waiters_[fd].writer = nullptr;
+      writer.resume();
+    }
   }
   // Ready, and nobody waits for it (any more): stop watching that event, or
   // level-triggered epoll would report it on every turn and the loop would

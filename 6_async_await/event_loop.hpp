@@ -56,9 +56,10 @@ class Stopped : public std::exception {
 // Something suspended until a descriptor is ready: the awaiters of io.hpp.
 class IoWaiter {
  public:
-  // The descriptor looks ready. The waiter tries its call again; it may still
-  // find EAGAIN (readiness can be stale) and then simply keeps waiting.
-  virtual void on_ready() = 0;
+  // The descriptor looks ready. The waiter tries its call again and returns
+  // the coroutine to resume if it went through; or, if it found EAGAIN after
+  // all (readiness can be stale), a null handle: it keeps waiting.
+  virtual std::coroutine_handle<> on_ready() = 0;
 
  protected:
   ~IoWaiter() = default;
@@ -89,7 +90,8 @@ class EventLoop {
 
   // Descriptors, for coroutines: wake `waiter` when fd is ready for `event`
   // (event_read or event_write; one waiter per direction and descriptor).
-  // Removing a waiter leaves the descriptor watched, for the next one.
+  // A waiter leaves when it is resumed, or destroyed (remove_waiter); the
+  // descriptor stays watched, for the next one.
   void add_waiter(int fd, lesson3::EventMask event, IoWaiter& waiter);
   void remove_waiter(int fd, lesson3::EventMask event, const IoWaiter& waiter) noexcept;
   // Call it before closing fd: the loop stops watching it, so that a new
@@ -135,6 +137,7 @@ class EventLoop {
   void run_due_timers();
   void run_scheduled();
   void on_descriptor_ready(int fd, lesson3::EventMask ready);
+  void watch_for(int fd, lesson3::EventMask event);
 
   common::Tracer trace_;
   std::unique_ptr<lesson3::Selector> selector_;

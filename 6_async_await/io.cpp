@@ -61,14 +61,17 @@ void SocketCall::await_suspend(std::coroutine_handle<> awaiting) {
   EventLoop::current().add_waiter(fd_, event_, *this);
 }
 
-void SocketCall::on_ready() {
-  if (!attempt()) return;  // stale readiness: EAGAIN again, keep waiting
-  EventLoop::current().remove_waiter(fd_, event_, *this);
-  std::exchange(awaiting_, {}).resume();
+std::coroutine_handle<> SocketCall::on_ready() {
+  if (!attempt()) return {};  // stale readiness: EAGAIN again, keep waiting
+  return std::exchange(awaiting_, {});
 }
 
-SocketCall::~SocketCall() {
-  if (awaiting_) EventLoop::current().remove_waiter(fd_, event_, *this);
+void SocketCall::stop_waiting() noexcept {
+  EventLoop::current().remove_waiter(fd_, event_, *this);
+}
+
+void SocketCall::throw_error(const char* call) const {
+  throw std::system_error(error_, std::generic_category(), call);
 }
 
 bool ReadSome::attempt() {
@@ -83,11 +86,6 @@ bool ReadSome::attempt() {
     error_ = errno;
     return true;
   }
-}
-
-std::size_t ReadSome::await_resume() const {
-  if (error_ != 0) throw std::system_error(error_, std::generic_category(), "recv");
-  return received_;
 }
 
 bool WriteSome::attempt() {
@@ -105,11 +103,6 @@ bool WriteSome::attempt() {
   }
 }
 
-std::size_t WriteSome::await_resume() const {
-  if (error_ != 0) throw std::system_error(error_, std::generic_category(), "send");
-  return sent_;
-}
-
 bool WriteAll::attempt() {
   while (!unsent_.empty()) {
     const ssize_t sent = send(fd_, unsent_.data(), unsent_.size(), MSG_NOSIGNAL);
@@ -123,10 +116,6 @@ bool WriteAll::attempt() {
     }
   }
   return true;
-}
-
-void WriteAll::await_resume() const {
-  if (error_ != 0) throw std::system_error(error_, std::generic_category(), "send");
 }
 
 }  // namespace detail

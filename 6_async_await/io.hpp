@@ -5,15 +5,19 @@
 //   const std::size_t received = co_await read_some(client, buffer);
 //   co_await write_all(client, std::span(buffer).first(received));
 //
-// Each awaitable tries its system call at once, on a non-blocking socket. Only
-// when the call would block (EAGAIN) does the coroutine suspend: the loop
-// watches the descriptor and tries the call again whenever it is ready, and
-// resumes the coroutine once the call went through. These awaitables are not
-// Tasks: they live in the awaiting coroutine's frame, so awaiting one
-// allocates nothing.
+// A write or an accept tries its system call at once, on a non-blocking
+// socket, and suspends the coroutine only when the call would block (EAGAIN):
+// the loop watches the descriptor, tries the call again whenever it is ready,
+// and resumes the coroutine once the call went through. A read suspends
+// first, and reads when the loop reports the socket readable, once per turn,
+// as lesson 3's callbacks do: a read that went through at once would let a
+// client who sends without a pause keep its task, and so the whole loop,
+// busy for as long as it likes. These awaitables are not Tasks: they live in
+// the awaiting coroutine's frame, so awaiting one allocates nothing.
 //
 // Python's asyncio has them too: loop.sock_accept(), loop.sock_recv(),
-// loop.sock_sendall().
+// loop.sock_sendall(). (sock_recv() does try at once; asyncio's streams read
+// once per turn, as we do.)
 #pragma once
 
 #include <chrono>
@@ -68,20 +72,30 @@ class SocketCall : public IoWaiter {
 
   bool await_ready() { return attempt(); }
   void await_suspend(std::coroutine_handle<> awaiting);
-  void on_ready() final;
+  std::coroutine_handle<> on_ready() final;
 
  protected:
   SocketCall(const Socket& socket, lesson3::EventMask event) : fd_(socket.get()), event_(event) {}
   // A task destroyed while it waits here stops waiting.
-  ~SocketCall();
+  ~SocketCall() {
+    if (awaiting_) stop_waiting();
+  }
 
   // Makes the call once; false when it would block (EAGAIN), true when it
-  // went through or failed for good.
+  // went through or failed for good (then error_ says why).
   virtual bool attempt() = 0;
+  // For await_resume(): the call's error, as an exception.
+  void throw_if_failed(const char* call) const {
+    if (error_ != 0) throw_error(call);
+  }
 
   int fd_;
+  int error_ = 0;
 
  private:
+  void stop_waiting() noexcept;
+  [[noreturn]] void throw_error(const char* call) const;
+
   lesson3::EventMask event_;
   std::coroutine_handle<> awaiting_;  // set while we wait
 };
@@ -90,26 +104,31 @@ class ReadSome final : public SocketCall {
  public:
   ReadSome(const Socket& socket, std::span<char> buffer)
       : SocketCall(socket, lesson3::event_read), buffer_(buffer) {}
-  std::size_t await_resume() const;
+  bool await_ready() const noexcept { return false; }  // wait for our turn, then read
+  std::size_t await_resume() const {
+    throw_if_failed("recv");
+    return received_;
+  }
 
  private:
   bool attempt() override;
   std::span<char> buffer_;
   std::size_t received_ = 0;
-  int error_ = 0;
 };
 
 class WriteSome final : public SocketCall {
  public:
   WriteSome(const Socket& socket, std::span<const char> bytes)
       : SocketCall(socket, lesson3::event_write), bytes_(bytes) {}
-  std::size_t await_resume() const;
+  std::size_t await_resume() const {
+    throw_if_failed("send");
+    return sent_;
+  }
 
  private:
   bool attempt() override;
   std::span<const char> bytes_;
   std::size_t sent_ = 0;
-  int error_ = 0;
 };
 
 // write_some until every byte is sent, waiting whenever the socket is full.
@@ -117,12 +136,11 @@ class WriteAll final : public SocketCall {
  public:
   WriteAll(const Socket& socket, std::span<const char> bytes)
       : SocketCall(socket, lesson3::event_write), unsent_(bytes) {}
-  void await_resume() const;
+  void await_resume() const { throw_if_failed("send"); }
 
  private:
   bool attempt() override;
   std::span<const char> unsent_;
-  int error_ = 0;
 };
 
 // Waits for readiness itself, and makes no call.
@@ -150,9 +168,10 @@ inline constexpr std::chrono::milliseconds accept_pause{100};
 // std::system_error. `listener` must outlive the wait.
 Task<Socket> accept(const Socket& listener);
 
-// Python: data = await loop.sock_recv(sock, len(buffer)). How many bytes
-// arrived (at least one), or 0 when the peer closed the connection; a reset
-// throws std::system_error.
+// Python: data = await loop.sock_recv(sock, len(buffer)). Waits until the
+// loop reports the socket readable, then says how many bytes arrived (at
+// least one), or 0 when the peer closed the connection; a reset throws
+// std::system_error.
 inline detail::ReadSome read_some(const Socket& socket, std::span<char> buffer) {
   return detail::ReadSome(socket, buffer);
 }
