@@ -148,19 +148,6 @@ class PollSelector final : public Selector {
 
 }  // namespace
 
-std::string_view describe(EventMask events) {
-  switch (events & (event_read | event_write)) {
-    case event_read:
-      return "read";
-    case event_write:
-      return "write";
-    case event_read | event_write:
-      return "read+write";
-    default:
-      return "nothing";
-  }
-}
-
 void Selector::dispatch(const ReadyEvent& event) {
   const Registration* registration = find(event.fd);
   if (registration == nullptr) return;

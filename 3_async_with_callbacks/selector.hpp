@@ -19,8 +19,20 @@ using EventMask = unsigned;
 inline constexpr EventMask event_read = 1;   // Python: selectors.EVENT_READ
 inline constexpr EventMask event_write = 2;  // Python: selectors.EVENT_WRITE
 
-// "read", "write", "read+write" or "nothing", for --trace.
-std::string_view describe(EventMask events);
+// "read", "write", "read+write" or "nothing", for --trace. Inline, so that a
+// trace line that is not printed does not compute it either.
+constexpr std::string_view describe(EventMask events) {
+  switch (events & (event_read | event_write)) {
+    case event_read:
+      return "read";
+    case event_write:
+      return "write";
+    case event_read | event_write:
+      return "read+write";
+    default:
+      return "nothing";
+  }
+}
 
 // What a registered descriptor runs when it is ready; `ready` holds only
 // events it asked for.

@@ -2,16 +2,6 @@
 
 namespace lesson4 {
 
-namespace {
-
-// "read" or "write", for --trace. Inline, unlike lesson3::describe(): the
-// arguments of a trace line are computed even when tracing is off.
-const char* verb(lesson3::EventMask events) {
-  return events == lesson3::event_read ? "read" : "write";
-}
-
-}  // namespace
-
 Scheduler::~Scheduler() {
   // The Selector wants a socket unregistered before it is closed.
   for (const auto& [id, entry] : tasks_) {
@@ -50,7 +40,7 @@ void Scheduler::run(Entry& entry) {
 
 // Python: if reason == 'read': to_read[sock] = task (and to_write for 'write').
 void Scheduler::suspend(Entry& entry, Wait wait) {
-  trace_("task ", entry.id, " waits to ", verb(wait.events), " fd ", wait.fd);
+  trace_("task ", entry.id, " waits to ", lesson3::describe(wait.events), " fd ", wait.fd);
   // Most of the time a task waits for what it waited for last time: the
   // kernel already watches that, so we tell it nothing.
   if (wait.fd == entry.fd && wait.events == entry.events) return;
@@ -69,7 +59,8 @@ void Scheduler::suspend(Entry& entry, Wait wait) {
 // task will most likely wait for it again; it cannot be reported twice, since
 // every runnable task runs before the next select().
 void Scheduler::wake(Entry& entry) {
-  trace_("fd ", entry.fd, " is ready to ", verb(entry.events), ": task ", entry.id, " can run");
+  trace_("fd ", entry.fd, " is ready to ", lesson3::describe(entry.events), ": task ", entry.id,
+         " can run");
   runnable_.push_back(&entry);
 }
 
