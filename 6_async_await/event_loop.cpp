@@ -191,7 +191,12 @@ void spawn(Task<void> task) {
 
 // Python: asyncio's BaseEventLoop._run_once()
 bool EventLoop::run_once() {
-  const std::optional<std::chrono::milliseconds> timeout = time_until_next_timer();
+  std::optional<std::chrono::milliseconds> timeout;  // none: wait for as long as it takes
+  if (!scheduled_.empty()) {
+    timeout = std::chrono::milliseconds(0);  // only look, do not wait
+  } else if (!timers_.empty()) {
+    timeout = time_until_next_timer();
+  }
   if (!timeout) {
     trace_("waiting for I/O, no timer pending");
   } else if (timeout->count() > 0) {
@@ -204,14 +209,12 @@ bool EventLoop::run_once() {
     trace_("stop signal: destroying every task");
     return false;
   }
-  run_due_timers();
-  run_scheduled();
+  if (!timers_.empty()) run_due_timers();
+  if (!scheduled_.empty()) run_scheduled();
   return true;
 }
 
-std::optional<std::chrono::milliseconds> EventLoop::time_until_next_timer() const {
-  if (!scheduled_.empty()) return std::chrono::milliseconds(0);  // only look, do not wait
-  if (timers_.empty()) return std::nullopt;
+std::chrono::milliseconds EventLoop::time_until_next_timer() const {
   // Rounded up: waking a little early would only spin until the deadline.
   const auto remaining =
       std::chrono::ceil<std::chrono::milliseconds>(timers_.top().deadline - Clock::now());
@@ -219,7 +222,6 @@ std::optional<std::chrono::milliseconds> EventLoop::time_until_next_timer() cons
 }
 
 void EventLoop::run_due_timers() {
-  if (timers_.empty()) return;
   const Clock::time_point now = Clock::now();
   while (!timers_.empty() && timers_.top().deadline <= now) {
     const TimerId id = timers_.top().id;
@@ -237,7 +239,6 @@ void EventLoop::run_due_timers() {
 // What was scheduled before this turn runs now; what those coroutines
 // schedule waits for the next turn, so that I/O is never starved.
 void EventLoop::run_scheduled() {
-  if (scheduled_.empty()) return;
   std::swap(scheduled_, running_);
   trace_("resuming ", running_.size(), " scheduled coroutine(s)");
   for (const std::coroutine_handle<> coroutine : running_)

@@ -133,7 +133,7 @@ class EventLoop {
     bool registered = false;         // with the Selector (perhaps watching nothing)
   };
 
-  std::optional<std::chrono::milliseconds> time_until_next_timer() const;
+  std::chrono::milliseconds time_until_next_timer() const;  // there is one
   void run_due_timers();
   void run_scheduled();
   void on_descriptor_ready(int fd, lesson3::EventMask ready);
