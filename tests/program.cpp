@@ -292,4 +292,12 @@ std::string receive_exactly(int fd, std::size_t count, std::chrono::milliseconds
   return received;
 }
 
+SocketPair make_socket_pair() {
+  int ends[2];
+  if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, ends) < 0) {
+    throw os_error("socketpair");
+  }
+  return {common::FileDescriptor(ends[0]), common::FileDescriptor(ends[1])};
+}
+
 }  // namespace test_support

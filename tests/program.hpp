@@ -114,4 +114,12 @@ std::string receive_exactly(int fd, std::size_t count, std::chrono::milliseconds
 // Whether fd turns readable (data, or the peer closing) within the timeout.
 bool wait_readable(int fd, std::chrono::milliseconds timeout);
 
+// Two connected, non-blocking local stream sockets: what one end sends, the
+// other receives. For tests of event loops that need no network at all.
+struct SocketPair {
+  common::FileDescriptor ours;
+  common::FileDescriptor theirs;
+};
+SocketPair make_socket_pair();
+
 }  // namespace test_support

@@ -65,12 +65,8 @@ struct SocketPair {
 };
 
 SocketPair make_socket_pair() {
-  int ends[2];
-  if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, ends) < 0) {
-    throw std::system_error(errno, std::generic_category(), "socketpair");
-  }
-  return {lesson6::Socket(common::FileDescriptor(ends[0])),
-          lesson6::Socket(common::FileDescriptor(ends[1]))};
+  auto [ours, theirs] = test_support::make_socket_pair();
+  return {lesson6::Socket(std::move(ours)), lesson6::Socket(std::move(theirs))};
 }
 
 lesson6::Socket make_listener() {

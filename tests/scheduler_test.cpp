@@ -25,6 +25,7 @@
 #include "3_async_with_callbacks/selector.hpp"
 #include "common/command_line.hpp"
 #include "common/net.hpp"
+#include "tests/program.hpp"
 
 namespace {
 
@@ -61,19 +62,6 @@ class StopTimer {
 
   common::FileDescriptor timer_;
 };
-
-struct SocketPair {
-  common::FileDescriptor left;
-  common::FileDescriptor right;
-};
-
-SocketPair make_socket_pair() {
-  int fds[2];
-  if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, fds) < 0) {
-    throw std::system_error(errno, std::generic_category(), "socketpair");
-  }
-  return {common::FileDescriptor(fds[0]), common::FileDescriptor(fds[1])};
-}
 
 // Logs "<name> destroyed" when the task that owns it is destroyed (moved-from
 // copies stay silent).
@@ -255,36 +243,36 @@ TEST_P(SchedulerTest, RunsATaskSpawnedByAnotherBeforeItWaitsForSockets) {
 }
 
 TEST_P(SchedulerTest, ResumesAWaitingTaskOnlyOnceItsSocketIsReady) {
-  const SocketPair sockets = make_socket_pair();
+  const test_support::SocketPair sockets = test_support::make_socket_pair();
   Scheduler scheduler(*selector_, common::Tracer(false));
-  scheduler.spawn(ReadingTask(log_, sockets.left.get(), stop_));
-  scheduler.spawn(WritingTask(log_, sockets.right.get(), "ping"));
+  scheduler.spawn(ReadingTask(log_, sockets.ours.get(), stop_));
+  scheduler.spawn(WritingTask(log_, sockets.theirs.get(), "ping"));
   scheduler.run_until_readable(stop_.fd());
   EXPECT_THAT(log_,
               ElementsAre("reader waits", "writer waits", "writer sent ping", "reader got ping"));
 }
 
 TEST_P(SchedulerTest, ResumesATaskForWritingAfterItWaitedForReading) {
-  const SocketPair sockets = make_socket_pair();
-  ASSERT_EQ(send(sockets.right.get(), "x", 1, 0), 1);
+  const test_support::SocketPair sockets = test_support::make_socket_pair();
+  ASSERT_EQ(send(sockets.theirs.get(), "x", 1, 0), 1);
   Scheduler scheduler(*selector_, common::Tracer(false));
-  scheduler.spawn(ReadThenWriteTask(log_, sockets.left.get(), stop_));
+  scheduler.spawn(ReadThenWriteTask(log_, sockets.ours.get(), stop_));
   scheduler.run_until_readable(stop_.fd());
   EXPECT_THAT(log_, ElementsAre("resumed to read", "resumed to write"));
 }
 
 TEST_P(SchedulerTest, DestroysTheTasksStillWaitingWhenItIsDestroyed) {
-  const SocketPair sockets = make_socket_pair();
+  const test_support::SocketPair sockets = test_support::make_socket_pair();
   {
     Scheduler scheduler(*selector_, common::Tracer(false));
-    scheduler.spawn(ForeverTask(log_, sockets.left.get()));
+    scheduler.spawn(ForeverTask(log_, sockets.ours.get()));
     stop_.expire_now();
     scheduler.run_until_readable(stop_.fd());
     log_.push_back("run returned");
   }
   EXPECT_THAT(log_, ElementsAre("run returned", "waiting task destroyed"));
   // Its socket was unregistered first: registering it again is no error.
-  EXPECT_NO_THROW(selector_->register_fd(sockets.left.get(), lesson3::event_read, [](auto) {}));
+  EXPECT_NO_THROW(selector_->register_fd(sockets.ours.get(), lesson3::event_read, [](auto) {}));
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, SchedulerTest,

@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "common/net.hpp"
+#include "tests/program.hpp"
 
 namespace {
 
@@ -30,19 +31,6 @@ using lesson3::ReadyEvent;
 // Long enough never to be reached when the event is already there; a broken
 // selector fails the test after it instead of hanging.
 constexpr std::chrono::milliseconds wait_limit = 5s;
-
-struct SocketPair {
-  common::FileDescriptor ours;
-  common::FileDescriptor theirs;
-};
-
-SocketPair make_socket_pair() {
-  int fds[2];
-  if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, fds) < 0) {
-    throw std::runtime_error("socketpair failed");
-  }
-  return {common::FileDescriptor(fds[0]), common::FileDescriptor(fds[1])};
-}
 
 void write_byte(int fd) {
   ASSERT_EQ(::write(fd, "x", 1), 1);
@@ -63,14 +51,14 @@ class SelectorTest : public testing::TestWithParam<Backend> {
 };
 
 TEST_P(SelectorTest, ReportsNothingWhenTheTimeoutPassesFirst) {
-  SocketPair pair = make_socket_pair();
+  test_support::SocketPair pair = test_support::make_socket_pair();
   selector_->register_fd(pair.ours.get(), event_read, [](EventMask) {});
   EXPECT_TRUE(selector_->select(0ms).empty());
   EXPECT_TRUE(selector_->select(10ms).empty());
 }
 
 TEST_P(SelectorTest, ReportsNothingWhenASignalInterruptsTheWait) {
-  SocketPair pair = make_socket_pair();
+  test_support::SocketPair pair = test_support::make_socket_pair();
   selector_->register_fd(pair.ours.get(), event_read, [](EventMask) {});
   // A handler installed without SA_RESTART makes the wait fail with EINTR,
   // as Ctrl-C does in the servers.
@@ -89,7 +77,7 @@ TEST_P(SelectorTest, ReportsNothingWhenASignalInterruptsTheWait) {
 }
 
 TEST_P(SelectorTest, ReportsReadableOnceThePeerWrites) {
-  SocketPair pair = make_socket_pair();
+  test_support::SocketPair pair = test_support::make_socket_pair();
   selector_->register_fd(pair.ours.get(), event_read, [](EventMask) {});
   write_byte(pair.theirs.get());
   const auto ready = selector_->select(wait_limit);
@@ -99,14 +87,14 @@ TEST_P(SelectorTest, ReportsReadableOnceThePeerWrites) {
 }
 
 TEST_P(SelectorTest, ReportsOnlyTheEventsItWasAskedFor) {
-  SocketPair pair = make_socket_pair();
+  test_support::SocketPair pair = test_support::make_socket_pair();
   write_byte(pair.theirs.get());  // ours is now readable, and writable as always
   selector_->register_fd(pair.ours.get(), event_write, [](EventMask) {});
   EXPECT_EQ(events_for(selector_->select(wait_limit), pair.ours.get()), event_write);
 }
 
 TEST_P(SelectorTest, ModifyChangesWhatIsReported) {
-  SocketPair pair = make_socket_pair();
+  test_support::SocketPair pair = test_support::make_socket_pair();
   selector_->register_fd(pair.ours.get(), event_read, [](EventMask) {});
   EXPECT_TRUE(selector_->select(0ms).empty());
 
@@ -119,7 +107,7 @@ TEST_P(SelectorTest, ModifyChangesWhatIsReported) {
 }
 
 TEST_P(SelectorTest, DescriptorWaitingForNothingIsNotReportedEvenAfterAHangUp) {
-  SocketPair pair = make_socket_pair();
+  test_support::SocketPair pair = test_support::make_socket_pair();
   selector_->register_fd(pair.ours.get(), event_read, [](EventMask) {});
   selector_->modify(pair.ours.get(), 0);
   pair.theirs.reset();
@@ -130,7 +118,7 @@ TEST_P(SelectorTest, DescriptorWaitingForNothingIsNotReportedEvenAfterAHangUp) {
 }
 
 TEST_P(SelectorTest, UnregisteredDescriptorIsNoLongerReported) {
-  SocketPair pair = make_socket_pair();
+  test_support::SocketPair pair = test_support::make_socket_pair();
   selector_->register_fd(pair.ours.get(), event_read, [](EventMask) {});
   selector_->unregister(pair.ours.get());
   write_byte(pair.theirs.get());
@@ -138,7 +126,7 @@ TEST_P(SelectorTest, UnregisteredDescriptorIsNoLongerReported) {
 }
 
 TEST_P(SelectorTest, DescriptorCanBeRegisteredAgainAfterUnregister) {
-  SocketPair pair = make_socket_pair();
+  test_support::SocketPair pair = test_support::make_socket_pair();
   selector_->register_fd(pair.ours.get(), event_write, [](EventMask) {});
   selector_->unregister(pair.ours.get());
   int calls = 0;
@@ -149,7 +137,7 @@ TEST_P(SelectorTest, DescriptorCanBeRegisteredAgainAfterUnregister) {
 }
 
 TEST_P(SelectorTest, HangUpIsReportedAsReadable) {
-  SocketPair pair = make_socket_pair();
+  test_support::SocketPair pair = test_support::make_socket_pair();
   selector_->register_fd(pair.ours.get(), event_read, [](EventMask) {});
   pair.theirs.reset();
   EXPECT_EQ(events_for(selector_->select(wait_limit), pair.ours.get()), event_read);
@@ -158,14 +146,14 @@ TEST_P(SelectorTest, HangUpIsReportedAsReadable) {
 }
 
 TEST_P(SelectorTest, HangUpIsReportedAsWritableToADescriptorThatWaitsToWrite) {
-  SocketPair pair = make_socket_pair();
+  test_support::SocketPair pair = test_support::make_socket_pair();
   selector_->register_fd(pair.ours.get(), event_read | event_write, [](EventMask) {});
   pair.theirs.reset();
   EXPECT_EQ(events_for(selector_->select(wait_limit), pair.ours.get()), event_read | event_write);
 }
 
 TEST_P(SelectorTest, DispatchRunsTheCallbackWithTheReadyEvents) {
-  SocketPair pair = make_socket_pair();
+  test_support::SocketPair pair = test_support::make_socket_pair();
   std::vector<EventMask> calls;
   selector_->register_fd(pair.ours.get(), event_read | event_write,
                          [&calls](EventMask ready) { calls.push_back(ready); });
@@ -176,7 +164,7 @@ TEST_P(SelectorTest, DispatchRunsTheCallbackWithTheReadyEvents) {
 }
 
 TEST_P(SelectorTest, DispatchRunsNothingForAStrangerOrForEventsNotAskedFor) {
-  SocketPair pair = make_socket_pair();
+  test_support::SocketPair pair = test_support::make_socket_pair();
   int calls = 0;
   selector_->register_fd(pair.ours.get(), event_read, [&calls](EventMask) { ++calls; });
   selector_->dispatch({pair.theirs.get(), event_read});
@@ -189,7 +177,7 @@ TEST_P(SelectorTest, DispatchRunsNothingForAStrangerOrForEventsNotAskedFor) {
 }
 
 TEST_P(SelectorTest, CallbackThatUnregistersItselfKeepsItsStateUntilItReturns) {
-  SocketPair pair = make_socket_pair();
+  test_support::SocketPair pair = test_support::make_socket_pair();
   const int fd = pair.ours.get();
   std::vector<std::string> log;
   // A capture too large for std::function's inline storage lives on the heap,
@@ -206,7 +194,7 @@ TEST_P(SelectorTest, CallbackThatUnregistersItselfKeepsItsStateUntilItReturns) {
 }
 
 TEST_P(SelectorTest, CallbackThatReregistersItselfRunsTheNewCallbackNextTime) {
-  SocketPair pair = make_socket_pair();
+  test_support::SocketPair pair = test_support::make_socket_pair();
   const int fd = pair.ours.get();
   std::vector<std::string> log;
   const std::string first(100, '1');
@@ -224,8 +212,8 @@ TEST_P(SelectorTest, CallbackThatReregistersItselfRunsTheNewCallbackNextTime) {
 }
 
 TEST_P(SelectorTest, CallbackThatUnregistersAnotherDescriptorCancelsItsPendingEvent) {
-  SocketPair first = make_socket_pair();
-  SocketPair second = make_socket_pair();
+  test_support::SocketPair first = test_support::make_socket_pair();
+  test_support::SocketPair second = test_support::make_socket_pair();
   std::vector<int> called;
   // Whichever runs first unregisters the other, whose event is already in the list.
   const auto register_pair = [&](int fd, int other) {
@@ -244,14 +232,14 @@ TEST_P(SelectorTest, CallbackThatUnregistersAnotherDescriptorCancelsItsPendingEv
 }
 
 TEST_P(SelectorTest, CallbackThatRegistersManyDescriptorsWhileItRunsIsSafe) {
-  SocketPair pair = make_socket_pair();
-  std::vector<SocketPair> more;
+  test_support::SocketPair pair = test_support::make_socket_pair();
+  std::vector<test_support::SocketPair> more;
   std::vector<std::string> log;
   const std::string label(100, 'b');
   selector_->register_fd(pair.ours.get(), event_write, [this, &more, &log, label](EventMask) {
     // Enough new descriptors to make the registration table grow and move.
     for (int i = 0; i < 200; ++i) {
-      more.push_back(make_socket_pair());
+      more.push_back(test_support::make_socket_pair());
       selector_->register_fd(more.back().ours.get(), event_read, [](EventMask) {});
     }
     log.push_back(label);
@@ -262,7 +250,7 @@ TEST_P(SelectorTest, CallbackThatRegistersManyDescriptorsWhileItRunsIsSafe) {
 }
 
 TEST_P(SelectorTest, UnregisterToleratesADescriptorClosedBehindItsBack) {
-  SocketPair pair = make_socket_pair();
+  test_support::SocketPair pair = test_support::make_socket_pair();
   const int fd = pair.ours.get();
   selector_->register_fd(fd, event_read, [](EventMask) {});
   pair.ours.reset();
@@ -271,7 +259,7 @@ TEST_P(SelectorTest, UnregisterToleratesADescriptorClosedBehindItsBack) {
 }
 
 TEST_P(SelectorTest, RegisteringTwiceOrModifyingAStrangerIsAnError) {
-  SocketPair pair = make_socket_pair();
+  test_support::SocketPair pair = test_support::make_socket_pair();
   selector_->register_fd(pair.ours.get(), event_read, [](EventMask) {});
   EXPECT_THROW(selector_->register_fd(pair.ours.get(), event_read, [](EventMask) {}),
                std::invalid_argument);

@@ -24,19 +24,6 @@
 
 namespace {
 
-struct SocketPair {
-  common::FileDescriptor left;
-  common::FileDescriptor right;
-};
-
-SocketPair make_socket_pair() {
-  int fds[2];
-  if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, fds) < 0) {
-    throw std::system_error(errno, std::generic_category(), "socketpair");
-  }
-  return {common::FileDescriptor(fds[0]), common::FileDescriptor(fds[1])};
-}
-
 // A non-blocking listener on a free loopback port.
 common::FileDescriptor make_listener() {
   common::FileDescriptor listener = common::listen_tcp("127.0.0.1", 0);
@@ -58,42 +45,42 @@ class SocketCallsTest : public testing::Test {
 };
 
 TEST_F(SocketCallsTest, ReceiveSomeReturnsTheBytesThatCame) {
-  const SocketPair sockets = make_socket_pair();
-  ASSERT_EQ(send(sockets.right.get(), "hello", 5, 0), 5);
-  EXPECT_EQ(lesson4::receive_some(sockets.left.get(), buffer_), 5u);
+  const test_support::SocketPair sockets = test_support::make_socket_pair();
+  ASSERT_EQ(send(sockets.theirs.get(), "hello", 5, 0), 5);
+  EXPECT_EQ(lesson4::receive_some(sockets.ours.get(), buffer_), 5u);
   EXPECT_EQ(std::string(buffer_, 5), "hello");
 }
 
 TEST_F(SocketCallsTest, ReceiveSomeReturnsZeroWhenNothingHasComeYet) {
-  const SocketPair sockets = make_socket_pair();
-  EXPECT_EQ(lesson4::receive_some(sockets.left.get(), buffer_), 0u);
+  const test_support::SocketPair sockets = test_support::make_socket_pair();
+  EXPECT_EQ(lesson4::receive_some(sockets.ours.get(), buffer_), 0u);
 }
 
 TEST_F(SocketCallsTest, ReceiveSomeReturnsNothingOnceThePeerHasClosed) {
-  SocketPair sockets = make_socket_pair();
-  sockets.right.reset();
-  EXPECT_EQ(lesson4::receive_some(sockets.left.get(), buffer_), std::nullopt);
+  test_support::SocketPair sockets = test_support::make_socket_pair();
+  sockets.theirs.reset();
+  EXPECT_EQ(lesson4::receive_some(sockets.ours.get(), buffer_), std::nullopt);
 }
 
 TEST_F(SocketCallsTest, SendSomeReturnsZeroOnceTheSocketBufferIsFull) {
-  const SocketPair sockets = make_socket_pair();
+  const test_support::SocketPair sockets = test_support::make_socket_pair();
   const std::vector<char> block(64 * 1024, 'x');
   // The peer never reads, so its buffer fills within a few megabytes.
   std::optional<std::size_t> sent;
   for (int attempt = 0; attempt < 1000; ++attempt) {
-    sent = common::send_some(sockets.left.get(), block);
+    sent = common::send_some(sockets.ours.get(), block);
     if (sent != block.size()) break;
   }
   ASSERT_TRUE(sent.has_value());
   // A last partial send may come first; the one after it takes nothing.
-  if (*sent != 0) sent = common::send_some(sockets.left.get(), block);
+  if (*sent != 0) sent = common::send_some(sockets.ours.get(), block);
   EXPECT_EQ(sent, 0u);
 }
 
 TEST_F(SocketCallsTest, SendSomeReturnsNothingWhenThePeerIsGone) {
-  SocketPair sockets = make_socket_pair();
-  sockets.right.reset();
-  EXPECT_EQ(common::send_some(sockets.left.get(), std::string("late")), std::nullopt);
+  test_support::SocketPair sockets = test_support::make_socket_pair();
+  sockets.theirs.reset();
+  EXPECT_EQ(common::send_some(sockets.ours.get(), std::string("late")), std::nullopt);
 }
 
 TEST_F(SocketCallsTest, AcceptConnectionReturnsNothingWhenNoClientWaits) {
