@@ -13,6 +13,7 @@
 // Why:         next to async_echo_server.cpp, the same accept loop and one
 //              task per connection; answer_request() reads a request, sleeps,
 //              writes the answer, and serve_client() asks for another.
+// Pictures:    bitmap.hpp makes them; http.hpp reads requests and writes answers.
 // Shortcuts:   just enough HTTP/1.1 for curl and a browser: GET only, no
 //              request bodies, every picture the same size. A client gets a
 //              few seconds to send its request and to take our answer; then
@@ -22,7 +23,6 @@
 
 #include <algorithm>
 #include <array>
-#include <cctype>
 #include <chrono>
 #include <cstdint>
 #include <iostream>
@@ -31,6 +31,8 @@
 #include <string_view>
 #include <system_error>
 
+#include "6_async_await/bitmap.hpp"
+#include "6_async_await/http.hpp"
 #include "6_async_await/runtime.hpp"
 #include "common/command_line.hpp"
 #include "common/net.hpp"
@@ -39,154 +41,12 @@
 namespace {
 
 using namespace std::chrono_literals;
-
-// ---- The pictures: 24-bit BMP, the simplest format every viewer opens ----
-
-constexpr std::uint32_t image_width = 320;
-constexpr std::uint32_t image_height = 240;
-
-// Every number in a BMP header is little-endian.
-void append_number(std::string& out, std::uint32_t value, int bytes) {
-  for (int i = 0; i < bytes; ++i) {
-    out += static_cast<char>((value >> (8 * i)) & 0xFF);
-  }
-}
-
-// Multiplying by an odd number is one-to-one on 24 bits, so the first 16
-// million pictures all start with a different colour: no two are alike.
-std::uint32_t colour_of(std::uint32_t number, std::uint32_t odd_multiplier) {
-  return (number * odd_multiplier) & 0xFFFFFF;
-}
-
-// A diagonal blend between two colours chosen by the picture's number.
-std::string make_bitmap(std::uint32_t number) {
-  const std::uint32_t row_size = (image_width * 3 + 3) / 4 * 4;  // rows are padded to 4 bytes
-  const std::uint32_t pixels_size = row_size * image_height;
-  const std::uint32_t headers_size = 14 + 40;
-  std::string bitmap;
-  bitmap.reserve(headers_size + pixels_size);
-
-  bitmap += "BM";  // the file header
-  append_number(bitmap, headers_size + pixels_size, 4);
-  append_number(bitmap, 0, 4);             // reserved
-  append_number(bitmap, headers_size, 4);  // where the pixels start
-  append_number(bitmap, 40, 4);            // the info header: its own size, then
-  append_number(bitmap, image_width, 4);   // the width,
-  append_number(bitmap, image_height, 4);  // the height (positive: bottom row first),
-  append_number(bitmap, 1, 2);             // one plane,
-  append_number(bitmap, 24, 2);            // 24 bits per pixel (blue, green, red),
-  append_number(bitmap, 0, 4);             // no compression,
-  append_number(bitmap, pixels_size, 4);
-  append_number(bitmap, 2835, 4);  // 72 dots per inch, across
-  append_number(bitmap, 2835, 4);  // and down;
-  append_number(bitmap, 0, 4);     // no palette.
-  append_number(bitmap, 0, 4);
-
-  const std::uint32_t from = colour_of(number, 0x9E3779B1);
-  const std::uint32_t to = colour_of(number, 0x85EBCA6B);
-  // Pixel (x, y) gets step x + y of the blend, so every row is a slice of one
-  // strip of steps, starting one pixel further along than the row below.
-  const std::uint32_t last_step = image_width + image_height - 2;
-  std::string strip;
-  for (std::uint32_t step = 0; step <= last_step; ++step) {
-    for (const int shift : {0, 8, 16}) {  // blue, green, red
-      const std::uint32_t a = (from >> shift) & 0xFF;
-      const std::uint32_t b = (to >> shift) & 0xFF;
-      strip += static_cast<char>((a * (last_step - step) + b * step) / last_step);
-    }
-  }
-  for (std::uint32_t y = 0; y < image_height; ++y) {
-    bitmap.append(strip, y * 3, image_width * 3);
-    bitmap.append(row_size - image_width * 3, '\0');
-  }
-  return bitmap;
-}
-
-// ---- Just enough HTTP/1.1 ----
-
-constexpr std::size_t max_header_size = 8 * 1024;
-constexpr std::string_view end_of_header = "\r\n\r\n";
-
-struct Request {
-  std::string method;
-  std::string target;
-  bool keep_alive = false;  // whether another request may follow on this connection
-};
-
-bool equals_ignoring_case(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    if (std::tolower(static_cast<unsigned char>(a[i])) !=
-        std::tolower(static_cast<unsigned char>(b[i]))) {
-      return false;
-    }
-  }
-  return true;
-}
-
-std::string_view trim(std::string_view text) {
-  while (!text.empty() && (text.front() == ' ' || text.front() == '\t'))
-    text.remove_prefix(1);
-  while (!text.empty() && (text.back() == ' ' || text.back() == '\t'))
-    text.remove_suffix(1);
-  return text;
-}
-
-// "GET /image HTTP/1.1", then one "Name: value" line per header (the header
-// comes without its blank last line). nullopt when it is not that shape.
-std::optional<Request> parse_request(std::string_view header) {
-  const std::size_t line_end = header.find("\r\n");
-  const std::string_view request_line = header.substr(0, line_end);
-  const std::size_t first_space = request_line.find(' ');
-  const std::size_t last_space = request_line.rfind(' ');
-  if (first_space == std::string_view::npos || first_space == last_space) return std::nullopt;
-  const std::string_view method = request_line.substr(0, first_space);
-  const std::string_view target =
-      request_line.substr(first_space + 1, last_space - first_space - 1);
-  const std::string_view version = request_line.substr(last_space + 1);
-  if (method.empty() || !target.starts_with('/') || target.find(' ') != std::string_view::npos) {
-    return std::nullopt;
-  }
-  if (version != "HTTP/1.1" && version != "HTTP/1.0") return std::nullopt;
-
-  // HTTP/1.1 keeps the connection open unless told otherwise; for 1.0 we
-  // simply close it, which every 1.0 client understands.
-  Request request{std::string(method), std::string(target), version == "HTTP/1.1"};
-  std::string_view rest = line_end == std::string_view::npos ? "" : header.substr(line_end + 2);
-  while (!rest.empty()) {
-    const std::size_t next = rest.find("\r\n");
-    const std::string_view line = rest.substr(0, next);
-    rest = next == std::string_view::npos ? "" : rest.substr(next + 2);
-    const std::size_t colon = line.find(':');
-    if (colon == 0 || colon == std::string_view::npos) return std::nullopt;
-    const std::string_view name = line.substr(0, colon);
-    const std::string_view value = trim(line.substr(colon + 1));
-    if (name.find_first_of(" \t") != std::string_view::npos) return std::nullopt;
-    if (equals_ignoring_case(name, "Connection") && equals_ignoring_case(value, "close")) {
-      request.keep_alive = false;
-    }
-    // We never read a body, so after one we could not tell where the next
-    // request starts: answer this one, then close.
-    if ((equals_ignoring_case(name, "Content-Length") && value != "0") ||
-        equals_ignoring_case(name, "Transfer-Encoding")) {
-      request.keep_alive = false;
-    }
-  }
-  return request;
-}
-
-std::string make_response(std::string_view status, std::string_view content_type,
-                          std::string_view body, bool keep_alive) {
-  std::string response = "HTTP/1.1 ";
-  response += status;
-  response += "\r\nContent-Type: ";
-  response += content_type;
-  response += "\r\nContent-Length: " + std::to_string(body.size()) + "\r\n";
-  if (!keep_alive) response += "Connection: close\r\n";
-  response += "\r\n";
-  response += body;
-  return response;
-}
+using lesson6::end_of_header;
+using lesson6::make_bitmap;
+using lesson6::make_response;
+using lesson6::max_header_size;
+using lesson6::parse_request;
+using lesson6::Request;
 
 bool is_image_target(std::string_view target) {
   return target == "/image" || target.starts_with("/image/") || target.starts_with("/image?");

@@ -1,0 +1,85 @@
+#include "6_async_await/http.hpp"
+
+#include <cctype>
+#include <string>
+
+namespace lesson6 {
+
+namespace {
+
+bool equals_ignoring_case(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    if (std::tolower(static_cast<unsigned char>(a[i])) !=
+        std::tolower(static_cast<unsigned char>(b[i]))) {
+      return false;
+    }
+  }
+  return true;
+}
+
+std::string_view trim(std::string_view text) {
+  while (!text.empty() && (text.front() == ' ' || text.front() == '\t'))
+    text.remove_prefix(1);
+  while (!text.empty() && (text.back() == ' ' || text.back() == '\t'))
+    text.remove_suffix(1);
+  return text;
+}
+
+}  // namespace
+
+std::optional<Request> parse_request(std::string_view header) {
+  const std::size_t line_end = header.find("\r\n");
+  const std::string_view request_line = header.substr(0, line_end);
+  const std::size_t first_space = request_line.find(' ');
+  const std::size_t last_space = request_line.rfind(' ');
+  if (first_space == std::string_view::npos || first_space == last_space) return std::nullopt;
+  const std::string_view method = request_line.substr(0, first_space);
+  const std::string_view target =
+      request_line.substr(first_space + 1, last_space - first_space - 1);
+  const std::string_view version = request_line.substr(last_space + 1);
+  if (method.empty() || !target.starts_with('/') || target.find(' ') != std::string_view::npos) {
+    return std::nullopt;
+  }
+  if (version != "HTTP/1.1" && version != "HTTP/1.0") return std::nullopt;
+
+  // HTTP/1.1 keeps the connection open unless told otherwise; for 1.0 we
+  // simply close it, which every 1.0 client understands.
+  Request request{std::string(method), std::string(target), version == "HTTP/1.1"};
+  std::string_view rest = line_end == std::string_view::npos ? "" : header.substr(line_end + 2);
+  while (!rest.empty()) {
+    const std::size_t next = rest.find("\r\n");
+    const std::string_view line = rest.substr(0, next);
+    rest = next == std::string_view::npos ? "" : rest.substr(next + 2);
+    const std::size_t colon = line.find(':');
+    if (colon == 0 || colon == std::string_view::npos) return std::nullopt;
+    const std::string_view name = line.substr(0, colon);
+    const std::string_view value = trim(line.substr(colon + 1));
+    if (name.find_first_of(" \t") != std::string_view::npos) return std::nullopt;
+    if (equals_ignoring_case(name, "Connection") && equals_ignoring_case(value, "close")) {
+      request.keep_alive = false;
+    }
+    // We never read a body, so after one we could not tell where the next
+    // request starts: answer this one, then close.
+    if ((equals_ignoring_case(name, "Content-Length") && value != "0") ||
+        equals_ignoring_case(name, "Transfer-Encoding")) {
+      request.keep_alive = false;
+    }
+  }
+  return request;
+}
+
+std::string make_response(std::string_view status, std::string_view content_type,
+                          std::string_view body, bool keep_alive) {
+  std::string response = "HTTP/1.1 ";
+  response += status;
+  response += "\r\nContent-Type: ";
+  response += content_type;
+  response += "\r\nContent-Length: " + std::to_string(body.size()) + "\r\n";
+  if (!keep_alive) response += "Connection: close\r\n";
+  response += "\r\n";
+  response += body;
+  return response;
+}
+
+}  // namespace lesson6
