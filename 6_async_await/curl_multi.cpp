@@ -43,6 +43,10 @@ class CurlMulti::Transfer {
     check(added, "curl_multi_add_handle");
   }
   ~Transfer() {
+    // Finished, but destroyed before its turn came: it must not be resumed.
+    if (woken_) {
+      if (EventLoop* const loop = EventLoop::running()) loop->unschedule(task_);
+    }
     multi_.waiting_.erase(easy_);
     // Only a bad handle makes this fail, and a destructor has nobody to tell.
     curl_multi_remove_handle(multi_.multi_.get(), easy_);
@@ -54,12 +58,16 @@ class CurlMulti::Transfer {
   // the transfer cannot be done yet: always suspend.
   bool await_ready() const noexcept { return false; }
   void await_suspend(std::coroutine_handle<> task) noexcept { task_ = task; }
-  CURLcode await_resume() const noexcept { return result_; }
+  CURLcode await_resume() noexcept {
+    woken_ = false;
+    return result_;
+  }
 
   // The task wakes on the next loop turn, after the drain that found it done.
   void finish(CURLcode result) {
     result_ = result;
     EventLoop::current().schedule(task_);
+    woken_ = true;
   }
 
  private:
@@ -67,6 +75,7 @@ class CurlMulti::Transfer {
   CURL* easy_;
   std::coroutine_handle<> task_;
   CURLcode result_ = CURLE_OK;
+  bool woken_ = false;  // scheduled to resume, and not resumed yet
 };
 
 CurlMulti::CurlMulti() : multi_(curl_multi_init()) {
@@ -82,9 +91,13 @@ CurlMulti::CurlMulti() : multi_(curl_multi_init()) {
 CurlMulti::~CurlMulti() {
   // Cleaning up closes the connections libcurl kept for reuse and tells
   // on_socket and on_timer about it, so it comes first, while every member
-  // those callbacks touch is still alive.
-  multi_.reset();
-  if (timer_) EventLoop::current().cancel(*timer_);
+  // those callbacks touch (multi_ itself among them) is still alive.
+  // Not multi_.reset(): that empties multi_ before it cleans up.
+  curl_multi_cleanup(multi_.get());
+  multi_.release();
+  if (EventLoop* const loop = EventLoop::running(); loop != nullptr && timer_) {
+    loop->cancel(*timer_);
+  }
 }
 
 Task<CURLcode> CurlMulti::perform(CURL* easy) {

@@ -1,5 +1,6 @@
 #include "6_async_await/event_loop.hpp"
 
+#include <algorithm>
 #include <iostream>
 #include <stdexcept>
 #include <utility>
@@ -177,6 +178,13 @@ void EventLoop::schedule(std::coroutine_handle<> coroutine) {
   scheduled_.push_back(coroutine);
 }
 
+// The coroutine may be in this turn's share already: run_scheduled() is
+// iterating that one, so its place is only emptied, not removed.
+void EventLoop::unschedule(std::coroutine_handle<> coroutine) noexcept {
+  std::erase(scheduled_, coroutine);
+  std::replace(running_.begin(), running_.end(), coroutine, std::coroutine_handle<>());
+}
+
 void EventLoop::spawn(Task<void> task) {
   const std::coroutine_handle<Detached::promise_type> frame = supervise(std::move(task)).handle;
   frame.promise().spawned = &spawned_;
@@ -241,8 +249,9 @@ void EventLoop::run_due_timers() {
 void EventLoop::run_scheduled() {
   std::swap(scheduled_, running_);
   trace_("resuming ", running_.size(), " scheduled coroutine(s)");
-  for (const std::coroutine_handle<> coroutine : running_)
-    coroutine.resume();
+  for (const std::coroutine_handle<> coroutine : running_) {
+    if (coroutine) coroutine.resume();  // empty: unscheduled, its frame is gone
+  }
   running_.clear();
 }
 

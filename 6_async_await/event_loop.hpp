@@ -105,6 +105,8 @@ class EventLoop {
 
   // Python: loop.call_soon(handle.resume): resume it on the next turn.
   void schedule(std::coroutine_handle<> coroutine);
+  // Takes a schedule() back: for a coroutine destroyed before its turn came.
+  void unschedule(std::coroutine_handle<> coroutine) noexcept;
 
   // Python: asyncio.create_task(task), minus the handle to await it: the task
   // starts on the next turn and runs on its own. An exception that ends it is
@@ -167,31 +169,34 @@ class Sleep {
   explicit Sleep(std::chrono::milliseconds duration) : duration_(duration) {}
   Sleep(const Sleep&) = delete;  // the timer's callback holds our address
   Sleep& operator=(const Sleep&) = delete;
-  // A task destroyed while it sleeps takes its timer with it.
+  // A task destroyed while it sleeps takes back what would have woken it.
   ~Sleep() {
-    if (sleeping_) EventLoop::current().cancel(timer_);
+    EventLoop* const loop = EventLoop::running();
+    if (!sleeper_ || loop == nullptr) return;
+    if (timer_) {
+      loop->cancel(*timer_);
+    } else {
+      loop->unschedule(sleeper_);
+    }
   }
 
   bool await_ready() const noexcept { return false; }
   void await_suspend(std::coroutine_handle<> sleeper) {
+    sleeper_ = sleeper;
     if (duration_ <= std::chrono::milliseconds(0)) {
       // Python: asyncio.sleep(0) just yields: back of the queue, behind every
       // coroutine already scheduled.
       EventLoop::current().schedule(sleeper);
       return;
     }
-    timer_ = EventLoop::current().call_later(duration_, [this, sleeper] {
-      sleeping_ = false;
-      sleeper.resume();
-    });
-    sleeping_ = true;
+    timer_ = EventLoop::current().call_later(duration_, [this] { sleeper_.resume(); });
   }
-  void await_resume() const noexcept {}
+  void await_resume() noexcept { sleeper_ = {}; }  // awake: nothing to take back
 
  private:
   std::chrono::milliseconds duration_;
-  EventLoop::TimerId timer_ = 0;
-  bool sleeping_ = false;
+  std::coroutine_handle<> sleeper_;          // set while it sleeps
+  std::optional<EventLoop::TimerId> timer_;  // none for sleep(0), which only yields
 };
 
 inline Sleep sleep(std::chrono::milliseconds duration) {
@@ -202,7 +207,8 @@ inline Sleep sleep(std::chrono::milliseconds duration) {
 // returns its value or rethrows its exception. Spawned tasks still running
 // then are destroyed. On SIGINT or SIGTERM every suspended task is destroyed
 // (their destructors run: sockets close, memory is freed) and run() throws
-// Stopped. It installs common/'s stop handlers, so a program needs no more.
+// Stopped. It installs common/'s stop handlers (a server installs them
+// earlier, before it prints "listening on", so that no signal finds none).
 template <typename T>
 T run(Task<T> main, common::Tracer trace = common::Tracer(false)) {
   EventLoop loop(trace);
@@ -210,9 +216,15 @@ T run(Task<T> main, common::Tracer trace = common::Tracer(false)) {
   // awaits, is destroyed while the loop still exists.
   Task<T> task = std::move(main);
   task.start();
-  while (!task.done() && loop.run_once()) {
+  // Spawned tasks are destroyed first, they may use what the main task owns;
+  // also when a callback of the loop throws, which would destroy `task` next.
+  try {
+    while (!task.done() && loop.run_once()) {
+    }
+  } catch (...) {
+    loop.destroy_remaining_tasks();
+    throw;
   }
-  // Spawned tasks go first: they may use what the main task owns.
   loop.destroy_remaining_tasks();
   if (!task.done()) throw Stopped();
   return task.result();

@@ -88,7 +88,9 @@ class Deadline {
   Deadline(const lesson6::Socket& client, std::chrono::milliseconds limit)
       : timer_(lesson6::EventLoop::current().call_later(
             limit, [fd = client.get()] { ::shutdown(fd, SHUT_RDWR); })) {}
-  ~Deadline() { lesson6::EventLoop::current().cancel(timer_); }
+  ~Deadline() {
+    if (lesson6::EventLoop* const loop = lesson6::EventLoop::running()) loop->cancel(timer_);
+  }
   Deadline(const Deadline&) = delete;
   Deadline& operator=(const Deadline&) = delete;
 

@@ -80,9 +80,13 @@ struct Promise : PromiseBase {
   }
   void unhandled_exception() noexcept { result.template emplace<2>(std::current_exception()); }
 
+  // The value moves out, so it can be taken once.
   T take_result() {
     if (result.index() == 2) std::rethrow_exception(std::get<2>(result));
-    return std::move(std::get<1>(result));
+    if (result.index() == 0) throw std::logic_error("the result of this Task was taken already");
+    T value = std::move(std::get<1>(result));
+    result.template emplace<0>();
+    return value;
   }
 
   std::variant<std::monostate, T, std::exception_ptr> result;
@@ -133,6 +137,8 @@ class [[nodiscard]] Task {
     bool await_suspend(std::coroutine_handle<> awaiting) const {
       handle.promise().start(handle);
       if (handle.done()) return false;  // it ended at once: go on, no need to suspend
+      // Only one coroutine can be resumed when it ends.
+      if (handle.promise().continuation) throw std::logic_error("two coroutines await one Task");
       handle.promise().continuation = awaiting;
       return true;
     }

@@ -116,6 +116,20 @@ TEST(Task, AwaitingATaskRethrowsTheExceptionThatEndedIt) {
   EXPECT_THROW(lesson6::run(add_one_to(fails())), std::runtime_error);
 }
 
+Task<int> await_twice(Task<int> task) {
+  const int first = co_await task;
+  try {
+    co_await task;
+  } catch (const std::logic_error&) {
+    co_return first;
+  }
+  co_return -1;
+}
+
+TEST(Task, ItsResultCanBeTakenOnceOnly) {
+  EXPECT_EQ(lesson6::run(await_twice(forty_two())), 42);
+}
+
 TEST(Task, IsLazyNothingRunsUntilItIsAwaited) {
   int runs = 0;
   const auto count_run = [](int* counter) -> Task<void> {
@@ -164,6 +178,26 @@ Task<void> set_timers(std::vector<int>* order) {
       loop.call_later(0ms, [order] { order->push_back(-1); });
   loop.cancel(cancelled);
   co_await lesson6::sleep(5ms);
+}
+
+Task<void> yield_then_record(bool* resumed) {
+  co_await lesson6::sleep(0ms);
+  *resumed = true;
+}
+
+Task<bool> destroy_a_task_that_yielded() {
+  bool resumed = false;
+  {
+    Task<void> yielder = yield_then_record(&resumed);
+    yielder.start();  // up to sleep(0), which schedules it for the next turn
+  }                   // and destroyed before that turn comes
+  co_await lesson6::sleep(0ms);
+  co_await lesson6::sleep(0ms);
+  co_return resumed;
+}
+
+TEST(Timers, ATaskDestroyedAfterSleepZeroIsNeverResumed) {
+  EXPECT_FALSE(lesson6::run(destroy_a_task_that_yielded()));
 }
 
 TEST(Timers, TimersDueTogetherRunInTheOrderTheyWereSetAndCancelledOnesNever) {
