@@ -39,6 +39,7 @@
 #include "6_async_await/curl_multi.hpp"
 #include "6_async_await/runtime.hpp"
 #include "common/command_line.hpp"
+#include "common/net.hpp"
 #include "common/stop_signal.hpp"
 
 namespace {
@@ -325,6 +326,9 @@ int main(int argc, char** argv) {
     }
     // run() would install them too, but the sync mode comes first.
     common::install_stop_handlers();
+    // All at once, each image is a socket and a file: a thousand of them need
+    // more descriptors than the usual default of 1024.
+    common::raise_descriptor_limit();
     std::filesystem::create_directories(options.out);
     bool all_arrived = true;
     std::optional<Seconds> sync_took;

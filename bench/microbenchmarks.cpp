@@ -13,7 +13,6 @@
 
 #include <benchmark/benchmark.h>
 #include <sys/eventfd.h>
-#include <sys/resource.h>
 
 #include <chrono>
 #include <vector>
@@ -125,19 +124,10 @@ void selector_wait(benchmark::State& state, lesson3::Backend backend) {
     selector->unregister(descriptor.get());
 }
 
-// The Selector benchmark needs more descriptors than the usual soft limit.
-void raise_descriptor_limit() {
-  rlimit limit{};
-  if (getrlimit(RLIMIT_NOFILE, &limit) == 0 && limit.rlim_cur < limit.rlim_max) {
-    limit.rlim_cur = limit.rlim_max;
-    setrlimit(RLIMIT_NOFILE, &limit);
-  }
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
-  raise_descriptor_limit();
+  common::raise_descriptor_limit();  // the Selector benchmark holds 10,000 descriptors
   benchmark::RegisterBenchmark("Generator next()", generator_next);
   benchmark::RegisterBenchmark("Generator send()", generator_send);
   benchmark::RegisterBenchmark("Generator next() through a 100-deep yield_from chain",

@@ -3,10 +3,13 @@
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <climits>
 #include <iostream>
 #include <system_error>
 #include <utility>
@@ -97,6 +100,16 @@ std::optional<std::size_t> send_some(int fd, std::span<const char> bytes) {
     if (errno == EAGAIN || errno == EWOULDBLOCK) return 0;
     if (errno != EINTR) return std::nullopt;
   }
+}
+
+long raise_descriptor_limit() {
+  rlimit limit{};
+  if (getrlimit(RLIMIT_NOFILE, &limit) < 0) throw os_error("getrlimit(RLIMIT_NOFILE)");
+  if (limit.rlim_cur < limit.rlim_max) {
+    limit.rlim_cur = limit.rlim_max;
+    if (setrlimit(RLIMIT_NOFILE, &limit) < 0) throw os_error("setrlimit(RLIMIT_NOFILE)");
+  }
+  return static_cast<long>(std::min<rlim_t>(limit.rlim_cur, LONG_MAX));
 }
 
 void print_listening(int listener) {

@@ -51,6 +51,11 @@ void set_nonblocking(int fd);
 // ECONNRESET; errno says which).
 std::optional<std::size_t> send_some(int fd, std::span<const char> bytes);
 
+// Raises this process's soft limit on open descriptors (often 1024) to the
+// hard limit, for programs that hold thousands of connections at once.
+// Returns the limit now in force.
+long raise_descriptor_limit();
+
 // Prints the contract's first line, "listening on H:P", and flushes it so a
 // test (or a pipe) sees it at once.
 void print_listening(int listener);

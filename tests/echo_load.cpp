@@ -27,7 +27,6 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/epoll.h>
-#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -474,22 +473,6 @@ std::optional<sockaddr_in> loopback_address(const std::string& host, std::uint16
   return address;
 }
 
-// Each connection is a descriptor: raise the soft limit towards the hard one
-// if the default (often 1024) is too low.
-void ensure_descriptors(long connections) {
-  rlimit limit{};
-  getrlimit(RLIMIT_NOFILE, &limit);
-  const auto needed = static_cast<rlim_t>(connections) + 16;
-  if (limit.rlim_cur >= needed) return;
-  limit.rlim_cur = std::min(needed, limit.rlim_max);
-  setrlimit(RLIMIT_NOFILE, &limit);
-  if (limit.rlim_cur < needed) {
-    throw std::runtime_error("the descriptor limit (ulimit -n, hard " +
-                             std::to_string(limit.rlim_max) + ") is too low for " +
-                             std::to_string(connections) + " connections");
-  }
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -520,7 +503,11 @@ int main(int argc, char** argv) {
   if (!address) command_line.fail("--host must be a loopback IPv4 address (127.x.x.x)");
   try {
     common::install_stop_handlers();
-    ensure_descriptors(options.connections);
+    // Each connection is a descriptor; the default soft limit is often 1024.
+    if (common::raise_descriptor_limit() < options.connections + 16) {
+      throw std::runtime_error("the descriptor limit (ulimit -n) is too low for " +
+                               std::to_string(options.connections) + " connections");
+    }
     LoadClient client(options, *address);
     return client.run() == 0 ? 0 : 1;
   } catch (const std::exception& error) {
