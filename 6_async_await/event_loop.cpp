@@ -63,7 +63,8 @@ EventLoop::~EventLoop() {
 }
 
 EventLoop& EventLoop::current() {
-  if (current_loop == nullptr) throw std::logic_error("no event loop: call lesson6::run() first");
+  if (current_loop == nullptr)
+    throw std::logic_error("no event loop on this thread (lesson6::run() makes one)");
   return *current_loop;
 }
 

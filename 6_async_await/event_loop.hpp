@@ -77,7 +77,7 @@ class EventLoop {
   EventLoop(const EventLoop&) = delete;
   EventLoop& operator=(const EventLoop&) = delete;
 
-  // The loop that run() is driving on this thread; throws std::logic_error
+  // The loop of this thread (run() makes one); throws std::logic_error
   // when there is none. running() returns null instead.
   static EventLoop& current();
   static EventLoop* running() noexcept;

@@ -3,7 +3,7 @@
 //
 // Run it:      scripts/run.sh 6       (starts image_server, then runs this against it)
 //              build/bin/image_downloader --count 20   (the real loremflickr.com)
-// Observe:     the same images twice, into images/sync-NN.bmp and
+// Observe:     --count images each way, into images/sync-NN.bmp and
 //              images/async-NN.bmp, then how long each way took. With the
 //              server's 200 ms per image, sync needs about 20 x 200 ms and
 //              async about 200 ms: the speed-up is close to the count.

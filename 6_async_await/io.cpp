@@ -32,6 +32,25 @@ bool out_of_resources(int error) {
   return error == EMFILE || error == ENFILE || error == ENOBUFS || error == ENOMEM;
 }
 
+// Linux hands the errors of a connection still in the queue to accept() (man
+// 2 accept): the client is gone, and the next one may be fine.
+bool client_gone(int error) {
+  switch (error) {
+    case ECONNABORTED:
+    case EPROTO:
+    case ENETDOWN:
+    case ENETUNREACH:
+    case EHOSTDOWN:
+    case EHOSTUNREACH:
+    case ENONET:
+    case ENOPROTOOPT:
+    case EOPNOTSUPP:
+      return true;
+    default:
+      return false;
+  }
+}
+
 }  // namespace
 
 Task<Socket> accept(const Socket& listener) {
@@ -40,8 +59,7 @@ Task<Socket> accept(const Socket& listener) {
         accept4(listener.get(), nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC));
     if (client) co_return Socket(std::move(client));
     const int error = errno;
-    // A client that gave up while queued is no reason to wait or to fail.
-    if (error == EINTR || error == ECONNABORTED) continue;
+    if (error == EINTR || client_gone(error)) continue;
     if (error == EAGAIN || error == EWOULDBLOCK) {
       co_await readable(listener);
     } else if (out_of_resources(error)) {

@@ -12,8 +12,9 @@
 // first, and reads when the loop reports the socket readable, once per turn,
 // as lesson 3's callbacks do: a read that went through at once would let a
 // client who sends without a pause keep its task, and so the whole loop,
-// busy for as long as it likes. These awaitables are not Tasks: they live in
-// the awaiting coroutine's frame, so awaiting one allocates nothing.
+// busy for as long as it likes. read_some(), write_some() and write_all() are
+// not Tasks: they live in the awaiting coroutine's frame, so awaiting one
+// allocates nothing. accept() is a Task, and allocates once per client.
 //
 // Python's asyncio has them too: loop.sock_accept(), loop.sock_recv(),
 // loop.sock_sendall(). (sock_recv() does try at once; asyncio's streams read
@@ -190,13 +191,10 @@ inline detail::WriteAll write_all(const Socket& socket, std::span<const char> by
   return detail::WriteAll(socket, bytes);
 }
 
-// Wait until the socket is readable or writable, for code that makes its own
-// calls.
+// Wait until the socket is readable, for code that makes its own calls
+// (accept() does).
 inline detail::Readiness readable(const Socket& socket) {
   return detail::Readiness(socket, lesson3::event_read);
-}
-inline detail::Readiness writable(const Socket& socket) {
-  return detail::Readiness(socket, lesson3::event_write);
 }
 
 }  // namespace lesson6

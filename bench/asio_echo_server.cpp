@@ -53,11 +53,11 @@ int main(int argc, char** argv) {
   try {
     asio::io_context context(1);  // one thread: asio may skip its locks
     tcp::acceptor acceptor(context, {asio::ip::make_address(host), port});
-    const tcp::endpoint local = acceptor.local_endpoint();
-    std::cout << "listening on " << local.address().to_string() << ':' << local.port() << std::endl;
-
+    // Before "listening on": a SIGTERM from then on must find the handler.
     asio::signal_set stop_signals(context, SIGINT, SIGTERM);
     stop_signals.async_wait([&context](const std::error_code&, int) { context.stop(); });
+    const tcp::endpoint local = acceptor.local_endpoint();
+    std::cout << "listening on " << local.address().to_string() << ':' << local.port() << std::endl;
     // A failing accept loop (out of descriptors, say) ends the server with a message.
     asio::co_spawn(context, listen(std::move(acceptor)), [](std::exception_ptr error) {
       if (error) std::rethrow_exception(error);

@@ -27,12 +27,13 @@ async def serve(host, port):
     # The default backlog (100) would drop handshakes when a benchmark
     # opens many connections at once.
     server = await asyncio.start_server(echo, host, port, backlog=1024)
-    name = server.sockets[0].getsockname()
-    print(f"listening on {name[0]}:{name[1]}", flush=True)
+    # Before "listening on": a SIGTERM from then on must find the handler.
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signal_number in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signal_number, stop.set)
+    name = server.sockets[0].getsockname()
+    print(f"listening on {name[0]}:{name[1]}", flush=True)
     async with server:
         await stop.wait()
 

@@ -16,12 +16,12 @@ ensure_packages() {
   local sudo=()
   [ "$(id -u)" -eq 0 ] || sudo=(sudo)
   "${sudo[@]}" apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq --no-install-recommends \
+  "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
     "${missing[@]}" >&2
 }
 
 ensure_build_tools() {
-  ensure_packages cmake g++ clang make libcurl4-openssl-dev libgtest-dev libgmock-dev netcat-openbsd
+  ensure_packages cmake g++ clang clang-format make libcurl4-openssl-dev libgtest-dev libgmock-dev netcat-openbsd
 }
 
 # Configures a preset the first time, then lets cmake --build do only what changed.

@@ -86,7 +86,8 @@ TEST(EchoLoadTest, ReportsAChangedByteAndExitsWithAnError) {
 TEST(EchoLoadTest, IdleModeHoldsItsConnectionsUntilInputEnds) {
   test_support::Server server("async_echo_server");
   test_support::Program load(
-      "echo_load", {"--port", std::to_string(server.port()), "--connections", "20", "--idle"});
+      "echo_load", {"--port", std::to_string(server.port()), "--connections", "20", "--idle",
+                    "--duration-ms", "60000"});  // only the end of input can end it in time
   EXPECT_EQ(load.read_line(), "holding 20 idle connections");
   // Every connection was echoed once before the report, so the server has
   // accepted all of them.
@@ -96,7 +97,7 @@ TEST(EchoLoadTest, IdleModeHoldsItsConnectionsUntilInputEnds) {
     EXPECT_TRUE(line->starts_with("connection from ")) << *line;
   }
   load.close_input();
-  EXPECT_EQ(load.wait_for_exit(), 0) << load.error_output();
+  EXPECT_EQ(load.wait_for_exit(5s), 0) << load.error_output();
   EXPECT_EQ(load.read_remaining_output(), "connections: 20\nerrors: 0\n");
   EXPECT_EQ(server.stop(), 0);
 }
