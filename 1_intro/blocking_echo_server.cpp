@@ -94,6 +94,7 @@ int main(int argc, char** argv) {
     const common::FileDescriptor listener = common::listen_tcp(options.host, options.port);
     common::print_listening(listener.get());
     run_server(listener.get(), common::Tracer(options.trace));
+    common::set_blocking_socket(-1);  // the listener closes next
   } catch (const std::exception& error) {
     std::cerr << "blocking_echo_server: " << error.what() << '\n';
     return 1;

@@ -154,7 +154,9 @@ void EchoServer::run() {
     }
     // No timeout, unless the listener rests: then until it may accept again.
     timeval rest{};
-    if (resume_accepting_at_) rest = to_timeval(*resume_accepting_at_ - Clock::now());
+    if (resume_accepting_at_) {
+      rest = to_timeval(std::max(*resume_accepting_at_ - Clock::now(), Clock::duration::zero()));
+    }
     trace_("select(): waiting to read ", DescriptorList{read_set, max_fd}, " or write ",
            DescriptorList{write_set, max_fd}, resume_accepting_at_ ? " (listener resting)" : "");
 

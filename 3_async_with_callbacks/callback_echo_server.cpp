@@ -99,8 +99,8 @@ void EchoServer::accept_connection() {
   Connection& connection = connections_.try_emplace(fd, std::move(client)).first->second;
   std::cout << "connection from " << connection.name() << std::endl;
   trace_("accepted fd ", fd, "; registering on_client_ready for read");
-  // The callback is small (two pointers), so std::function keeps it without
-  // allocating, and the map never moves the Connection it points to.
+  // The callback captures two pointers, and the map never moves the
+  // Connection it points to.
   selector_->register_fd(
       fd, event_read, [this, &connection](EventMask ready) { on_client_ready(connection, ready); });
 }

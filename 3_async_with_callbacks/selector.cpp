@@ -57,12 +57,20 @@ class EpollSelector final : public Selector {
   }
 
   void modify(int fd, EventMask events) override {
-    const EventMask before = change_interest(fd, events);
-    if (before == events) return;
+    const EventMask before = interest(fd);
+    if (before == events) {
+      change_interest(fd, events);  // still checks that fd is registered
+      return;
+    }
     // Waiting for nothing means leaving the kernel's list: it would report a
     // hang-up even to a descriptor that asked for no events.
     const int operation = before == 0 ? EPOLL_CTL_ADD : events == 0 ? EPOLL_CTL_DEL : EPOLL_CTL_MOD;
-    if (!control(operation, fd, events)) throw os_error("epoll_ctl");
+    change_interest(fd, events);
+    if (!control(operation, fd, events)) {
+      const std::system_error error = os_error("epoll_ctl");
+      change_interest(fd, before);  // the kernel did not change: neither do we
+      throw error;
+    }
   }
 
   void unregister(int fd) override {

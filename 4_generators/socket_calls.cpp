@@ -30,7 +30,11 @@ std::optional<common::FileDescriptor> accept_connection(int listener) {
         accept4(listener, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC));
     if (connection) return connection;
     if (errno == EINTR) continue;
-    if (errno == EMFILE || errno == ENFILE) turn_away(listener);
+    // Out of descriptors or memory: the client would stay queued and the
+    // listener readable, and the loop would spin.
+    if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
+      turn_away(listener);
+    }
     // Anything else (EAGAIN, ECONNABORTED...) concerns this attempt only: the
     // selector will say when there is another client.
     return std::nullopt;
@@ -42,7 +46,7 @@ std::optional<std::size_t> receive_some(int fd, std::span<char> buffer) {
     const ssize_t received = recv(fd, buffer.data(), buffer.size(), 0);
     if (received > 0) return static_cast<std::size_t>(received);
     if (received == 0) return std::nullopt;  // an orderly close
-    if (errno == EAGAIN) return 0;
+    if (errno == EAGAIN || errno == EWOULDBLOCK) return 0;
     if (errno != EINTR) return std::nullopt;  // ECONNRESET and the like
   }
 }

@@ -63,7 +63,7 @@ class Target {
  public:
   virtual ~Target() = default;
   // What `throw NAME` raises in it.
-  virtual std::string_view exception_name() const = 0;
+  virtual std::string exception_name() const = 0;
   // verb is one of the interpreter's verbs; argument is the rest of the line.
   virtual void run(std::string_view verb, std::string_view argument) = 0;
 };
@@ -78,7 +78,7 @@ class GeneratorTarget final : public Target {
   GeneratorTarget(std::string_view name, Factory factory)
       : name_(name), factory_(factory), generator_(factory()) {}
 
-  std::string_view exception_name() const override { return Exception{}.what(); }
+  std::string exception_name() const override { return Exception{}.what(); }
 
   void run(std::string_view verb, std::string_view argument) override {
     try {
@@ -99,6 +99,12 @@ class GeneratorTarget final : public Target {
       generator_ = factory_();
       std::cout << name_ << " is a new generator, " << generator_.state() << '\n';
     } else if (verb == "prime") {
+      // Like the course's @coroutine, priming is for a generator just made.
+      if (generator_.state() != lesson5::GeneratorState::created) {
+        std::cout << "prime starts a new generator; " << name_ << " is " << generator_.state()
+                  << " (try new " << name_ << ")\n";
+        return;
+      }
       generator_ = prime(std::move(generator_));
       std::cout << name_ << " primed, " << generator_.state() << '\n';
     } else if (verb == "next") {

@@ -53,8 +53,8 @@ void add_server_options(CommandLine& command_line, ServerOptions& options);
 // Narration for --trace: trace("ready: fd ", fd) prints one line on standard
 // error, or nothing when tracing is off. Event loops call it on every event,
 // so the check is all that is inlined: with tracing off a trace line costs a
-// test and a jump, and its parts are not even computed when they are inline
-// functions of what the loop has at hand.
+// test and a jump, and parts that are inline functions without side effects
+// (lesson3::describe(), say) are not even computed.
 class Tracer {
  public:
   explicit Tracer(bool enabled) : enabled_(enabled) {}

@@ -14,6 +14,7 @@
 #include <chrono>
 #include <cstdint>
 #include <fstream>
+#include <future>
 #include <random>
 #include <string>
 #include <string_view>
@@ -257,6 +258,31 @@ TEST_P(EchoServerTest, EchoesEightMebibytesWrittenInRandomChunksUnchanged) {
 // buffers quarantined its growth stays far below 32 MiB. A server without a
 // cap reads nearly all of the 64 MiB and grows by more than 50 MiB. 32 MiB
 // separates the two in both builds.
+// A client sends everything, shuts down its sending side, and only then
+// reads: the server, which may still hold part of the echo, must send back
+// all it received before it closes.
+TEST_P(EchoServerTest, FinishesTheEchoAfterTheClientShutsDownItsSendingSide) {
+  const auto client = connect_to(port());
+  // A small receive buffer, so that most of the echo waits in the server.
+  const int small = 16 * 1024;
+  ASSERT_EQ(setsockopt(client.get(), SOL_SOCKET, SO_RCVBUF, &small, sizeof small), 0);
+  const std::string sent = random_bytes(512 * 1024, 4);
+  std::future<void> written = std::async(std::launch::async, [&] {
+    send_all(client.get(), sent);
+    shutdown(client.get(), SHUT_WR);
+  });
+  // Servers that stop reading while they owe an echo (lessons 1, 4-6) may
+  // not take it all before we read: then we read while it is still written.
+  written.wait_for(1s);
+  // One byte more than sent: it returns at the server's close, not before.
+  const std::string echoed = receive_exactly(client.get(), sent.size() + 1, bulk_timeout);
+  written.get();
+  EXPECT_EQ(echoed.size(), sent.size());
+  EXPECT_TRUE(echoed == sent) << "the echo differs from what was sent";
+  char after;
+  EXPECT_EQ(recv(client.get(), &after, 1, MSG_DONTWAIT), 0) << "the server did not close";
+}
+
 TEST_P(EchoServerTest, KeepsMemoryBoundedWhileAClientSendsWithoutReading) {
   const pid_t pid = program().pid();
   const long baseline_kib = memory_kib(pid, "VmRSS");

@@ -1,8 +1,9 @@
 // Test support shared by every suite: start a program from build/bin, talk to
 // it through its standard streams, and connect to it as a client.
 //
-// Every wait here takes a timeout, so a broken program fails a test instead of
-// hanging it; and a Program that goes out of scope still running is killed.
+// Every wait here takes a timeout (writing to a program's standard input
+// excepted: keep what a test writes small), so a broken program fails a test
+// instead of hanging it; and a Program that goes out of scope still running is killed.
 #pragma once
 
 #include <sys/types.h>
@@ -102,7 +103,6 @@ class Server {
   Program program_;
   std::uint16_t port_ = 0;
 };
-using EchoServer = Server;
 
 // A blocking TCP connection to 127.0.0.1:port.
 common::FileDescriptor connect_to(std::uint16_t port);
