@@ -1,5 +1,7 @@
 #include "common/command_line.hpp"
 
+#include <arpa/inet.h>
+
 #include <algorithm>
 #include <charconv>
 #include <cstdlib>
@@ -20,6 +22,16 @@ void CommandLine::flag(std::string_view name, std::string_view help, bool& value
 
 void CommandLine::option(std::string_view name, std::string_view help, std::string& value) {
   options_.push_back({std::string(name), std::string(help), value, [&value](std::string_view text) {
+                        value = text;
+                        return true;
+                      }});
+}
+
+void CommandLine::option(std::string_view name, std::string_view help, std::string& value,
+                         std::function<bool(std::string_view)> accept) {
+  options_.push_back({std::string(name), std::string(help), value,
+                      [&value, accept = std::move(accept)](std::string_view text) {
+                        if (!accept(text)) return false;
                         value = text;
                         return true;
                       }});
@@ -93,7 +105,13 @@ void CommandLine::print_usage() const {
 }
 
 void add_server_options(CommandLine& command_line, ServerOptions& options) {
-  command_line.option("--host", "address to listen on", options.host);
+  // Checked here, so that a host name such as "localhost" is a bad argument
+  // (exit 2) rather than a failure to listen.
+  command_line.option("--host", "IPv4 address to listen on", options.host,
+                      [](std::string_view text) {
+                        in_addr address{};
+                        return inet_pton(AF_INET, std::string(text).c_str(), &address) == 1;
+                      });
   command_line.option("--port", "port to listen on; 0 picks a free one", options.port);
   command_line.flag("--trace", "narrate the event loop on standard error", options.trace);
 }

@@ -20,6 +20,9 @@ class CommandLine {
 
   void flag(std::string_view name, std::string_view help, bool& value);
   void option(std::string_view name, std::string_view help, std::string& value);
+  // The same, for a value that `accept` must find well-formed.
+  void option(std::string_view name, std::string_view help, std::string& value,
+              std::function<bool(std::string_view)> accept);
   void option(std::string_view name, std::string_view help, long& value, long min, long max);
   void option(std::string_view name, std::string_view help, std::uint16_t& value);
 

@@ -104,6 +104,14 @@ TEST_P(ServerStartAndStopTest, BadPortValueGivesOneLineAndExitCodeTwo) {
   }
 }
 
+TEST_P(ServerStartAndStopTest, AHostThatIsNotAnIpv4AddressGivesOneLineAndExitCodeTwo) {
+  const test_support::Finished finished = run({"--host", "localhost"});
+  EXPECT_EQ(finished.exit_code, 2);
+  EXPECT_TRUE(is_one_line(finished.error)) << finished.error;
+  EXPECT_THAT(finished.error, HasSubstr("--host"));
+  EXPECT_EQ(finished.output, "");
+}
+
 TEST_P(ServerStartAndStopTest, MissingPortValueGivesOneLineAndExitCodeTwo) {
   const test_support::Finished finished = run({"--port"});
   EXPECT_EQ(finished.exit_code, 2);
