@@ -55,6 +55,12 @@ class ClientTask {
  public:
   ClientTask(common::FileDescriptor connection, std::string name, std::span<char> buffer)
       : connection_(std::move(connection)), name_(std::move(name)), buffer_(buffer) {}
+  ClientTask(ClientTask&&) = default;
+  // The scheduler destroys a task once it has finished, and every task at
+  // Ctrl-C: either way its client is gone. (A moved-from task has no socket.)
+  ~ClientTask() {
+    if (connection_) std::cout << "connection from " << name_ << " closed" << std::endl;
+  }
 
   // Python: next(task). The switch jumps to where the previous call stopped.
   std::optional<Wait> next() {
@@ -97,7 +103,6 @@ class ClientTask {
 
   // The socket closes when the scheduler destroys the finished task.
   std::optional<Wait> finish() {
-    std::cout << "connection from " << name_ << " closed" << std::endl;
     state_ = State::finished;
     return std::nullopt;
   }

@@ -55,6 +55,7 @@ using lesson5::Generator;
 // reading fills its own socket buffers, and we hold at most one buffer for it.
 Generator<Wait> client(common::FileDescriptor connection, std::string name,
                        std::span<char> buffer) {
+  const common::ClosedLine closed_line(name);  // says so when the frame goes
   const int fd = connection.get();
   while (true) {
     co_yield wait_to_read(fd);  // Python: yield ('read', client_socket)
@@ -73,8 +74,9 @@ Generator<Wait> client(common::FileDescriptor connection, std::string name,
     }
     if (!sent) break;
   }
-  // The socket closes when the scheduler destroys the finished generator.
-  std::cout << "connection from " << name << " closed" << std::endl;
+  // closed_line speaks here, as the body ends; the socket closes when the
+  // scheduler destroys the finished generator. At Ctrl-C the scheduler
+  // destroys the suspended generator, and both happen then.
 }
 
 // Python: def server(): while True: yield ('read', server_socket);

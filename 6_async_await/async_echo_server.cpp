@@ -38,6 +38,8 @@ namespace {
 lesson6::Task<void> serve_client(lesson6::Socket client, common::Tracer trace) {
   const std::string name = common::peer_name(client.get());
   std::cout << "connection from " << name << std::endl;
+  // Says "closed" when the frame goes: at the end, or destroyed at Ctrl-C.
+  const common::ClosedLine closed_line(name);
   char buffer[1024];
   try {
     while (true) {
@@ -49,7 +51,6 @@ lesson6::Task<void> serve_client(lesson6::Socket client, common::Tracer trace) {
   } catch (const std::system_error& error) {
     trace("fd ", client.get(), ": ", error.what());  // a reset or a broken pipe: this client only
   }
-  std::cout << "connection from " << name << " closed" << std::endl;
 }
 
 // Python: while True: conn, addr = await loop.sock_accept(sock); loop.create_task(handle(conn))

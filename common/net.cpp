@@ -112,6 +112,10 @@ long raise_descriptor_limit() {
   return static_cast<long>(std::min<rlim_t>(limit.rlim_cur, LONG_MAX));
 }
 
+ClosedLine::~ClosedLine() {
+  std::cout << "connection from " << name_ << " closed" << std::endl;
+}
+
 void print_listening(int listener) {
   std::cout << "listening on " << local_name(listener) << std::endl;
 }

@@ -9,6 +9,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <utility>
 
 namespace common {
 
@@ -55,6 +56,21 @@ std::optional<std::size_t> send_some(int fd, std::span<const char> bytes);
 // hard limit, for programs that hold thousands of connections at once.
 // Returns the limit now in force.
 long raise_descriptor_limit();
+
+// Prints "connection from H:P closed" when it is destroyed. A coroutine that
+// keeps one among its locals says so however it ends: by returning, or
+// destroyed at a stop signal, because destroying a coroutine's frame runs the
+// destructors of the locals alive in it.
+class ClosedLine {
+ public:
+  explicit ClosedLine(std::string name) : name_(std::move(name)) {}
+  ClosedLine(const ClosedLine&) = delete;
+  ClosedLine& operator=(const ClosedLine&) = delete;
+  ~ClosedLine();
+
+ private:
+  std::string name_;
+};
 
 // Prints the contract's first line, "listening on H:P", and flushes it so a
 // test (or a pipe) sees it at once.

@@ -58,6 +58,14 @@ class ServerStartAndStopTest : public testing::TestWithParam<EchoServer> {
 
     server.program().send_signal(signal_number);
     EXPECT_EQ(server.program().wait_for_exit(), 0) << server.program().error_output();
+    // Every client it was serving is closed, and said so.
+    const std::string output = server.program().read_remaining_output();
+    EXPECT_THAT(output,
+                HasSubstr("connection from " + common::local_name(served.get()) + " closed\n"));
+    if (GetParam().serves_clients_at_once) {
+      EXPECT_THAT(output,
+                  HasSubstr("connection from " + common::local_name(other.get()) + " closed\n"));
+    }
   }
 
  private:
