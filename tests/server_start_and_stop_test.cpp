@@ -56,7 +56,9 @@ class ServerStartAndStopTest : public testing::TestWithParam<EchoServer> {
     const auto other = connect_to(server.port());
     send_all(other.get(), "other\n");
     // Its echo proves that the server has accepted it too.
-    if (GetParam().serves_clients_at_once) ASSERT_EQ(receive_exactly(other.get(), 6), "other\n");
+    if (GetParam().serves_clients_at_once) {
+      ASSERT_EQ(receive_exactly(other.get(), 6), "other\n");
+    }
 
     server.program().send_signal(signal_number);
     EXPECT_EQ(server.program().wait_for_exit(), 0) << server.program().error_output();
