@@ -31,6 +31,10 @@
 // Destroying a Generator destroys its coroutine frame, and the frames it
 // delegates to, running the destructors of every local alive in them. Unlike
 // Python it does not call close() first: a destructor must not throw.
+//
+// close() during a yield_from raises GeneratorExit in the innermost generator
+// only, like throw_into(); Python raises it in each delegator too, so that one
+// whose sub-generator caught it and returned stops all the same.
 #pragma once
 
 #include <coroutine>
