@@ -6,7 +6,7 @@
 //              "3 seconds passed." every three ticks. Neither waits for the
 //              other: while one sleeps, the loop runs the other.
 // Why:         `co_await lesson6::sleep(tick)` suspends the task and hands a
-//              timer to the event loop (6_async_await/event_loop.hpp); when
+//              timer to the event loop (6_async_await/runtime/event_loop.hpp); when
 //              the timer is due, the loop resumes the task where it stopped.
 // Since lesson 5: we no longer resume coroutines ourselves. The runtime's
 //              event loop does, when what they wait for has happened.
@@ -22,7 +22,7 @@
 #include <chrono>
 #include <iostream>
 
-#include "6_async_await/runtime.hpp"
+#include "6_async_await/runtime/runtime.hpp"
 #include "common/command_line.hpp"
 
 namespace {

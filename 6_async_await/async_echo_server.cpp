@@ -26,7 +26,7 @@
 #include <system_error>
 #include <utility>
 
-#include "6_async_await/runtime.hpp"
+#include "6_async_await/runtime/runtime.hpp"
 #include "common/command_line.hpp"
 #include "common/net.hpp"
 #include "common/stop_signal.hpp"

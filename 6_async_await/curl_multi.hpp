@@ -20,8 +20,8 @@
 #include <string_view>
 #include <unordered_map>
 
-#include "6_async_await/event_loop.hpp"
-#include "6_async_await/task.hpp"
+#include "6_async_await/runtime/event_loop.hpp"
+#include "6_async_await/runtime/task.hpp"
 
 namespace lesson6 {
 

@@ -37,7 +37,7 @@
 #include <vector>
 
 #include "6_async_await/curl_multi.hpp"
-#include "6_async_await/runtime.hpp"
+#include "6_async_await/runtime/runtime.hpp"
 #include "common/command_line.hpp"
 #include "common/net.hpp"
 #include "common/stop_signal.hpp"

@@ -31,9 +31,9 @@
 #include <string_view>
 #include <system_error>
 
-#include "6_async_await/bitmap.hpp"
-#include "6_async_await/http.hpp"
-#include "6_async_await/runtime.hpp"
+#include "6_async_await/support/bitmap.hpp"
+#include "6_async_await/support/http.hpp"
+#include "6_async_await/runtime/runtime.hpp"
 #include "common/command_line.hpp"
 #include "common/net.hpp"
 #include "common/stop_signal.hpp"

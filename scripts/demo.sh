@@ -40,7 +40,7 @@ fi
 
 ensure_build_tools
 ensure_packages tmux netcat-openbsd
-build_preset default
+build_targets default "$server" || exit 1
 
 session=echo-demo
 tmux kill-session -t "$session" 2>/dev/null || true

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Builds what is needed, then runs one lesson's main program in the foreground.
+# Builds what one lesson's main program needs (nothing else, and quietly
+# unless the build fails), then runs it in the foreground.
 #
 #   scripts/run.sh LESSON [ARGS...]
 #
@@ -43,8 +44,17 @@ case "$lesson" in
   *) program="$lesson" ;;
 esac
 
+case "$program" in
+  download_demo) targets=(image_server image_downloader) ;;
+  *) targets=("$program") ;;
+esac
 ensure_build_tools
-build_preset default
+configure_preset default || exit 1
+if ! has_target default "${targets[0]}"; then
+  echo "run.sh: no program named '$program' (try --help)" >&2
+  exit 2
+fi
+build_targets default "${targets[@]}" || exit 1
 bin="$REPO_ROOT/build/bin"
 
 # Lesson 6 needs no internet: our own image_server plays the image site.

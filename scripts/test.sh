@@ -2,6 +2,7 @@
 # Builds everything and runs the test suite: first the optimised build, then
 # the AddressSanitizer + UndefinedBehaviorSanitizer build; last, it compiles
 # everything with clang++ too, so the code stays portable between compilers.
+# All three treat warnings as errors (the build scripts/run.sh makes does not).
 #
 #   scripts/test.sh           all three builds
 #   scripts/test.sh --quick   the optimised build only
@@ -33,8 +34,8 @@ if clang-format --version 2>/dev/null | grep -q 'version 14\.' &&
   git ls-files '*.cpp' '*.hpp' | xargs clang-format --dry-run --Werror
 fi
 
-build_preset default
-ctest --preset default
+build_preset test
+ctest --preset test
 
 if ! $quick; then
   build_preset asan

@@ -21,7 +21,7 @@
 #include <utility>
 #include <vector>
 
-#include "6_async_await/runtime.hpp"
+#include "6_async_await/runtime/runtime.hpp"
 #include "common/net.hpp"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"

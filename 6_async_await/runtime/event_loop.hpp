@@ -42,7 +42,7 @@
 #include <vector>
 
 #include "3_async_with_callbacks/selector.hpp"
-#include "6_async_await/task.hpp"
+#include "6_async_await/runtime/task.hpp"
 #include "common/command_line.hpp"
 
 namespace lesson6 {

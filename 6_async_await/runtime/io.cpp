@@ -1,4 +1,4 @@
-#include "6_async_await/io.hpp"
+#include "6_async_await/runtime/io.hpp"
 
 #include <sys/socket.h>
 

@@ -1,4 +1,4 @@
-#include "6_async_await/event_loop.hpp"
+#include "6_async_await/runtime/event_loop.hpp"
 
 #include <algorithm>
 #include <iostream>

@@ -1,4 +1,4 @@
-#include "6_async_await/bitmap.hpp"
+#include "6_async_await/support/bitmap.hpp"
 
 namespace lesson6 {
 

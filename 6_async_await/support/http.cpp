@@ -1,4 +1,4 @@
-#include "6_async_await/http.hpp"
+#include "6_async_await/support/http.hpp"
 
 #include <cctype>
 #include <string>

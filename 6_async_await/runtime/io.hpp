@@ -28,8 +28,8 @@
 #include <utility>
 
 #include "3_async_with_callbacks/selector.hpp"
-#include "6_async_await/event_loop.hpp"
-#include "6_async_await/task.hpp"
+#include "6_async_await/runtime/event_loop.hpp"
+#include "6_async_await/runtime/task.hpp"
 #include "common/net.hpp"
 
 namespace lesson6 {

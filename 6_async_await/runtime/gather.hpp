@@ -21,7 +21,7 @@
 #include <utility>
 #include <vector>
 
-#include "6_async_await/task.hpp"
+#include "6_async_await/runtime/task.hpp"
 
 namespace lesson6 {
 

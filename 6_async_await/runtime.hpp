@@ -1,8 +1,0 @@
-// Lesson 6's runtime, all of it: what a program includes. Read its parts in
-// this order: task.hpp, event_loop.hpp, gather.hpp, io.hpp.
-#pragma once
-
-#include "6_async_await/event_loop.hpp"
-#include "6_async_await/gather.hpp"
-#include "6_async_await/io.hpp"
-#include "6_async_await/task.hpp"

@@ -1,0 +1,8 @@
+// Lesson 6's runtime, all of it: what a program includes. Read its parts in
+// this order: task.hpp, event_loop.hpp, gather.hpp, io.hpp.
+#pragma once
+
+#include "6_async_await/runtime/event_loop.hpp"
+#include "6_async_await/runtime/gather.hpp"
+#include "6_async_await/runtime/io.hpp"
+#include "6_async_await/runtime/task.hpp"
