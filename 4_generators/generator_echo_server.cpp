@@ -129,7 +129,7 @@ class ServerTask {
 
       case State::waiting_to_read:  // resumes after the yield below
         if (std::optional<common::FileDescriptor> connection =
-                lesson4::accept_connection(listener_.get())) {
+                common::accept_client(listener_.get())) {
           std::string name = common::peer_name(connection->get());
           std::cout << "connection from " << name << std::endl;
           scheduler_.spawn(ClientTask(std::move(*connection), std::move(name), buffer_));

@@ -85,8 +85,7 @@ Generator<Wait> server(common::FileDescriptor listener, Scheduler& scheduler,
                        std::span<char> buffer) {
   while (true) {
     co_yield wait_to_read(listener.get());  // Python: yield ('read', server_socket)
-    if (std::optional<common::FileDescriptor> connection =
-            lesson4::accept_connection(listener.get())) {
+    if (std::optional<common::FileDescriptor> connection = common::accept_client(listener.get())) {
       std::string name = common::peer_name(connection->get());
       std::cout << "connection from " << name << std::endl;
       scheduler.spawn(client(std::move(*connection), std::move(name), buffer));

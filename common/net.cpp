@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <climits>
+#include <cstring>
 #include <iostream>
 #include <system_error>
 #include <utility>
@@ -26,6 +27,36 @@ std::string format_address(const sockaddr_in& address) {
   char text[INET_ADDRSTRLEN] = {};
   inet_ntop(AF_INET, &address.sin_addr, text, sizeof text);
   return std::string(text) + ":" + std::to_string(ntohs(address.sin_port));
+}
+
+// Opened at startup, while descriptors are still to be had: when they run
+// out, closing it frees one for a moment, to accept a client and close it.
+FileDescriptor spare_descriptor(::open("/dev/null", O_RDONLY | O_CLOEXEC));
+
+void turn_away(int listener) {
+  std::cerr << "accept: " << std::strerror(errno) << "; turning a client away\n";
+  spare_descriptor.reset();
+  FileDescriptor(accept4(listener, nullptr, nullptr, SOCK_CLOEXEC)).reset();
+  spare_descriptor = FileDescriptor(::open("/dev/null", O_RDONLY | O_CLOEXEC));
+}
+
+// Linux hands accept() the errors of a connection that failed in the queue
+// (man 2 accept): that client is gone, and the next one may be fine.
+bool client_gone(int error) {
+  switch (error) {
+    case ECONNABORTED:
+    case EPROTO:
+    case ENETDOWN:
+    case ENETUNREACH:
+    case EHOSTDOWN:
+    case EHOSTUNREACH:
+    case ENONET:
+    case ENOPROTOOPT:
+    case EOPNOTSUPP:
+      return true;
+    default:
+      return false;
+  }
 }
 
 }  // namespace
@@ -91,6 +122,20 @@ std::string peer_name(int fd) {
 void set_nonblocking(int fd) {
   const int flags = fcntl(fd, F_GETFL);
   if (flags < 0 || fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0) throw os_error("fcntl(O_NONBLOCK)");
+}
+
+std::optional<FileDescriptor> accept_client(int listener) {
+  while (true) {
+    FileDescriptor client(accept4(listener, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC));
+    if (client) return client;
+    if (errno == EINTR) continue;
+    if (errno == EAGAIN || errno == EWOULDBLOCK || client_gone(errno)) return std::nullopt;
+    if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
+      turn_away(listener);
+      return std::nullopt;
+    }
+    throw os_error("accept");
+  }
 }
 
 std::optional<std::size_t> send_some(int fd, std::span<const char> bytes) {

@@ -46,6 +46,14 @@ std::string peer_name(int fd);
 // every event loop.
 void set_nonblocking(int fd);
 
+// The next client from a non-blocking listener, itself non-blocking; nullopt
+// when there is none after all (EAGAIN), or it left while it was queued.
+// Out of descriptors or memory (EMFILE, ENFILE, ENOBUFS, ENOMEM), it turns
+// the client away with one line on standard error rather than leave it
+// queued: the listener would stay readable and an event loop would spin.
+// Lessons 2 to 6 all accept with it, so they treat a shortage alike.
+std::optional<FileDescriptor> accept_client(int listener);
+
 // One send() on a non-blocking socket, retried only when a signal interrupts
 // it. How many bytes the kernel took (0 when the socket's buffer is full:
 // EAGAIN means wait), or nullopt when the connection is broken (EPIPE,

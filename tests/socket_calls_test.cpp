@@ -1,6 +1,7 @@
-// The socket calls of lessons 4 and 5 (4_generators/socket_calls.hpp): what
-// each returns for data, for "nothing yet", for a closed or broken connection,
-// and how accept_connection() copes with running out of descriptors.
+// The socket calls the event-loop lessons make through small helpers
+// (4_generators/socket_calls.hpp, common/net.hpp): what each returns for
+// data, for "nothing yet", for a closed or broken connection, and how
+// common::accept_client() copes with running out of descriptors.
 
 #include "4_generators/socket_calls.hpp"
 
@@ -83,22 +84,21 @@ TEST_F(SocketCallsTest, SendSomeReturnsNothingWhenThePeerIsGone) {
   EXPECT_EQ(common::send_some(sockets.ours.get(), std::string("late")), std::nullopt);
 }
 
-TEST_F(SocketCallsTest, AcceptConnectionReturnsNothingWhenNoClientWaits) {
+TEST_F(SocketCallsTest, AcceptClientReturnsNothingWhenNoClientWaits) {
   const common::FileDescriptor listener = make_listener();
-  EXPECT_FALSE(lesson4::accept_connection(listener.get()).has_value());
+  EXPECT_FALSE(common::accept_client(listener.get()).has_value());
 }
 
-TEST_F(SocketCallsTest, AcceptConnectionReturnsANonBlockingConnection) {
+TEST_F(SocketCallsTest, AcceptClientReturnsANonBlockingConnection) {
   const common::FileDescriptor listener = make_listener();
   const common::FileDescriptor client = test_support::connect_to(port_of(listener.get()));
   ASSERT_TRUE(test_support::wait_readable(listener.get(), std::chrono::seconds(10)));
-  const std::optional<common::FileDescriptor> connection =
-      lesson4::accept_connection(listener.get());
+  const std::optional<common::FileDescriptor> connection = common::accept_client(listener.get());
   ASSERT_TRUE(connection.has_value());
   EXPECT_NE(fcntl(connection->get(), F_GETFL) & O_NONBLOCK, 0);
 }
 
-TEST_F(SocketCallsTest, AcceptConnectionTurnsAClientAwayWhenOutOfDescriptors) {
+TEST_F(SocketCallsTest, AcceptClientTurnsAClientAwayWhenOutOfDescriptors) {
   const common::FileDescriptor listener = make_listener();
   const common::FileDescriptor refused = test_support::connect_to(port_of(listener.get()));
   ASSERT_TRUE(test_support::wait_readable(listener.get(), std::chrono::seconds(10)));
@@ -113,8 +113,7 @@ TEST_F(SocketCallsTest, AcceptConnectionTurnsAClientAwayWhenOutOfDescriptors) {
   rlimit tight = saved;
   tight.rlim_cur = static_cast<rlim_t>(lowest_free);
   ASSERT_EQ(setrlimit(RLIMIT_NOFILE, &tight), 0);
-  const std::optional<common::FileDescriptor> connection =
-      lesson4::accept_connection(listener.get());
+  const std::optional<common::FileDescriptor> connection = common::accept_client(listener.get());
   const bool listener_still_readable = test_support::wait_readable(listener.get(), {});
   ASSERT_EQ(setrlimit(RLIMIT_NOFILE, &saved), 0);
 
@@ -128,7 +127,7 @@ TEST_F(SocketCallsTest, AcceptConnectionTurnsAClientAwayWhenOutOfDescriptors) {
   // With descriptors to spare again, the next client is accepted.
   const common::FileDescriptor next = test_support::connect_to(port_of(listener.get()));
   ASSERT_TRUE(test_support::wait_readable(listener.get(), std::chrono::seconds(10)));
-  EXPECT_TRUE(lesson4::accept_connection(listener.get()).has_value());
+  EXPECT_TRUE(common::accept_client(listener.get()).has_value());
 }
 
 }  // namespace
