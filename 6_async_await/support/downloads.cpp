@@ -1,0 +1,261 @@
+#include "6_async_await/support/downloads.hpp"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cctype>
+#include <cerrno>
+#include <iomanip>
+#include <iostream>
+#include <memory>
+#include <span>
+#include <system_error>
+
+#include "6_async_await/curl_multi.hpp"
+#include "6_async_await/runtime/gather.hpp"
+#include "common/command_line.hpp"
+
+namespace lesson6 {
+
+namespace {
+
+std::string system_reason(int error) {
+  return std::generic_category().message(error);
+}
+
+// "image/bmp" gives "bmp", "image/jpeg" "jpg". Anything else, or anything
+// that could smuggle a path into a file name, gives "bin".
+std::string extension_for(const char* content_type) {
+  if (content_type == nullptr) return "bin";
+  const std::string_view whole = content_type;
+  std::string type(whole.substr(0, whole.find(';')));
+  std::erase_if(type, [](unsigned char c) { return std::isspace(c); });
+  std::transform(type.begin(), type.end(), type.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  if (!type.starts_with("image/")) return "bin";
+  const std::string subtype = type.substr(6);
+  if (subtype == "jpeg") return "jpg";
+  if (subtype.empty() || subtype.size() > 8 ||
+      !std::all_of(subtype.begin(), subtype.end(),
+                   [](unsigned char c) { return std::isalnum(c); })) {
+    return "bin";
+  }
+  return subtype;
+}
+
+struct UrlCleanup {
+  void operator()(CURLU* url) const { curl_url_cleanup(url); }
+};
+
+// An http:// or https:// URL that libcurl can parse.
+bool is_web_url(const std::string& text) {
+  const std::unique_ptr<CURLU, UrlCleanup> url(curl_url());
+  if (!url || curl_url_set(url.get(), CURLUPART_URL, text.c_str(), 0) != CURLUE_OK) return false;
+  char* scheme = nullptr;
+  if (curl_url_get(url.get(), CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK) return false;
+  const std::string_view name = scheme;
+  const bool web = name == "http" || name == "https";
+  curl_free(scheme);
+  return web;
+}
+
+Task<void> worker(long count, long& next, const std::function<Task<void>(long)>& job) {
+  while (next <= count) {
+    co_await job(next++);
+  }
+}
+
+}  // namespace
+
+Options read_options(int argc, char** argv) {
+  Options options;
+  common::CommandLine command_line(
+      "image_downloader",
+      "Lesson 6: downloads --count images one after another (sync), then all at\n"
+      "once on the lesson's event loop (async), and compares how long each took.");
+  command_line.option("--url", "where to download each image from", options.url);
+  command_line.option("--count", "how many images", options.count, 1, 1000);
+  command_line.option("--out", "the folder for the images, created if missing", options.out);
+  command_line.option("--mode", "sync, async or both", options.mode);
+  command_line.option("--max-parallel", "async transfers at once; 0: all of them",
+                      options.max_parallel, 0, 1000);
+  command_line.option("--timeout-ms", "give up on an image after this long; 0: never",
+                      options.timeout_ms, 0, 3'600'000);
+  command_line.option("--max-bytes", "give up on an image larger than this", options.max_bytes, 1,
+                      10'000'000'000);
+  command_line.parse(argc, argv);
+  if (options.mode != "sync" && options.mode != "async" && options.mode != "both") {
+    command_line.fail("bad value '" + options.mode + "' for --mode: sync, async or both");
+  }
+  if (!is_web_url(options.url)) {
+    command_line.fail("bad value '" + without_password(options.url) +
+                      "' for --url: not an http(s) URL");
+  }
+  return options;
+}
+
+// The user and password sit between "//" and the last '@' before the path
+// (RFC 3986: none of "/?#" may appear in them unencoded); the password
+// follows the first ':' there. This works on malformed URLs too.
+std::string without_password(std::string_view url) {
+  std::string shown(url);
+  const std::size_t authority = url.find("//");
+  if (authority == std::string_view::npos) return shown;
+  const std::size_t path = url.find_first_of("/?#", authority + 2);
+  const std::size_t at = url.substr(0, path).rfind('@');
+  if (at == std::string_view::npos || at < authority) return shown;
+  const std::size_t colon = url.find(':', authority + 2);
+  if (colon < at) shown.replace(colon + 1, at - colon - 1, "***");
+  return shown;
+}
+
+Task<void> gather_numbered(long count, long at_once, std::function<Task<void>(long)> job) {
+  long next = 1;  // the number of the next job nobody has started yet
+  const long workers = at_once == 0 ? count : std::min(at_once, count);
+  std::vector<Task<void>> tasks;
+  for (long i = 0; i < workers; ++i) {
+    tasks.push_back(worker(count, next, job));
+  }
+  co_await gather(std::move(tasks));
+}
+
+std::string image_name(std::string_view mode, long number, long count) {
+  const std::size_t width = std::max<std::size_t>(2, std::to_string(count).size());
+  std::string digits = std::to_string(number);
+  digits.insert(0, width - digits.size(), '0');
+  return std::string(mode) + "-" + digits;
+}
+
+// O_EXCL makes open() fail when the name exists, even as a symbolic link, so
+// the bytes never land in a file that is not ours. The process id keeps two
+// runs into one folder apart; a name that is taken all the same (planted, or
+// left by a run that was killed) makes us try the next.
+Download::Download(const std::filesystem::path& folder, std::string name, curl_off_t max_bytes)
+    : name_(std::move(name)), max_bytes_(max_bytes) {
+  int error = EEXIST;
+  for (int attempt = 1; attempt <= 100 && error == EEXIST; ++attempt) {
+    const std::filesystem::path partial = folder / ("." + name_ + "." + std::to_string(getpid()) +
+                                                    "-" + std::to_string(attempt) + ".part");
+    file_ = common::FileDescriptor(
+        ::open(partial.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0666));
+    if (file_) {
+      partial_ = partial;
+      return;
+    }
+    error = errno;
+  }
+  failure_ = "cannot create a file in " + folder.string() + ": " + system_reason(error);
+}
+
+Download::~Download() {
+  if (saved_ || partial_.empty()) return;
+  file_.reset();
+  ::unlink(partial_.c_str());  // nothing more to do if that fails: it is only a leftover
+}
+
+std::size_t Download::write(char* data, std::size_t size, std::size_t count, void* self) {
+  Download& download = *static_cast<Download*>(self);
+  std::span<const char> piece(data, size * count);
+  // A body with no Content-Length can be endless: CURLOPT_MAXFILESIZE_LARGE
+  // cannot stop those, so we count. Returning less than we were given tells
+  // libcurl to stop the transfer.
+  if (static_cast<curl_off_t>(piece.size()) > download.max_bytes_ - download.written_) {
+    download.failure_ = download.too_big();
+    return 0;
+  }
+  while (!piece.empty()) {
+    const ssize_t written = ::write(download.file_.get(), piece.data(), piece.size());
+    if (written < 0 && errno == EINTR) continue;
+    if (written < 0) {
+      download.failure_ =
+          "cannot write " + download.partial_.string() + ": " + system_reason(errno);
+      return 0;
+    }
+    piece = piece.subspan(static_cast<std::size_t>(written));
+  }
+  download.written_ += static_cast<curl_off_t>(size * count);
+  return size * count;
+}
+
+void Download::save(CURL* easy, CURLcode result) {
+  if (failure_) return;                     // our write callback stopped the transfer, and said why
+  if (result == CURLE_FILESIZE_EXCEEDED) {  // the Content-Length was over the limit
+    failure_ = too_big();
+    return;
+  }
+  if (result != CURLE_OK) {
+    failure_ = curl_easy_strerror(result);
+    host_unknown_ = result == CURLE_COULDNT_RESOLVE_HOST || result == CURLE_COULDNT_RESOLVE_PROXY;
+    return;
+  }
+  long status = 0;
+  check(curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &status), "response code");
+  if (status < 200 || status > 299) {
+    failure_ = "HTTP " + std::to_string(status);
+    return;
+  }
+  char* content_type = nullptr;
+  check(curl_easy_getinfo(easy, CURLINFO_CONTENT_TYPE, &content_type), "content type");
+  // close() is where a full disk may speak up last.
+  if (::close(file_.release()) != 0) {
+    failure_ = "cannot write " + partial_.string() + ": " + system_reason(errno);
+    return;
+  }
+  const std::filesystem::path final_path =
+      partial_.parent_path() / (name_ + "." + extension_for(content_type));
+  if (::rename(partial_.c_str(), final_path.c_str()) != 0) {
+    failure_ = "cannot rename to " + final_path.string() + ": " + system_reason(errno);
+    return;
+  }
+  saved_ = true;
+}
+
+std::string Download::too_big() const {
+  return "larger than --max-bytes " + std::to_string(max_bytes_);
+}
+
+Tally::Tally(std::string_view url, long count)
+    : url_(without_password(url)), count_(count), on_terminal_(isatty(STDOUT_FILENO) == 1) {}
+
+void Tally::begin(std::string_view mode) {
+  mode_ = mode;
+  done_ = 0;
+  failures_.clear();
+  draw();
+}
+
+void Tally::add(const Download& download) {
+  if (download.failure())
+    failures_.push_back(download.name() + " from " + url_ + ": " + *download.failure());
+  host_unknown_ = host_unknown_ || download.host_unknown();
+  ++done_;
+  draw();
+}
+
+bool Tally::end(std::chrono::duration<double> took) {
+  wipe();
+  std::sort(failures_.begin(), failures_.end());  // finishing order is anybody's guess
+  for (const std::string& failure : failures_) {
+    std::cerr << "failed: " << failure << '\n';
+  }
+  const long arrived = count_ - static_cast<long>(failures_.size());
+  std::cout << mode_ << ": " << arrived;
+  if (arrived != count_) std::cout << " of " << count_;
+  std::cout << " images in " << std::fixed << std::setprecision(2) << took.count() << " s"
+            << std::endl;
+  return arrived == count_;
+}
+
+void Tally::draw() {
+  if (!on_terminal_) return;
+  std::cout << '\r' << mode_ << ": " << done_ << '/' << count_ << std::flush;
+  drawn_ = true;
+}
+
+void Tally::wipe() {
+  if (drawn_) std::cout << "\r\033[K" << std::flush;
+  drawn_ = false;
+}
+
+}  // namespace lesson6
