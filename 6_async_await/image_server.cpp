@@ -2,7 +2,7 @@
 // tried with no internet.
 //
 // Run it:      scripts/run.sh image_server
-// Try it:      curl -o one.bmp http://127.0.0.1:5000/image    (open one.bmp)
+// Try it:      curl -o one.bmp http://127.0.0.1:5000/320/240    (open one.bmp)
 //              curl http://127.0.0.1:5000/stats
 // Observe:     every request for an image is answered after --latency-ms
 //              (200 by default) with a picture no earlier request got. Ten
@@ -13,16 +13,19 @@
 // Why:         next to async_echo_server.cpp, the same accept loop and one
 //              task per connection; answer_request() reads a request, sleeps,
 //              writes the answer, and serve_client() asks for another.
-// Pictures:    bitmap.hpp makes them; http.hpp reads requests and writes answers.
+// Pictures:    /W/H is W x H pixels, the course's loremflickr.com/320/240
+//              shape; /image is 320 x 240. bitmap.hpp makes them; http.hpp
+//              reads requests and writes answers.
 // Shortcuts:   just enough HTTP/1.1 for curl and a browser: GET only, no
-//              request bodies, every picture the same size. A client gets a
-//              few seconds to send its request and to take our answer; then
-//              we hang up, so nobody can hold a connection forever.
+//              request bodies. A client gets a few seconds to send its request
+//              and to take our answer; then we hang up, so nobody can hold a
+//              connection forever.
 
 #include <sys/socket.h>
 
 #include <algorithm>
 #include <array>
+#include <charconv>
 #include <chrono>
 #include <cstdint>
 #include <iostream>
@@ -31,9 +34,9 @@
 #include <string_view>
 #include <system_error>
 
+#include "6_async_await/runtime/runtime.hpp"
 #include "6_async_await/support/bitmap.hpp"
 #include "6_async_await/support/http.hpp"
-#include "6_async_await/runtime/runtime.hpp"
 #include "common/command_line.hpp"
 #include "common/net.hpp"
 #include "common/stop_signal.hpp"
@@ -45,11 +48,41 @@ using lesson6::end_of_header;
 using lesson6::make_bitmap;
 using lesson6::make_response;
 using lesson6::max_header_size;
+using lesson6::max_picture_side;
 using lesson6::parse_request;
 using lesson6::Request;
 
-bool is_image_target(std::string_view target) {
-  return target == "/image" || target.starts_with("/image/") || target.starts_with("/image?");
+struct PictureSize {
+  std::uint32_t width;
+  std::uint32_t height;
+};
+
+// "320" gives 320; a number too large for 32 bits gives 0, which no picture
+// has. nullopt when it is not all digits.
+std::optional<std::uint32_t> side_of(std::string_view digits) {
+  std::uint32_t side = 0;
+  const auto [end, error] = std::from_chars(digits.data(), digits.data() + digits.size(), side);
+  if (digits.empty() || end != digits.data() + digits.size()) return std::nullopt;
+  return error == std::errc() ? side : 0;
+}
+
+// The picture a target asks for: "/320/240" (what loremflickr.com serves), or
+// "/image" (and "/image/...") for 320 x 240, with any "?query" ignored.
+// nullopt when the target asks for no picture at all.
+std::optional<PictureSize> picture_size(std::string_view target) {
+  target = target.substr(0, target.find('?'));
+  if (target == "/image" || target.starts_with("/image/")) return PictureSize{320, 240};
+  const std::size_t slash = target.find('/', 1);
+  if (slash == std::string_view::npos) return std::nullopt;
+  const std::optional<std::uint32_t> width = side_of(target.substr(1, slash - 1));
+  const std::optional<std::uint32_t> height = side_of(target.substr(slash + 1));
+  if (!width || !height) return std::nullopt;
+  return PictureSize{*width, *height};
+}
+
+bool is_drawable(PictureSize size) {
+  return size.width >= 1 && size.width <= max_picture_side && size.height >= 1 &&
+         size.height <= max_picture_side;
 }
 
 // ---- The server ----
@@ -162,14 +195,22 @@ lesson6::Task<Next> answer_request(const lesson6::Socket& client, std::string& r
                                                  "only GET is served here\n", false));
     co_return Next::hang_up;
   }
-  if (is_image_target(request->target)) {
+  const std::optional<PictureSize> size = picture_size(request->target);
+  if (size && !is_drawable(*size)) {
+    const std::string limit = std::to_string(max_picture_side);
+    co_await send_response(client, make_response("400 Bad Request", "text/plain",
+                                                 "a picture is 1 to " + limit +
+                                                     " pixels wide and 1 to " + limit + " high\n",
+                                                 request->keep_alive));
+  } else if (size) {
     const InFlight counted(server);
     const std::uint32_t number = ++server.images_started;
     server.trace("fd ", fd, ": picture ", number, " in ", server.latency.count(), " ms; ",
                  server.in_flight, " in flight");
     co_await lesson6::sleep(server.latency);  // other clients are served meanwhile
     co_await send_response(
-        client, make_response("200 OK", "image/bmp", make_bitmap(number), request->keep_alive));
+        client, make_response("200 OK", "image/bmp", make_bitmap(number, size->width, size->height),
+                              request->keep_alive));
     ++server.images_served;
   } else if (request->target == "/stats") {
     const std::string stats = "{\"images_served\": " + std::to_string(server.images_served) +
@@ -219,8 +260,9 @@ int main(int argc, char** argv) {
   long latency_ms = 200;
   common::CommandLine command_line(
       "image_server",
-      "Lesson 6: serves a new BMP picture on every GET /image after a delay,\n"
-      "and counters on GET /stats, so the image downloader needs no internet.");
+      "Lesson 6: serves a new BMP picture on every GET /W/H (W x H pixels, as\n"
+      "loremflickr.com does) or /image (320 x 240) after a delay, and counters\n"
+      "on GET /stats, so the image downloader needs no internet.");
   common::add_server_options(command_line, options);
   command_line.option("--latency-ms", "how long each picture takes to arrive", latency_ms, 0,
                       60'000);

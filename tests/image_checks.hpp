@@ -53,6 +53,17 @@ inline testing::AssertionResult is_valid_bitmap(std::string_view bytes) {
   return testing::AssertionSuccess();
 }
 
+// A bitmap's width and height, as its info header says (check
+// is_valid_bitmap() first).
+struct BitmapSize {
+  std::uint32_t width;
+  std::uint32_t height;
+  bool operator==(const BitmapSize&) const = default;
+};
+inline BitmapSize bitmap_size(std::string_view bytes) {
+  return {little_endian(bytes, 18, 4), little_endian(bytes, 22, 4)};
+}
+
 // The whole answer (status line, headers, body) to "GET target", on a fresh
 // connection that the server closes after answering.
 inline std::string http_get(std::uint16_t port, std::string_view target) {

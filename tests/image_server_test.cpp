@@ -1,6 +1,7 @@
 // image_server, the local stand-in for an image site: a different valid
-// picture on every GET /image, counters on /stats, clear refusals of what is
-// not a request it serves, and no client that can crash it or hold it up.
+// picture on every GET /image and /W/H (the size asked for, within bounds),
+// counters on /stats, clear refusals of what is not a request it serves, and
+// no client that can crash it or hold it up.
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -9,6 +10,7 @@
 #include <chrono>
 #include <cstddef>
 #include <limits>
+#include <set>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -20,6 +22,8 @@
 namespace {
 
 using namespace std::chrono_literals;
+using image_checks::bitmap_size;
+using image_checks::BitmapSize;
 using image_checks::http_get;
 using image_checks::is_valid_bitmap;
 using image_checks::stat;
@@ -94,6 +98,34 @@ TEST(ImageServerTest, ServesADifferentValidBitmapOnEveryImageRequest) {
   EXPECT_THAT(responses[1].headers, HasSubstr("Connection: close\r\n"));
 }
 
+TEST(ImageServerTest, ServesTheCoursesWidthByHeightShapeAtTheSizeAskedFor) {
+  test_support::Server server("image_server", {"--latency-ms", "0"});
+  const std::vector<std::pair<std::string, BitmapSize>> asked_for = {
+      {"/320/240", {320, 240}}, {"/320/240?lock=7", {320, 240}}, {"/16/9", {16, 9}},
+      {"/1/1", {1, 1}},         {"/1024/1024", {1024, 1024}},    {"/image", {320, 240}}};
+  std::set<std::string> different;
+  for (const auto& [target, size] : asked_for) {
+    const Response response = get(server.port(), target);
+    EXPECT_EQ(response.status_line, "HTTP/1.1 200 OK") << target;
+    EXPECT_THAT(response.headers, HasSubstr("Content-Type: image/bmp\r\n")) << target;
+    ASSERT_TRUE(is_valid_bitmap(response.body)) << target;
+    EXPECT_EQ(bitmap_size(response.body), size) << target;
+    different.insert(response.body);
+  }
+  EXPECT_EQ(different.size(), asked_for.size());  // every picture unlike every other
+  EXPECT_EQ(stat(server.port(), "images_served"), 6);
+}
+
+TEST(ImageServerTest, RefusesSillySizesWith400AndKeepsServing) {
+  test_support::Server server("image_server", {"--latency-ms", "0"});
+  for (const std::string_view target :
+       {"/0/240", "/320/0", "/1025/240", "/320/1025", "/320/99999999999999999999"}) {
+    EXPECT_EQ(get(server.port(), target).status_line, "HTTP/1.1 400 Bad Request") << target;
+  }
+  EXPECT_EQ(stat(server.port(), "images_served"), 0);
+  EXPECT_TRUE(is_valid_bitmap(get(server.port(), "/320/240").body));
+}
+
 TEST(ImageServerTest, CountsImagesServedAndTheMostRequestsInFlightAtOnce) {
   test_support::Server server("image_server", {"--latency-ms", "300"});
   // Three clients ask together; each answer takes 300 ms, so the server holds
@@ -121,7 +153,10 @@ TEST(ImageServerTest, CountsImagesServedAndTheMostRequestsInFlightAtOnce) {
 TEST(ImageServerTest, AnswersOtherPathsWith404) {
   test_support::Server server("image_server", {"--latency-ms", "0"});
   EXPECT_EQ(get(server.port(), "/").status_line, "HTTP/1.1 404 Not Found");
-  EXPECT_EQ(get(server.port(), "/images").status_line, "HTTP/1.1 404 Not Found");
+  for (const std::string_view target :
+       {"/images", "/320", "/320/", "/320/abc", "/320/240/7", "/-1/240", "/+1/240", "//240"}) {
+    EXPECT_EQ(get(server.port(), target).status_line, "HTTP/1.1 404 Not Found") << target;
+  }
   EXPECT_EQ(stat(server.port(), "images_served"), 0);
 }
 

@@ -1,11 +1,10 @@
 #include "6_async_await/support/bitmap.hpp"
 
+#include <algorithm>
+
 namespace lesson6 {
 
 namespace {
-
-constexpr std::uint32_t image_width = 320;
-constexpr std::uint32_t image_height = 240;
 
 // Every number in a BMP header is little-endian.
 void append_number(std::string& out, std::uint32_t value, int bytes) {
@@ -22,9 +21,9 @@ std::uint32_t colour_of(std::uint32_t number, std::uint32_t odd_multiplier) {
 
 }  // namespace
 
-std::string make_bitmap(std::uint32_t number) {
-  const std::uint32_t row_size = (image_width * 3 + 3) / 4 * 4;  // rows are padded to 4 bytes
-  const std::uint32_t pixels_size = row_size * image_height;
+std::string make_bitmap(std::uint32_t number, std::uint32_t width, std::uint32_t height) {
+  const std::uint32_t row_size = (width * 3 + 3) / 4 * 4;  // rows are padded to 4 bytes
+  const std::uint32_t pixels_size = row_size * height;
   const std::uint32_t headers_size = 14 + 40;
   std::string bitmap;
   bitmap.reserve(headers_size + pixels_size);
@@ -34,8 +33,8 @@ std::string make_bitmap(std::uint32_t number) {
   append_number(bitmap, 0, 4);             // reserved
   append_number(bitmap, headers_size, 4);  // where the pixels start
   append_number(bitmap, 40, 4);            // the info header: its own size, then
-  append_number(bitmap, image_width, 4);   // the width,
-  append_number(bitmap, image_height, 4);  // the height (positive: bottom row first),
+  append_number(bitmap, width, 4);         // the width,
+  append_number(bitmap, height, 4);        // the height (positive: bottom row first),
   append_number(bitmap, 1, 2);             // one plane,
   append_number(bitmap, 24, 2);            // 24 bits per pixel (blue, green, red),
   append_number(bitmap, 0, 4);             // no compression,
@@ -49,7 +48,8 @@ std::string make_bitmap(std::uint32_t number) {
   const std::uint32_t to = colour_of(number, 0x85EBCA6B);
   // Pixel (x, y) gets step x + y of the blend, so every row is a slice of one
   // strip of steps, starting one pixel further along than the row below.
-  const std::uint32_t last_step = image_width + image_height - 2;
+  // (A 1 x 1 picture has one step only; 1 keeps us from dividing by 0.)
+  const std::uint32_t last_step = std::max(width + height - 2, 1u);
   std::string strip;
   for (std::uint32_t step = 0; step <= last_step; ++step) {
     for (const int shift : {0, 8, 16}) {  // blue, green, red
@@ -58,9 +58,9 @@ std::string make_bitmap(std::uint32_t number) {
       strip += static_cast<char>((a * (last_step - step) + b * step) / last_step);
     }
   }
-  for (std::uint32_t y = 0; y < image_height; ++y) {
-    bitmap.append(strip, y * 3, image_width * 3);
-    bitmap.append(row_size - image_width * 3, '\0');
+  for (std::uint32_t y = 0; y < height; ++y) {
+    bitmap.append(strip, y * 3, width * 3);
+    bitmap.append(row_size - width * 3, '\0');
   }
   return bitmap;
 }
