@@ -6,18 +6,13 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
-#include <stdlib.h>
 #include <sys/socket.h>
 
-#include <algorithm>
 #include <chrono>
 #include <csignal>
 #include <filesystem>
-#include <fstream>
-#include <iterator>
 #include <map>
 #include <set>
-#include <sstream>
 #include <string>
 #include <thread>
 #include <utility>
@@ -25,6 +20,7 @@
 
 #include "common/net.hpp"
 #include "tests/image_checks.hpp"
+#include "tests/image_downloader_fixture.hpp"
 #include "tests/program.hpp"
 
 namespace {
@@ -32,66 +28,23 @@ namespace {
 using namespace std::chrono_literals;
 using image_checks::is_valid_bitmap;
 using image_checks::stat;
+using image_downloader_fixture::ImageDownloaderTest;
+using image_downloader_fixture::lines_of;
+using image_downloader_fixture::port_of;
 using testing::ElementsAre;
 using testing::HasSubstr;
 using testing::IsEmpty;
+using testing::Not;
 
 std::string image_url(std::uint16_t port, std::string_view path = "/image") {
-  return "http://127.0.0.1:" + std::to_string(port) + std::string(path);
+  return image_downloader_fixture::url_of(port, path);
 }
-
-std::vector<std::string> lines_of(const std::string& text) {
-  std::vector<std::string> lines;
-  std::istringstream stream(text);
-  for (std::string line; std::getline(stream, line);)
-    lines.push_back(line);
-  return lines;
-}
-
-class ImageDownloaderTest : public testing::Test {
- protected:
-  void SetUp() override {
-    std::string pattern =
-        (std::filesystem::temp_directory_path() / "image_downloader_test.XXXXXX").string();
-    ASSERT_NE(mkdtemp(pattern.data()), nullptr);
-    scratch_ = pattern;
-  }
-  void TearDown() override { std::filesystem::remove_all(scratch_); }
-
-  // The downloader's output folder does not exist before it runs.
-  std::filesystem::path out() const { return scratch_ / "images"; }
-
-  test_support::Finished download(std::vector<std::string> arguments) const {
-    arguments.insert(arguments.end(), {"--out", out().string()});
-    return test_support::run_program("image_downloader", arguments, {}, 60s);
-  }
-
-  // Every file in the output folder, hidden ones too: name -> contents.
-  std::map<std::string, std::string> saved_files() const {
-    std::map<std::string, std::string> files;
-    if (!std::filesystem::exists(out())) return files;
-    for (const auto& entry : std::filesystem::directory_iterator(out())) {
-      std::ifstream file(entry.path(), std::ios::binary);
-      files[entry.path().filename().string()] =
-          std::string(std::istreambuf_iterator<char>(file), std::istreambuf_iterator<char>());
-    }
-    return files;
-  }
-
-  static std::vector<std::string> names_of(const std::map<std::string, std::string>& files) {
-    std::vector<std::string> names;
-    for (const auto& [name, contents] : files)
-      names.push_back(name);
-    return names;
-  }
-
- private:
-  std::filesystem::path scratch_;
-};
 
 TEST_F(ImageDownloaderTest, BothModesSaveEveryImageIntactAndEachOneDifferent) {
+  // The course's run, offline: loremflickr.com/320/240 is image_server's /320/240.
   test_support::Server server("image_server", {"--latency-ms", "50"});
-  const test_support::Finished run = download({"--url", image_url(server.port()), "--count", "3"});
+  const test_support::Finished run =
+      download({"--url", image_url(server.port(), "/320/240"), "--count", "3"});
 
   EXPECT_EQ(run.exit_code, 0) << run.error;
   const std::map<std::string, std::string> files = saved_files();
@@ -153,11 +106,43 @@ TEST_F(ImageDownloaderTest, A404IsOneLinePerImageExitCode1AndNoFile) {
 
   EXPECT_EQ(run.exit_code, 1);
   const std::vector<std::string> failures = lines_of(run.error);
-  EXPECT_EQ(failures.size(), 4u) << run.error;  // two images, two modes
+  EXPECT_EQ(failures.size(), 4u) << run.error;  // two images, two modes, and no hint
   for (const std::string& failure : failures) {
     EXPECT_THAT(failure, HasSubstr(url));
     EXPECT_THAT(failure, HasSubstr("HTTP 404"));
   }
+  EXPECT_THAT(saved_files(), IsEmpty());
+}
+
+TEST_F(ImageDownloaderTest, APasswordInTheUrlIsNeverPrinted) {
+  test_support::Server server("image_server", {"--latency-ms", "0"});
+  const std::string url =
+      "http://reader:hunter2@127.0.0.1:" + std::to_string(server.port()) + "/no-such-page";
+  const test_support::Finished failed = download({"--url", url, "--count", "1"});
+  EXPECT_EQ(failed.exit_code, 1);
+  EXPECT_EQ(lines_of(failed.error).size(), 2u) << failed.error;
+  EXPECT_THAT(failed.error, HasSubstr("reader:***@127.0.0.1:"));
+  EXPECT_THAT(failed.error + failed.output, Not(HasSubstr("hunter2")));
+
+  // A URL refused before any download is shown masked too.
+  const test_support::Finished refused =
+      download({"--url", "http://reader:hunter2@127.0.0.1:99999/image"});
+  EXPECT_EQ(refused.exit_code, 2);
+  EXPECT_THAT(refused.error, HasSubstr("reader:***@"));
+  EXPECT_THAT(refused.error, Not(HasSubstr("hunter2")));
+}
+
+// No network needed: a name under .invalid never resolves (RFC 6761), which
+// is what every name looks like to a computer that is offline.
+TEST_F(ImageDownloaderTest, AHostThatDoesNotResolveEndsWithHowToRunOffline) {
+  const test_support::Finished run =
+      download({"--url", "http://images.example.invalid/320/240", "--count", "1"});
+  EXPECT_EQ(run.exit_code, 1);
+  const std::vector<std::string> lines = lines_of(run.error);
+  ASSERT_EQ(lines.size(), 3u) << run.error;  // one failure per mode, then the hint
+  EXPECT_THAT(lines[0], HasSubstr("resolve"));
+  EXPECT_THAT(lines[1], HasSubstr("resolve"));
+  EXPECT_THAT(lines[2], HasSubstr("scripts/run.sh 6"));
   EXPECT_THAT(saved_files(), IsEmpty());
 }
 
@@ -169,9 +154,7 @@ TEST_F(ImageDownloaderTest, ARefusedConnectionIsReportedWithExitCode1AndNoFile) 
   address.sin_family = AF_INET;
   address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   ASSERT_EQ(bind(bound.get(), reinterpret_cast<const sockaddr*>(&address), sizeof address), 0);
-  const std::string port = common::local_name(bound.get()).substr(10);  // after "127.0.0.1:"
-
-  const std::string url = "http://127.0.0.1:" + port + "/image";
+  const std::string url = image_url(port_of(bound.get()));
   const test_support::Finished run = download({"--url", url, "--count", "2"});
 
   EXPECT_EQ(run.exit_code, 1);
