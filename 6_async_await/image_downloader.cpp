@@ -15,8 +15,9 @@
 //              libcurl decides what to wait for; CurlMulti passes that on to
 //              EventLoop::watch() and call_later(), and wakes the task whose
 //              transfer is done. --max-parallel N caps how many run at once.
-// Skip:        support/downloads.hpp saves the files (complete or not at all)
-//              and keeps the tally; none of it is about waiting.
+// Skip:        support/downloads.hpp reads the flags, saves each image complete
+//              or not at all, caps the transfers at --max-parallel and keeps
+//              the tally; none of it is about waiting.
 // Shortcuts:   every image comes from the same URL (as with the course's
 //              loremflickr); a program killed outright (SIGKILL) may leave a
 //              hidden .part file behind.
@@ -27,6 +28,7 @@
 #include <iostream>
 #include <optional>
 #include <string>
+#include <utility>
 
 #include "6_async_await/curl_multi.hpp"
 #include "6_async_await/runtime/runtime.hpp"
@@ -77,12 +79,10 @@ void set_up(CURL* easy, const Options& options, Download& download) {
 void download_sync(const Options& options, Tally& tally) {
   const lesson6::EasyHandle easy = lesson6::make_easy_handle();
   for (long number = 1; number <= options.count; ++number) {
-    Download download(options.out, lesson6::image_name("sync", number, options.count),
-                      options.max_bytes);
+    Download download(options, lesson6::image_name("sync", number, options.count));
     if (download.has_file()) {
       set_up(easy.get(), options, download);
-      const CURLcode result = curl_easy_perform(easy.get());  // blocks until this image is here
-      download.save(easy.get(), result);
+      download.save(easy.get(), curl_easy_perform(easy.get()));  // blocks until it is here
     }
     tally.add(download);
     if (common::stop_requested()) throw lesson6::Stopped();
@@ -95,12 +95,11 @@ void download_sync(const Options& options, Tally& tally) {
 // a task that sleeps in perform() until libcurl has the whole image.
 lesson6::Task<void> download_one(lesson6::CurlMulti& multi, const Options& options,
                                  std::string name, Tally& tally) {
-  Download download(options.out, std::move(name), options.max_bytes);
+  Download download(options, std::move(name));
   if (download.has_file()) {
     const lesson6::EasyHandle easy = lesson6::make_easy_handle();
     set_up(easy.get(), options, download);
-    const CURLcode result = co_await multi.perform(easy.get());
-    download.save(easy.get(), result);
+    download.save(easy.get(), co_await multi.perform(easy.get()));
   }
   tally.add(download);
 }

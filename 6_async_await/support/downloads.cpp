@@ -60,6 +60,7 @@ bool is_web_url(const std::string& text) {
   return web;
 }
 
+// One of gather_numbered()'s workers: `next` is the number no worker has taken yet.
 Task<void> worker(long count, long& next, const std::function<Task<void>(long)>& job) {
   while (next <= count) {
     co_await job(next++);
@@ -82,8 +83,8 @@ Options read_options(int argc, char** argv) {
                       options.max_parallel, 0, 1000);
   command_line.option("--timeout-ms", "give up on an image after this long; 0: never",
                       options.timeout_ms, 0, 3'600'000);
-  command_line.option("--max-bytes", "give up on an image larger than this", options.max_bytes, 1,
-                      10'000'000'000);
+  command_line.option("--max-bytes", "give up on an image of more bytes than this",
+                      options.max_bytes, 1, 10'000'000'000);
   command_line.parse(argc, argv);
   if (options.mode != "sync" && options.mode != "async" && options.mode != "both") {
     command_line.fail("bad value '" + options.mode + "' for --mode: sync, async or both");
@@ -110,16 +111,6 @@ std::string without_password(std::string_view url) {
   return shown;
 }
 
-Task<void> gather_numbered(long count, long at_once, std::function<Task<void>(long)> job) {
-  long next = 1;  // the number of the next job nobody has started yet
-  const long workers = at_once == 0 ? count : std::min(at_once, count);
-  std::vector<Task<void>> tasks;
-  for (long i = 0; i < workers; ++i) {
-    tasks.push_back(worker(count, next, job));
-  }
-  co_await gather(std::move(tasks));
-}
-
 std::string image_name(std::string_view mode, long number, long count) {
   const std::size_t width = std::max<std::size_t>(2, std::to_string(count).size());
   std::string digits = std::to_string(number);
@@ -131,8 +122,9 @@ std::string image_name(std::string_view mode, long number, long count) {
 // the bytes never land in a file that is not ours. The process id keeps two
 // runs into one folder apart; a name that is taken all the same (planted, or
 // left by a run that was killed) makes us try the next.
-Download::Download(const std::filesystem::path& folder, std::string name, curl_off_t max_bytes)
-    : name_(std::move(name)), max_bytes_(max_bytes) {
+Download::Download(const Options& options, std::string name)
+    : name_(std::move(name)), max_bytes_(options.max_bytes) {
+  const std::filesystem::path folder = options.out;
   int error = EEXIST;
   for (int attempt = 1; attempt <= 100 && error == EEXIST; ++attempt) {
     const std::filesystem::path partial = folder / ("." + name_ + "." + std::to_string(getpid()) +
@@ -179,8 +171,10 @@ std::size_t Download::write(char* data, std::size_t size, std::size_t count, voi
 }
 
 void Download::save(CURL* easy, CURLcode result) {
-  if (failure_) return;                     // our write callback stopped the transfer, and said why
-  if (result == CURLE_FILESIZE_EXCEEDED) {  // the Content-Length was over the limit
+  // Our write callback stopped the transfer, and said why.
+  if (failure_) return;
+  // libcurl refused a Content-Length over CURLOPT_MAXFILESIZE_LARGE.
+  if (result == CURLE_FILESIZE_EXCEEDED) {
     failure_ = too_big();
     return;
   }
@@ -213,6 +207,16 @@ void Download::save(CURL* easy, CURLcode result) {
 
 std::string Download::too_big() const {
   return "larger than --max-bytes " + std::to_string(max_bytes_);
+}
+
+Task<void> gather_numbered(long count, long at_once, std::function<Task<void>(long)> job) {
+  long next = 1;  // the number of the next job nobody has started yet
+  const long workers = at_once == 0 ? count : std::min(at_once, count);
+  std::vector<Task<void>> tasks;
+  for (long i = 0; i < workers; ++i) {
+    tasks.push_back(worker(count, next, job));
+  }
+  co_await gather(std::move(tasks));
 }
 
 Tally::Tally(std::string_view url, long count)

@@ -42,19 +42,20 @@ std::string without_password(std::string_view url);
 // "sync-01": numbered from 1, as wide as the count needs, so that names sort.
 std::string image_name(std::string_view mode, long number, long count);
 
-// One image on its way to `folder`. The constructor creates a hidden file of
+// One image on its way to the --out folder. The constructor creates a hidden file of
 // its own for the bytes (".sync-01.4242-1.part"); save() renames it to
 // "sync-01.bmp" only when the whole transfer succeeded; the destructor deletes
 // it otherwise (a failure, an exception, Ctrl-C). A rename replaces the old
 // name in one step, so a reader sees the old file or the new one, whole.
 class Download {
  public:
-  Download(const std::filesystem::path& folder, std::string name, curl_off_t max_bytes);
+  Download(const Options& options, std::string name);
   ~Download();
   Download(const Download&) = delete;
   Download& operator=(const Download&) = delete;
 
-  // false when the file could not be created: the image has failed already.
+  // false when the file could not be created: the image has failed already
+  // (failure() says why), and there is no point in downloading it.
   bool has_file() const { return file_.get() >= 0; }
 
   // libcurl's write callback (CURLOPT_WRITEFUNCTION), with the Download as
