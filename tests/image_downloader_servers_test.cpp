@@ -54,10 +54,11 @@ class TinyServer {
 
  private:
   void serve() {
-    for (int client = 0; client < 100; ++client) {
+    for (int served = 0; served < 100; ++served) {
       const common::FileDescriptor connection(
           accept4(listener_.get(), nullptr, nullptr, SOCK_CLOEXEC));
-      if (!connection) return;
+      if (!connection && (errno == EINTR || errno == ECONNABORTED)) continue;
+      if (!connection) return;  // shut down by the destructor
       const timeval limit{10, 0};
       setsockopt(connection.get(), SOL_SOCKET, SO_RCVTIMEO, &limit, sizeof limit);
       setsockopt(connection.get(), SOL_SOCKET, SO_SNDTIMEO, &limit, sizeof limit);
@@ -112,8 +113,10 @@ TEST_F(ImageDownloaderTest, ARedirectToFtpIsNeverFollowed) {
   EXPECT_EQ(run.exit_code, 1);
   const std::vector<std::string> failures = lines_of(run.error);
   EXPECT_EQ(failures.size(), 2u) << run.error;  // one image, two modes
-  for (const std::string& failure : failures)
+  for (const std::string& failure : failures) {
     EXPECT_THAT(failure, HasSubstr(url));
+    EXPECT_THAT(failure, HasSubstr("redirected to a URL that is not http or https"));
+  }
   EXPECT_THAT(saved_files(), IsEmpty());
   EXPECT_EQ(connections_waiting(ftp.get()), 0);
 }

@@ -178,6 +178,12 @@ void Download::save(CURL* easy, CURLcode result) {
     failure_ = too_big();
     return;
   }
+  // --url is http(s) (read_options() saw to it), so only a redirect can lead
+  // to a protocol that CURLOPT_REDIR_PROTOCOLS_STR leaves out.
+  if (result == CURLE_UNSUPPORTED_PROTOCOL) {
+    failure_ = "redirected to a URL that is not http or https";
+    return;
+  }
   if (result != CURLE_OK) {
     failure_ = curl_easy_strerror(result);
     host_unknown_ = result == CURLE_COULDNT_RESOLVE_HOST || result == CURLE_COULDNT_RESOLVE_PROXY;
