@@ -42,11 +42,12 @@ std::string without_password(std::string_view url);
 // "sync-01": numbered from 1, as wide as the count needs, so that names sort.
 std::string image_name(std::string_view mode, long number, long count);
 
-// One image on its way to the --out folder. The constructor creates a hidden file of
-// its own for the bytes (".sync-01.4242-1.part"); save() renames it to
-// "sync-01.bmp" only when the whole transfer succeeded; the destructor deletes
-// it otherwise (a failure, an exception, Ctrl-C). A rename replaces the old
-// name in one step, so a reader sees the old file or the new one, whole.
+// One image on its way to the --out folder. The constructor creates a hidden
+// file of its own for the bytes (".sync-01.4242-1.part"); save() renames it
+// to "sync-01.bmp" only when the whole transfer succeeded; the destructor
+// deletes it otherwise (a failure, an exception, Ctrl-C). A rename replaces
+// the old name in one step, so a reader sees the old file or the new one,
+// whole.
 class Download {
  public:
   Download(const Options& options, std::string name);
@@ -59,7 +60,8 @@ class Download {
   bool has_file() const { return file_.get() >= 0; }
 
   // libcurl's write callback (CURLOPT_WRITEFUNCTION), with the Download as
-  // its CURLOPT_WRITEDATA: appends a piece of the body to the file.
+  // its CURLOPT_WRITEDATA: appends a piece of the body to the file, or stops
+  // the transfer when the body passes --max-bytes or the file cannot grow.
   static std::size_t write(char* data, std::size_t size, std::size_t count, void* self);
 
   // libcurl's verdict on the transfer in; the file goes in place if it is
@@ -106,6 +108,7 @@ class Tally {
   // whether every image arrived.
   bool end(std::chrono::duration<double> took);
 
+  // Whether an image of either way failed because a host name did not resolve.
   bool host_unknown() const { return host_unknown_; }
 
  private:
