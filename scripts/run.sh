@@ -75,7 +75,7 @@ download_demo() {
   exec {server_output}<&"${SERVER[0]}"
   cat <&"$server_output" >/dev/null &
   local status=0
-  "$bin/image_downloader" --url "http://127.0.0.1:${line##*:}/image" "$@" || status=$?
+  "$bin/image_downloader" --url "http://127.0.0.1:${line##*:}/320/240" "$@" || status=$?
   return "$status"
 }
 
