@@ -1,3 +1,5 @@
+// Lesson 6's runtime, part 2 continued: the event loop at work. (Next,
+// gather.hpp: waiting for several tasks at once, or for one with a limit.)
 #include "6_async_await/runtime/event_loop.hpp"
 
 #include <algorithm>
@@ -9,13 +11,15 @@
 
 namespace lesson6 {
 
+using lesson3::event_read;
+using lesson3::event_write;
+using lesson3::EventMask;
+
 namespace {
 
-thread_local EventLoop* current_loop = nullptr;
-
-// The coroutine that carries a spawned task. It reports the exception that
-// nobody else will await, and its frame frees itself at the end
-// (final_suspend does not suspend), leaving the loop's list on the way.
+// The coroutine that carries a spawned task: it reports the exception nobody
+// else will await, and its frame frees itself at the end (final_suspend does
+// not suspend), leaving the loop's list on the way.
 struct Detached {
   struct promise_type {
     Detached get_return_object() {
@@ -25,13 +29,11 @@ struct Detached {
     std::suspend_never final_suspend() const noexcept { return {}; }
     void return_void() const noexcept {}
     void unhandled_exception() const noexcept { std::terminate(); }  // supervise() catches all
-
     ~promise_type() { spawned->erase(place); }
 
     std::list<std::coroutine_handle<>>* spawned = nullptr;
     std::list<std::coroutine_handle<>>::iterator place;
   };
-
   std::coroutine_handle<promise_type> handle;
 };
 
@@ -49,138 +51,128 @@ Detached supervise(Task<void> task) {
 
 EventLoop::EventLoop(common::Tracer trace)
     : trace_(trace), selector_(lesson3::make_selector(lesson3::Backend::epoll)) {
-  if (current_loop != nullptr) throw std::logic_error("an event loop is already running");
-  // The self-pipe turns readable at SIGINT or SIGTERM, like any socket.
-  common::install_stop_handlers();
-  selector_->register_fd(common::stop_fd(), lesson3::event_read,
-                         [this](lesson3::EventMask) { stopping_ = true; });
-  current_loop = this;
+  if (this_thread_loop_ != nullptr) throw std::logic_error("an event loop is already running");
+  common::install_stop_handlers();  // the self-pipe turns readable at SIGINT or SIGTERM
+  selector_->register_fd(common::stop_fd(), event_read, [this](EventMask) { stopping_ = true; });
+  this_thread_loop_ = this;
 }
 
 EventLoop::~EventLoop() {
   destroy_remaining_tasks();
-  current_loop = nullptr;
+  this_thread_loop_ = nullptr;
 }
 
-EventLoop& EventLoop::current() {
-  if (current_loop == nullptr)
-    throw std::logic_error("no event loop on this thread (lesson6::run() makes one)");
-  return *current_loop;
-}
-
-EventLoop* EventLoop::running() noexcept {
-  return current_loop;
-}
-
-void EventLoop::watch(int fd, lesson3::EventMask events, lesson3::Callback callback) {
+void EventLoop::watch(int fd, EventMask events, lesson3::Callback callback) {
   selector_->register_fd(fd, events, std::move(callback));
 }
 
-void EventLoop::modify_watch(int fd, lesson3::EventMask events) {
+void EventLoop::modify_watch(int fd, EventMask events) {
   selector_->modify(fd, events);
 }
 
+// libcurl may close a socket before it says so, and a Socket may have been
+// given its number meanwhile: that registration is not libcurl's to remove.
 void EventLoop::unwatch(int fd) {
+  if (fd >= 0 && static_cast<std::size_t>(fd) < sockets_.size() && sockets_[fd].registered) return;
   selector_->unregister(fd);
 }
 
-// A waiter costs a system call only when the kernel does not watch its event
-// already: on the first wait, and after on_descriptor_ready() stopped it.
-void EventLoop::add_waiter(int fd, lesson3::EventMask event, IoWaiter& waiter) {
+void EventLoop::wait(int fd, EventMask event, IoWaiter& waiter) {
   if (fd < 0) throw std::invalid_argument("cannot wait on a closed socket");
-  if (static_cast<std::size_t>(fd) >= waiters_.size()) waiters_.resize(fd + 1);
-  IoWaiter*& slot = event == lesson3::event_read ? waiters_[fd].reader : waiters_[fd].writer;
-  if (slot != nullptr) throw std::logic_error("two tasks wait on one descriptor");
-  trace_("a task waits until fd ", fd,
-         event == lesson3::event_read ? " is readable" : " is writable");
-  if ((waiters_[fd].watched & event) == 0) watch_for(fd, event);
+  if (static_cast<std::size_t>(fd) >= sockets_.size() || !sockets_[fd].registered) {
+    register_socket(fd);
+  }
+  SocketState& socket = sockets_[fd];
+  IoWaiter*& slot = event == event_read ? socket.reader : socket.writer;
+  if (slot != nullptr) throw std::logic_error("two tasks wait on one socket");
+  if (event == event_read && socket.readable && attempt(socket, event, waiter)) {
+    trace_("fd ", fd, ": read at once; the task goes on next turn");
+    return schedule(waiter.awaiting);
+  }
+  trace_("a task waits until fd ", fd, event == event_read ? " is readable" : " is writable");
   slot = &waiter;
 }
 
-// The descriptor is registered with the Selector the first time, with a
-// callback that wakes its waiters, and stays registered until forget().
-void EventLoop::watch_for(int fd, lesson3::EventMask event) {
-  Waiters& waiters = waiters_[fd];
-  if (!waiters.registered) {
-    selector_->register_fd(
-        fd, event, [this, fd](lesson3::EventMask ready) { on_descriptor_ready(fd, ready); });
-    waiters.registered = true;
-  } else {
-    selector_->modify(fd, waiters.watched | event);
-  }
-  waiters.watched |= event;
+// Once per socket, for both directions and for a hang-up of the peer.
+void EventLoop::register_socket(int fd) {
+  if (static_cast<std::size_t>(fd) >= sockets_.size()) sockets_.resize(fd + 1);
+  selector_->unregister(fd);  // libcurl's, if it closed a socket of this number unannounced
+  selector_->register_fd(
+      fd, event_read | event_write | lesson3::event_hangup,
+      [this, fd](EventMask ready) { on_edge(fd, ready); }, lesson3::Trigger::edge);
+  sockets_[fd].registered = true;
 }
 
-// For a task destroyed while it waits. The kernel goes on watching;
-// on_descriptor_ready() stops that when it finds nobody waiting.
-void EventLoop::remove_waiter(int fd, lesson3::EventMask event, const IoWaiter& waiter) noexcept {
-  if (fd < 0 || static_cast<std::size_t>(fd) >= waiters_.size()) return;
-  IoWaiter*& slot = event == lesson3::event_read ? waiters_[fd].reader : waiters_[fd].writer;
-  // After forget(), the slot may be a new socket's, with the same number.
-  if (slot == &waiter) slot = nullptr;
+// Makes the waiter's call; a read also learns whether it emptied the socket.
+bool EventLoop::attempt(SocketState& socket, EventMask event, IoWaiter& waiter) {
+  const IoWaiter::Attempt result = waiter.attempt();
+  if (event == event_read && !socket.peer_closed)
+    socket.readable = result == IoWaiter::Attempt::done;
+  return result != IoWaiter::Attempt::would_block;
+}
+
+// The kernel tells of a change (a hang-up or an error counts as both
+// readable and writable): each waiter makes its call, and resumes if it went
+// through. Looked up afresh each time: a resumed task may have closed this
+// socket, or opened others.
+void EventLoop::on_edge(int fd, EventMask ready) {
+  if ((ready & lesson3::event_hangup) != 0) sockets_[fd].peer_closed = true;
+  if ((ready & event_read) != 0) {
+    sockets_[fd].readable = true;
+    if (sockets_[fd].reader != nullptr) try_to_resume(fd, event_read);
+  }
+  if ((ready & event_write) != 0 && sockets_[fd].writer != nullptr) try_to_resume(fd, event_write);
+}
+
+void EventLoop::try_to_resume(int fd, EventMask event) {
+  SocketState& socket = sockets_[fd];
+  IoWaiter*& slot = event == event_read ? socket.reader : socket.writer;
+  IoWaiter* const waiter = slot;
+  if (!attempt(socket, event, *waiter)) return;
+  slot = nullptr;
+  trace_("fd ", fd, event == event_read ? " is readable" : " is writable", ": resuming its task");
+  waiter->awaiting.resume();
+}
+
+// For a waiter destroyed before it went through, or before its turn came.
+void EventLoop::stop_waiting(int fd, EventMask event, const IoWaiter& waiter) noexcept {
+  if (static_cast<std::size_t>(fd) < sockets_.size()) {
+    IoWaiter*& slot = event == event_read ? sockets_[fd].reader : sockets_[fd].writer;
+    if (slot == &waiter) slot = nullptr;
+  }
+  unschedule(waiter.awaiting);
 }
 
 void EventLoop::forget(int fd) noexcept {
-  if (fd < 0 || static_cast<std::size_t>(fd) >= waiters_.size()) return;
-  if (!waiters_[fd].registered) return;
+  if (fd < 0 || static_cast<std::size_t>(fd) >= sockets_.size() || !sockets_[fd].registered) return;
   trace_("fd ", fd, " is about to close: no longer watching it");
   selector_->unregister(fd);
-  waiters_[fd] = {};
+  sockets_[fd] = {};
 }
 
-void EventLoop::on_descriptor_ready(int fd, lesson3::EventMask ready) {
-  // Look the waiters up afresh each time: the first one resumed may add
-  // waiters for other descriptors, which can move the table, or close this
-  // one. A waiter leaves its slot before it resumes, so that it can wait
-  // again at once (an echo server's does), while the kernel goes on watching.
-  if ((ready & lesson3::event_read) != 0 && waiters_[fd].reader != nullptr) {
-    trace_("fd ", fd, " is readable: resuming the task waiting to read it");
-    if (const std::coroutine_handle<> reader = waiters_[fd].reader->on_ready()) {
-      waiters_[fd].reader = nullptr;
-      reader.resume();
-    }
-  }
-  if ((ready & lesson3::event_write) != 0 && waiters_[fd].writer != nullptr) {
-    trace_("fd ", fd, " is writable: resuming the task waiting to write to it");
-    if (const std::coroutine_handle<> writer = waiters_[fd].writer->on_ready()) {
-      waiters_[fd].writer = nullptr;
-      writer.resume();
-    }
-  }
-  // Ready, and nobody waits for it (any more): stop watching that event, or
-  // level-triggered epoll would report it on every turn and the loop would
-  // spin. The next waiter for it turns the watching on again.
-  Waiters& waiters = waiters_[fd];
-  const lesson3::EventMask waited_for = (waiters.reader != nullptr ? lesson3::event_read : 0) |
-                                        (waiters.writer != nullptr ? lesson3::event_write : 0);
-  const lesson3::EventMask unwanted = ready & waiters.watched & ~waited_for;
-  if (unwanted == 0) return;
-  trace_("fd ", fd, " is ready to ", lesson3::describe(unwanted),
-         " and no task waits for that: no longer watching it");
-  waiters.watched &= ~unwanted;
-  selector_->modify(fd, waiters.watched);
+EventLoop::Clock::time_point EventLoop::now() {
+  if (!now_) now_ = Clock::now();
+  return *now_;
 }
 
 EventLoop::TimerId EventLoop::call_later(std::chrono::milliseconds delay,
                                          std::function<void()> callback) {
-  const TimerId id = ++next_timer_id_;
-  timers_.push({Clock::now() + delay, id});
-  timer_callbacks_.emplace(id, std::move(callback));
-  return id;
+  const TimerId timer{now() + std::max(delay, std::chrono::milliseconds(0)), ++timers_set_};
+  timers_.emplace(timer, std::move(callback));
+  return timer;
 }
 
-// The heap cannot remove an entry from its middle; the entry stays until its
-// deadline and is skipped then, because its callback is gone.
+// Out at once, so that the loop never wakes up for it.
 void EventLoop::cancel(TimerId timer) {
-  timer_callbacks_.erase(timer);
+  timers_.erase(timer);
 }
 
 void EventLoop::schedule(std::coroutine_handle<> coroutine) {
   scheduled_.push_back(coroutine);
 }
 
-// The coroutine may be in this turn's share already: run_scheduled() is
-// iterating that one, so its place is only emptied, not removed.
+// It may be in this turn's share already, which run_scheduled() is going
+// through: there its place is only emptied.
 void EventLoop::unschedule(std::coroutine_handle<> coroutine) noexcept {
   std::erase(scheduled_, coroutine);
   std::replace(running_.begin(), running_.end(), coroutine, std::coroutine_handle<>());
@@ -190,7 +182,7 @@ void EventLoop::spawn(Task<void> task) {
   const std::coroutine_handle<Detached::promise_type> frame = supervise(std::move(task)).handle;
   frame.promise().spawned = &spawned_;
   frame.promise().place = spawned_.insert(spawned_.end(), frame);
-  trace_("spawned a task; it starts on the next turn");
+  trace_("spawned a task; it starts next turn");
   schedule(frame);
 }
 
@@ -198,20 +190,22 @@ void spawn(Task<void> task) {
   EventLoop::current().spawn(std::move(task));
 }
 
-// Python: asyncio's BaseEventLoop._run_once()
 bool EventLoop::run_once() {
-  std::optional<std::chrono::milliseconds> timeout;  // none: wait for as long as it takes
+  std::optional<std::chrono::milliseconds> timeout;  // none: as long as it takes
   if (!scheduled_.empty()) {
-    timeout = std::chrono::milliseconds(0);  // only look, do not wait
+    timeout = std::chrono::milliseconds(0);
   } else if (!timers_.empty()) {
-    timeout = time_until_next_timer();
-  }
-  if (!timeout) {
-    trace_("waiting for I/O, no timer pending");
-  } else if (timeout->count() > 0) {
+    // Rounded up: waking a little early would only spin until the deadline.
+    timeout = std::max(std::chrono::ceil<std::chrono::milliseconds>(
+                           timers_.begin()->first.deadline - Clock::now()),
+                       std::chrono::milliseconds(0));
     trace_("waiting for I/O, at most ", timeout->count(), " ms (the next timer)");
+  } else {
+    trace_("waiting for I/O, no timer pending");
   }
-  for (const lesson3::ReadyEvent& event : selector_->select(timeout)) {
+  const std::span<const lesson3::ReadyEvent> ready = selector_->select(timeout);
+  now_.reset();  // time passed while we waited
+  for (const lesson3::ReadyEvent& event : ready) {
     selector_->dispatch(event);
   }
   if (stopping_) {
@@ -223,24 +217,15 @@ bool EventLoop::run_once() {
   return true;
 }
 
-std::chrono::milliseconds EventLoop::time_until_next_timer() const {
-  // Rounded up: waking a little early would only spin until the deadline.
-  const auto remaining =
-      std::chrono::ceil<std::chrono::milliseconds>(timers_.top().deadline - Clock::now());
-  return std::max(remaining, std::chrono::milliseconds(0));
-}
-
+// A timer that these callbacks set, even for 0 ms, waits for the next turn.
 void EventLoop::run_due_timers() {
-  const Clock::time_point now = Clock::now();
-  while (!timers_.empty() && timers_.top().deadline <= now) {
-    const TimerId id = timers_.top().id;
-    timers_.pop();
-    const auto found = timer_callbacks_.find(id);
-    if (found == timer_callbacks_.end()) continue;  // cancelled
+  const std::uint64_t set_before = timers_set_;
+  while (!timers_.empty() && timers_.begin()->first.number <= set_before &&
+         timers_.begin()->first.deadline <= now()) {
     // Out of the table before it runs: it may set or cancel timers itself.
-    const std::function<void()> callback = std::move(found->second);
-    timer_callbacks_.erase(found);
-    trace_("timer ", id, " is due: running it");
+    const std::function<void()> callback = std::move(timers_.begin()->second);
+    timers_.erase(timers_.begin());
+    trace_("a timer is due: running it");
     callback();
   }
 }
@@ -259,8 +244,7 @@ void EventLoop::run_scheduled() {
 void EventLoop::destroy_remaining_tasks() {
   while (!spawned_.empty())
     spawned_.back().destroy();  // each frame leaves the list
-  // Whatever is still queued belonged to those frames.
-  scheduled_.clear();
+  scheduled_.clear();           // whatever is still queued belonged to those frames
 }
 
 }  // namespace lesson6

@@ -1,32 +1,20 @@
-// Lesson 6, part 2 of the runtime: the event loop that drives Tasks, and the
-// functions a program calls: run(), spawn(), sleep().
-// (Read task.hpp first; next: gather.hpp, then io.hpp.)
+// Lesson 6's runtime, part 2: the event loop, and what a program calls on
+// it: run(), spawn(), sleep(). (Next, event_loop.cpp: how it works; then
+// gather.hpp: waiting for several tasks at once.)
 //
-// The loop is lesson 3's again (a Selector on epoll, callbacks per
-// descriptor), plus two queues that lesson 3 did not need:
-// - scheduled coroutines, to resume on the next turn (asyncio's call_soon);
-// - timers: a min-heap of deadlines on the steady clock (asyncio's
-//   call_later), which is what sleep() waits on.
-// One turn of the loop (run_once) waits for I/O, but never past the next
-// timer and not at all when coroutines are scheduled; then it runs the
-// callbacks of the ready descriptors, then the timers that are due, then the
-// scheduled coroutines.
+// One turn, run_once(), is asyncio's _run_once(): wait on lesson 3's Selector
+// (epoll), no longer than until the next timer and not at all while
+// coroutines are scheduled; run the callbacks of the ready descriptors (a
+// socket's resumes the tasks waiting on it); run the timers that are due
+// (call_later; sleep() sets one); resume the coroutines scheduled before this
+// turn (call_soon). Between two co_awaits a task runs alone: there is one
+// thread, and nobody else runs until it suspends again.
 //
-// A coroutine suspended on a socket is resumed from its descriptor's
-// callback; one suspended in sleep() from its timer's callback. Between two
-// suspensions a coroutine runs alone: there is one thread and nobody else
-// runs until it reaches its next co_await.
-//
-// Once a coroutine has waited on a socket, the loop keeps the kernel
-// watching it, even between waits: an echo server waits to read the same
-// socket for every message, and telling epoll "watch it" and "stop" each
-// time would cost two system calls per message (lesson 3 sets it once too;
-// asyncio's transports keep their reader registered the same way). Two rules
-// keep that sound. The loop drops an event only when the kernel reports it
-// and nobody waits for it: epoll is level-triggered, so it would report it
-// again on every turn. And a socket tells the loop before it is closed
-// (lesson6::Socket, io.hpp, calls forget()): the loop would otherwise believe
-// that a new socket which gets the same number is watched already.
+// Sockets are edge-triggered: the kernel tells of a change (data came, room
+// to write) once, not on every turn while it lasts. So a socket is registered
+// once, the first time a task waits on it, and stays so until it closes; a
+// task waits for the kernel only after its call met EAGAIN; and the loop
+// remembers, per socket, whether a read may find data.
 #pragma once
 
 #include <chrono>
@@ -35,10 +23,10 @@
 #include <exception>
 #include <functional>
 #include <list>
+#include <map>
 #include <memory>
 #include <optional>
-#include <queue>
-#include <unordered_map>
+#include <stdexcept>
 #include <vector>
 
 #include "3_async_with_callbacks/selector.hpp"
@@ -53,13 +41,14 @@ class Stopped : public std::exception {
   const char* what() const noexcept override { return "stopped by SIGINT or SIGTERM"; }
 };
 
-// Something suspended until a descriptor is ready: the awaiters of io.hpp.
+// A socket call that a coroutine awaits (io.hpp): the loop makes the call
+// when the socket may be ready, and resumes `awaiting` once it went through.
 class IoWaiter {
  public:
-  // The descriptor looks ready. The waiter tries its call again and returns
-  // the coroutine to resume if it went through; or, if it found EAGAIN after
-  // all (readiness can be stale), a null handle: it keeps waiting.
-  virtual std::coroutine_handle<> on_ready() = 0;
+  // A read shorter than its buffer has emptied the socket (tokio's rule).
+  enum class Attempt { would_block, done, done_and_emptied };
+  virtual Attempt attempt() = 0;
+  std::coroutine_handle<> awaiting;  // set while it waits
 
  protected:
   ~IoWaiter() = default;
@@ -68,107 +57,90 @@ class IoWaiter {
 class EventLoop {
  public:
   using Clock = std::chrono::steady_clock;
-  using TimerId = std::uint64_t;
+  struct TimerId {  // ordered by deadline, then by the order they were set in
+    Clock::time_point deadline;
+    std::uint64_t number;
+    auto operator<=>(const TimerId&) const = default;
+  };
 
-  // Becomes the current loop of this thread until it is destroyed. --trace
-  // narration goes through `trace`.
+  // Becomes this thread's loop until it is destroyed; --trace narrates
+  // through `trace`.
   explicit EventLoop(common::Tracer trace = common::Tracer(false));
   ~EventLoop();
   EventLoop(const EventLoop&) = delete;
   EventLoop& operator=(const EventLoop&) = delete;
+  static EventLoop* running() noexcept { return this_thread_loop_; }  // null without one
+  static EventLoop& current() {  // throws std::logic_error without one
+    if (this_thread_loop_ == nullptr) throw std::logic_error("no event loop: run() makes one");
+    return *this_thread_loop_;
+  }
 
-  // The loop of this thread (run() makes one); throws std::logic_error
-  // when there is none. running() returns null instead.
-  static EventLoop& current();
-  static EventLoop* running() noexcept;
-
-  // Descriptors, straight to the Selector, for code written with callbacks
-  // (libcurl's socket callback, for one).
+  // Descriptors with a callback, level-triggered as in lesson 3: libcurl's.
   void watch(int fd, lesson3::EventMask events, lesson3::Callback callback);
   void modify_watch(int fd, lesson3::EventMask events);
-  void unwatch(int fd);  // tolerates a descriptor that is already closed
+  void unwatch(int fd);  // fine once closed; leaves a Socket's descriptor alone
 
-  // Descriptors, for coroutines: wake `waiter` when fd is ready for `event`
-  // (event_read or event_write; one waiter per direction and descriptor).
-  // A waiter leaves when it is resumed, or destroyed (remove_waiter); the
-  // descriptor stays watched, for the next one.
-  void add_waiter(int fd, lesson3::EventMask event, IoWaiter& waiter);
-  void remove_waiter(int fd, lesson3::EventMask event, const IoWaiter& waiter) noexcept;
-  // Call it before closing fd: the loop stops watching it, so that a new
-  // descriptor with the same number starts clean. Socket does it for you.
-  void forget(int fd) noexcept;
+  // Sockets, for io.hpp: `waiter` makes its call (event_read or event_write)
+  // when it can go through. A read that may find data makes it now, and its
+  // coroutine goes on next turn; any other waiter tries at each edge.
+  void wait(int fd, lesson3::EventMask event, IoWaiter& waiter);
+  void stop_waiting(int fd, lesson3::EventMask event, const IoWaiter& waiter) noexcept;
+  void forget(int fd) noexcept;  // the socket is about to close
 
-  // Python: loop.call_later(delay, callback). A timer runs once; cancel()
-  // of one that ran already does nothing.
+  // Python: loop.call_later(delay, callback). The loop reads the clock once
+  // per turn: timers set in one turn with one delay are due together.
   TimerId call_later(std::chrono::milliseconds delay, std::function<void()> callback);
-  void cancel(TimerId timer);
+  void cancel(TimerId timer);  // does nothing once the timer has run
 
-  // Python: loop.call_soon(handle.resume): resume it on the next turn.
+  // Python: loop.call_soon(coroutine.resume); unschedule() takes it back.
   void schedule(std::coroutine_handle<> coroutine);
-  // Takes a schedule() back: for a coroutine destroyed before its turn came.
   void unschedule(std::coroutine_handle<> coroutine) noexcept;
 
-  // Python: asyncio.create_task(task), minus the handle to await it: the task
-  // starts on the next turn and runs on its own. An exception that ends it is
-  // reported on standard error.
+  // Python: asyncio.create_task(task), minus the handle to await it. The task
+  // starts next turn; an exception that ends it goes to standard error.
   void spawn(Task<void> task);
 
-  // One turn of the loop; false once a stop signal has arrived.
-  bool run_once();
-  // Destroys the spawned tasks that have not finished, newest first, running
-  // the destructors of everything alive in their frames (asyncio.run cancels
-  // them likewise when the main task ends).
-  void destroy_remaining_tasks();
-
-  const common::Tracer& trace() const { return trace_; }
+  bool run_once();                 // one turn; false once a stop signal came
+  void destroy_remaining_tasks();  // the spawned ones, newest first
 
  private:
-  struct Timer {
-    Clock::time_point deadline;
-    TimerId id;  // equal deadlines run in the order they were set
-    auto operator<=>(const Timer&) const = default;
-  };
-  struct Waiters {
+  struct SocketState {
     IoWaiter* reader = nullptr;
     IoWaiter* writer = nullptr;
-    lesson3::EventMask watched = 0;  // what the Selector watches: the waiters' events, or more
-    bool registered = false;         // with the Selector (perhaps watching nothing)
+    bool readable = false;     // an edge came, and no read has emptied the socket since
+    bool peer_closed = false;  // a read finds the end (or an error) at once, ever after
+    bool registered = false;   // with the Selector, edge-triggered
   };
 
-  std::chrono::milliseconds time_until_next_timer() const;  // there is one
+  void register_socket(int fd);
+  bool attempt(SocketState& socket, lesson3::EventMask event, IoWaiter& waiter);
+  void on_edge(int fd, lesson3::EventMask ready);
+  void try_to_resume(int fd, lesson3::EventMask event);
+  Clock::time_point now();
   void run_due_timers();
   void run_scheduled();
-  void on_descriptor_ready(int fd, lesson3::EventMask ready);
-  void watch_for(int fd, lesson3::EventMask event);
 
+  static inline thread_local EventLoop* this_thread_loop_ = nullptr;
   common::Tracer trace_;
   std::unique_ptr<lesson3::Selector> selector_;
   bool stopping_ = false;
-
-  std::priority_queue<Timer, std::vector<Timer>, std::greater<>> timers_;
-  std::unordered_map<TimerId, std::function<void()>> timer_callbacks_;  // cancelled: erased
-  TimerId next_timer_id_ = 0;
-
+  std::vector<SocketState> sockets_;  // by descriptor
+  std::map<TimerId, std::function<void()>> timers_;
+  std::uint64_t timers_set_ = 0;
+  std::optional<Clock::time_point> now_;  // this turn's, once read
   std::vector<std::coroutine_handle<>> scheduled_;
   std::vector<std::coroutine_handle<>> running_;  // this turn's share of scheduled_
-
-  std::vector<Waiters> waiters_;  // indexed by descriptor, like the Selector's table
-
-  // Every spawned task's frame until it ends; each frame knows its place here
-  // so that it can leave the list when it ends.
-  std::list<std::coroutine_handle<>> spawned_;
+  std::list<std::coroutine_handle<>> spawned_;    // each frame until it ends
 };
 
-// Python: asyncio.create_task(task) on the current loop.
-void spawn(Task<void> task);
+void spawn(Task<void> task);  // Python: asyncio.create_task(task), on the current loop
 
-// Python: await asyncio.sleep(seconds). The coroutine stays suspended until a
-// timer that long has run; the loop serves everybody else meanwhile.
+// Python: await asyncio.sleep(seconds): a timer resumes the task. sleep(0)
+// only yields: the task goes behind every coroutine scheduled already.
 class Sleep {
  public:
   explicit Sleep(std::chrono::milliseconds duration) : duration_(duration) {}
-  Sleep(const Sleep&) = delete;  // the timer's callback holds our address
-  Sleep& operator=(const Sleep&) = delete;
+  Sleep(const Sleep&) = delete;
   // A task destroyed while it sleeps takes back what would have woken it.
   ~Sleep() {
     EventLoop* const loop = EventLoop::running();
@@ -183,41 +155,31 @@ class Sleep {
   bool await_ready() const noexcept { return false; }
   void await_suspend(std::coroutine_handle<> sleeper) {
     sleeper_ = sleeper;
-    if (duration_ <= std::chrono::milliseconds(0)) {
-      // Python: asyncio.sleep(0) just yields: back of the queue, behind every
-      // coroutine already scheduled.
-      EventLoop::current().schedule(sleeper);
-      return;
-    }
-    timer_ = EventLoop::current().call_later(duration_, [this] { sleeper_.resume(); });
+    if (duration_ <= std::chrono::milliseconds(0)) return EventLoop::current().schedule(sleeper);
+    timer_ = EventLoop::current().call_later(duration_, [sleeper] { sleeper.resume(); });
   }
   void await_resume() noexcept { sleeper_ = {}; }  // awake: nothing to take back
 
  private:
   std::chrono::milliseconds duration_;
   std::coroutine_handle<> sleeper_;          // set while it sleeps
-  std::optional<EventLoop::TimerId> timer_;  // none for sleep(0), which only yields
+  std::optional<EventLoop::TimerId> timer_;  // none for sleep(0)
 };
 
 inline Sleep sleep(std::chrono::milliseconds duration) {
   return Sleep(duration);
 }
 
-// Python: asyncio.run(main()). Creates the loop, runs `main` until it ends and
-// returns its value or rethrows its exception. Spawned tasks still running
-// then are destroyed. On SIGINT or SIGTERM every suspended task is destroyed
-// (their destructors run: sockets close, memory is freed) and run() throws
-// Stopped. It installs common/'s stop handlers (a server installs them
-// earlier, before it prints "listening on", so that no signal finds none).
+// Python: asyncio.run(main()): makes the loop, runs `main` to its end, and
+// returns its value or rethrows its exception; spawned tasks still running
+// then are destroyed. At SIGINT or SIGTERM every task is destroyed (their
+// destructors close sockets, free memory) and run() throws Stopped.
 template <typename T>
 T run(Task<T> main, common::Tracer trace = common::Tracer(false)) {
   EventLoop loop(trace);
-  // Declared after the loop, so that the main frame, and everything it
-  // awaits, is destroyed while the loop still exists.
-  Task<T> task = std::move(main);
+  Task<T> task = std::move(main);  // destroyed, with all it awaits, before the loop
   task.start();
-  // Spawned tasks are destroyed first, they may use what the main task owns;
-  // also when a callback of the loop throws, which would destroy `task` next.
+  // Spawned tasks are destroyed first, as they may use what `task` owns.
   try {
     while (!task.done() && loop.run_once()) {
     }

@@ -1,26 +1,29 @@
-// Lesson 6, part 3 of the runtime: gather(), waiting for several tasks at once.
-// (Read task.hpp and event_loop.hpp first; next: io.hpp.)
+// Lesson 6's runtime, part 3: waiting for several tasks at once, gather(), or
+// for one with a time limit, wait_for(). (Next, io.hpp: sockets that tasks
+// wait on.)
 //
 //   std::vector<int> sizes = co_await gather(std::move(downloads));
-//   co_await gather(print_numbers(), print_seconds());
+//   std::optional<int> size = co_await wait_for(download(), 500ms);
 //
 // Python: results = await asyncio.gather(*tasks). gather() starts every task
-// first (each runs up to its first suspension), and only then waits for them
-// one by one. While it waits for the first, the others are suspended in the
-// loop too, so they all make progress together: the wait lasts as long as the
-// slowest task, not the sum of them all.
-//
-// The results come in the order of the tasks, whatever order they finish in.
-// If tasks throw, gather() still waits for every one of them, then rethrows
-// the exception of the first in the list that threw.
+// (each runs up to its first suspension), and only then awaits them one by
+// one. While it awaits the first, the others wait in the loop too, so they all
+// make progress together: it lasts as long as the slowest task, not the sum.
+// The results come in the order of the tasks, whatever order they end in; if
+// some throw, gather() still waits for all, then rethrows the exception of the
+// first in the list that threw.
 #pragma once
 
+#include <chrono>
 #include <concepts>
+#include <coroutine>
 #include <exception>
+#include <optional>
 #include <type_traits>
 #include <utility>
 #include <vector>
 
+#include "6_async_await/runtime/event_loop.hpp"
 #include "6_async_await/runtime/task.hpp"
 
 namespace lesson6 {
@@ -30,7 +33,6 @@ requires(!std::is_void_v<T>) Task<std::vector<T>> gather(std::vector<Task<T>> ta
   for (Task<T>& task : tasks)
     task.start();
   std::vector<T> results;
-  results.reserve(tasks.size());
   std::exception_ptr first_error;
   for (Task<T>& task : tasks) {
     try {
@@ -63,6 +65,53 @@ Task<void> gather(Tasks... tasks) {
   std::vector<Task<void>> all;
   (all.push_back(std::move(tasks)), ...);
   return gather(std::move(all));
+}
+
+namespace detail {
+
+// co_await task, with a timer besides: the awaiting coroutine resumes when
+// the task ends or when the time is up, whichever comes first.
+template <typename T>
+struct TimeLimit {
+  typename Task<T>::Awaiter task;
+  std::chrono::milliseconds limit;
+  std::optional<EventLoop::TimerId> timer = std::nullopt;
+
+  ~TimeLimit() {
+    if (EventLoop* const loop = EventLoop::running(); loop != nullptr && timer)
+      loop->cancel(*timer);
+  }
+  bool await_ready() const noexcept { return task.await_ready(); }
+  bool await_suspend(std::coroutine_handle<> awaiting) {
+    if (!task.await_suspend(awaiting)) return false;  // it ended at once
+    timer = EventLoop::current().call_later(limit, [awaiting] { awaiting.resume(); });
+    return true;
+  }
+  void await_resume() const noexcept {}
+};
+
+}  // namespace detail
+
+// Python: await asyncio.wait_for(task, timeout), which raises TimeoutError
+// when the time is up; here the answer is empty then (false for a
+// Task<void>). The task, if still running, is destroyed at once: it stops
+// waiting for whatever it was waiting for (asyncio cancels it likewise).
+template <typename T>
+using TimeLimited = std::conditional_t<std::is_void_v<T>, bool, std::optional<T>>;
+
+template <typename T>
+Task<TimeLimited<T>> wait_for(Task<T> task, std::chrono::milliseconds limit) {
+  co_await detail::TimeLimit<T>{task.operator co_await(), limit};
+  if (!task.done()) {
+    const Task<T> late = std::move(task);
+    co_return TimeLimited<T>{};
+  }
+  if constexpr (std::is_void_v<T>) {
+    co_await task;
+    co_return true;
+  } else {
+    co_return co_await task;
+  }
 }
 
 }  // namespace lesson6

@@ -1,5 +1,7 @@
+// Lesson 6's runtime, part 4 continued, the end: the socket calls themselves.
 #include "6_async_await/runtime/io.hpp"
 
+#include <poll.h>
 #include <sys/socket.h>
 
 #include <cerrno>
@@ -10,48 +12,11 @@
 
 namespace lesson6 {
 
-Socket& Socket::operator=(Socket&& other) noexcept {
-  if (this != &other) {
-    close();
-    fd_ = std::move(other.fd_);
-  }
-  return *this;
-}
-
 void Socket::close() noexcept {
   if (!fd_) return;
-  if (EventLoop* loop = EventLoop::running()) loop->forget(fd_.get());
+  if (EventLoop* const loop = EventLoop::running()) loop->forget(fd_.get());
   fd_.reset();
 }
-
-namespace {
-
-// The client that found us short stays queued, so the listener stays
-// readable: these are worth a rest, not a retry at once.
-bool out_of_resources(int error) {
-  return error == EMFILE || error == ENFILE || error == ENOBUFS || error == ENOMEM;
-}
-
-// Linux hands the errors of a connection still in the queue to accept() (man
-// 2 accept): the client is gone, and the next one may be fine.
-bool client_gone(int error) {
-  switch (error) {
-    case ECONNABORTED:
-    case EPROTO:
-    case ENETDOWN:
-    case ENETUNREACH:
-    case EHOSTDOWN:
-    case EHOSTUNREACH:
-    case ENONET:
-    case ENOPROTOOPT:
-    case EOPNOTSUPP:
-      return true;
-    default:
-      return false;
-  }
-}
-
-}  // namespace
 
 Task<Socket> accept(const Socket& listener) {
   while (true) {
@@ -59,14 +24,14 @@ Task<Socket> accept(const Socket& listener) {
         accept4(listener.get(), nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC));
     if (client) co_return Socket(std::move(client));
     const int error = errno;
-    if (error == EINTR || client_gone(error)) continue;
     if (error == EAGAIN || error == EWOULDBLOCK) {
       co_await readable(listener);
-    } else if (out_of_resources(error)) {
+    } else if (error == EMFILE || error == ENFILE || error == ENOBUFS || error == ENOMEM) {
+      // The client stays queued, so the listener stays readable: rest, not spin.
       std::cerr << "accept: " << std::strerror(error) << "; not accepting for "
                 << accept_pause.count() << " ms\n";
       co_await sleep(accept_pause);
-    } else {
+    } else if (error != EINTR && !common::client_gone(error)) {
       throw std::system_error(error, std::generic_category(), "accept");
     }
   }
@@ -74,66 +39,50 @@ Task<Socket> accept(const Socket& listener) {
 
 namespace detail {
 
-void SocketCall::await_suspend(std::coroutine_handle<> awaiting) {
-  awaiting_ = awaiting;
-  EventLoop::current().add_waiter(fd_, event_, *this);
-}
-
-std::coroutine_handle<> SocketCall::on_ready() {
-  if (!attempt()) return {};  // stale readiness: EAGAIN again, keep waiting
-  return std::exchange(awaiting_, {});
-}
-
-void SocketCall::stop_waiting() noexcept {
-  EventLoop::current().remove_waiter(fd_, event_, *this);
-}
-
 void SocketCall::throw_error(const char* call) const {
   throw std::system_error(error_, std::generic_category(), call);
 }
 
-bool ReadSome::attempt() {
+IoWaiter::Attempt ReadSome::attempt() {
   while (true) {
     const ssize_t received = recv(fd_, buffer_.data(), buffer_.size(), 0);
     if (received >= 0) {
       received_ = static_cast<std::size_t>(received);
-      return true;
+      const bool emptied = received_ > 0 && received_ < buffer_.size();
+      return emptied ? Attempt::done_and_emptied : Attempt::done;
     }
-    if (errno == EINTR) continue;
-    if (errno == EAGAIN || errno == EWOULDBLOCK) return false;
-    error_ = errno;
-    return true;
+    if (errno == EAGAIN || errno == EWOULDBLOCK) return Attempt::would_block;
+    if (errno != EINTR) {
+      error_ = errno;
+      return Attempt::done;
+    }
   }
 }
 
-bool WriteSome::attempt() {
-  while (true) {
-    // MSG_NOSIGNAL: a vanished peer is an EPIPE error here, not a SIGPIPE.
-    const ssize_t sent = send(fd_, bytes_.data(), bytes_.size(), MSG_NOSIGNAL);
-    if (sent >= 0) {
-      sent_ = static_cast<std::size_t>(sent);
-      return true;
-    }
-    if (errno == EINTR) continue;
-    if (errno == EAGAIN || errno == EWOULDBLOCK) return false;
-    error_ = errno;
-    return true;
-  }
-}
-
-bool WriteAll::attempt() {
+IoWaiter::Attempt WriteAll::attempt() {
   while (!unsent_.empty()) {
+    // MSG_NOSIGNAL: a vanished peer is an EPIPE error here, not a SIGPIPE.
     const ssize_t sent = send(fd_, unsent_.data(), unsent_.size(), MSG_NOSIGNAL);
     if (sent >= 0) {
       unsent_ = unsent_.subspan(static_cast<std::size_t>(sent));
     } else if (errno == EAGAIN || errno == EWOULDBLOCK) {
-      return false;
+      return Attempt::would_block;
     } else if (errno != EINTR) {
       error_ = errno;
-      return true;
+      break;
     }
   }
-  return true;
+  return Attempt::done;
+}
+
+// poll() with no timeout only looks: readable now, or not yet.
+IoWaiter::Attempt Readable::attempt() {
+  pollfd entry{fd_, POLLIN, 0};
+  int ready = 0;
+  while ((ready = poll(&entry, 1, 0)) < 0 && errno == EINTR) {
+  }
+  if (ready < 0) error_ = errno;
+  return ready == 0 ? Attempt::would_block : Attempt::done;
 }
 
 }  // namespace detail

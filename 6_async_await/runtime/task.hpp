@@ -1,33 +1,24 @@
-// Lesson 6, part 1 of the runtime: Task<T>, a coroutine that can be awaited.
-// (Read next: event_loop.hpp, then gather.hpp, then io.hpp.)
+// Lesson 6's runtime, part 1: Task<T>, a coroutine that another one can
+// co_await. (Next, event_loop.hpp: the loop that resumes tasks once what they
+// wait for has happened.)
 //
 //   Task<int> answer() { co_return 42; }
 //   Task<void> main_task() { const int value = co_await answer(); ... }
 //
-// A Task is lazy: calling answer() only creates its frame. `co_await task`
-// starts it, suspends the awaiting coroutine until the task ends, and then
-// evaluates to its co_return value or rethrows the exception that ended it.
-// Python's `await coroutine()` behaves the same way.
+// A Task is lazy, like a Python coroutine object: answer() only makes its
+// frame. `co_await task` starts it, suspends the awaiting coroutine until the
+// task ends, then gives its co_return value or rethrows its exception.
 //
-// Starting a task is a plain call (resume()), which returns once the task
-// first suspends or ends. If it has ended, the awaiting coroutine simply goes
-// on (await_suspend returns false): so a loop of a million co_awaits on tasks
-// that finish at once needs no more stack than one. A task that did suspend
-// is resumed later by the event loop; when it ends, it jumps straight to the
-// coroutine awaiting it: final_suspend's await_suspend returns that coroutine
-// to run next instead of calling resume() on it (a "symmetric transfer").
-// Why not start the task by symmetric transfer too, as cppcoro does? That
-// relies on the compiler turning the jump into a tail call, and g++ 12 does
-// not without optimisation or under AddressSanitizer: the million awaits
-// would then overflow the stack.
+// Starting is a plain resume(), which returns when the task first suspends.
+// If it has ended by then, the awaiting coroutine goes straight on, so a
+// million co_awaits of tasks that end at once need the stack of one. A task
+// that did suspend jumps, when it ends, straight to the coroutine awaiting it:
+// final_suspend returns that coroutine (a "symmetric transfer") rather than
+// calling it. (Starting that way too, as cppcoro does, needs the compiler to
+// make the jump a tail call, which g++ 12 does not at -O0 or under ASan.)
 //
-// start() is the other way in: it runs the task now, up to its first
-// suspension, without waiting for its end (gather() and run() use it); a
-// later co_await then collects the result.
-//
-// A Task owns its frame: destroying the Task destroys the frame, the locals
-// alive in it, and the tasks it is awaiting. That is how the event loop
-// cancels everything at a stop signal.
+// A Task owns its frame: destroying the Task destroys the locals alive in the
+// frame and the tasks it awaits. That is how the runtime cancels.
 #pragma once
 
 #include <coroutine>
@@ -43,27 +34,21 @@ class Task;
 
 namespace detail {
 
-// What every Task's promise holds, whatever its result type.
 struct PromiseBase {
-  // At the end, jump to whoever awaits the task; nobody yet means stay
-  // suspended at the end, done() becomes true, and the result waits there.
+  // Jump to the awaiting coroutine; with none yet, stay suspended at the end
+  // (done() is true) and keep the result until somebody takes it.
   struct FinalAwaiter {
     bool await_ready() const noexcept { return false; }
     template <typename Promise>
-    std::coroutine_handle<> await_suspend(std::coroutine_handle<Promise> finished) const noexcept {
-      const std::coroutine_handle<> continuation = finished.promise().continuation;
+    std::coroutine_handle<> await_suspend(std::coroutine_handle<Promise> ended) const noexcept {
+      const std::coroutine_handle<> continuation = ended.promise().continuation;
       return continuation ? continuation : std::noop_coroutine();
     }
     void await_resume() const noexcept {}
   };
 
-  std::suspend_always initial_suspend() const noexcept { return {}; }  // lazy: wait for co_await
+  std::suspend_always initial_suspend() const noexcept { return {}; }  // lazy
   FinalAwaiter final_suspend() const noexcept { return {}; }
-
-  // Runs the coroutine until it first suspends or ends; only the first time.
-  void start(std::coroutine_handle<> self) {
-    if (!std::exchange(started, true)) self.resume();
-  }
 
   std::coroutine_handle<> continuation;  // the coroutine awaiting this task
   bool started = false;
@@ -80,8 +65,7 @@ struct Promise : PromiseBase {
   }
   void unhandled_exception() noexcept { result.template emplace<2>(std::current_exception()); }
 
-  // The value moves out, so it can be taken once.
-  T take_result() {
+  T take_result() {  // the value moves out: it can be taken once
     if (result.index() == 2) std::rethrow_exception(std::get<2>(result));
     if (result.index() == 0) throw std::logic_error("the result of this Task was taken already");
     T value = std::move(std::get<1>(result));
@@ -115,55 +99,45 @@ class [[nodiscard]] Task {
 
   explicit Task(Handle handle) : handle_(handle) {}
   Task(Task&& other) noexcept : handle_(std::exchange(other.handle_, {})) {}
-  Task& operator=(Task&& other) noexcept {
-    if (this != &other) {
-      if (handle_) handle_.destroy();
-      handle_ = std::exchange(other.handle_, {});
-    }
-    return *this;
-  }
-  Task(const Task&) = delete;
-  Task& operator=(const Task&) = delete;
   ~Task() {
     if (handle_) handle_.destroy();
   }
 
-  // co_await task: start it (unless start() already did), then wait for its
-  // end unless it has ended already, and evaluate to its result.
+  // co_await task: start it (unless start() did), wait for its end unless it
+  // has ended, and evaluate to its result.
   struct Awaiter {
     Handle handle;
 
     bool await_ready() const noexcept { return handle.done(); }
     bool await_suspend(std::coroutine_handle<> awaiting) const {
-      handle.promise().start(handle);
-      if (handle.done()) return false;  // it ended at once: go on, no need to suspend
-      // Only one coroutine can be resumed when it ends.
+      start(handle);
+      if (handle.done()) return false;  // it ended at once: go on without suspending
       if (handle.promise().continuation) throw std::logic_error("two coroutines await one Task");
       handle.promise().continuation = awaiting;
       return true;
     }
     T await_resume() const { return handle.promise().take_result(); }
   };
-  Awaiter operator co_await() const {
-    if (!handle_) throw std::logic_error("co_await on a moved-from Task");
-    return Awaiter{handle_};
-  }
+  Awaiter operator co_await() const { return Awaiter{checked()}; }
 
-  // Runs the task now until it first suspends (or ends); does nothing if it
-  // has started already.
-  void start() {
-    if (!handle_) throw std::logic_error("start() on a moved-from Task");
-    handle_.promise().start(handle_);
-  }
+  // Runs the task now up to its first suspension, no further (gather() and
+  // run() start tasks so, and collect their results later).
+  void start() { start(checked()); }
   bool done() const { return handle_ && handle_.done(); }
-  // The value (or exception) of a task that is done(), for code that is not a
-  // coroutine and so cannot co_await it.
-  T result() const {
+  T result() const {  // of a task that is done(), for code that cannot co_await
     if (!done()) throw std::logic_error("result() of a Task that has not finished");
     return handle_.promise().take_result();
   }
 
  private:
+  static void start(Handle handle) {
+    if (!std::exchange(handle.promise().started, true)) handle.resume();
+  }
+  Handle checked() const {
+    if (!handle_) throw std::logic_error("a moved-from Task cannot run");
+    return handle_;
+  }
+
   Handle handle_;
 };
 
