@@ -2,22 +2,23 @@
 //
 // Run it:      scripts/run.sh async_await            (Ctrl-C to stop)
 //              scripts/run.sh async_await --tick-ms 200 --ticks 10
-// Observe:     one task counts 0, 1, 2 ... once a tick; the other says
-//              "3 seconds passed." every three ticks. Neither waits for the
-//              other: while one sleeps, the loop runs the other.
-// Why:         `co_await lesson6::sleep(tick)` suspends the task and hands a
-//              timer to the event loop (6_async_await/runtime/event_loop.hpp); when
-//              the timer is due, the loop resumes the task where it stopped.
+// Observe:     one task prints 0, 1, 2 ... sleeping one tick between; the other
+//              prints "0 seconds passed.", "3 seconds passed." ... sleeping three
+//              ticks between. Neither waits for the other: while one sleeps,
+//              the loop runs the other.
+// Why:         `co_await lesson6::sleep(...)` suspends the task and hands a timer
+//              to the event loop (6_async_await/runtime/event_loop.hpp); when the
+//              timer is due, the loop resumes the task where it stopped.
 // Since lesson 5: we no longer resume coroutines ourselves. The runtime's
 //              event loop does, when what they wait for has happened.
 //
-// Order at a tick where both print: the number first, then the seconds line.
-// Both tasks sleep exactly one tick per turn, and the counting task is started
-// first, so its timer is always set first and is due first (timers with the
-// same deadline run in the order they were set).
-//
-// A tick is one second by default; "N seconds passed." counts ticks whatever
-// their length.
+// A tick is a second by default (the course's asyncio.sleep(1)); the seconds
+// line counts ticks, whatever their length. At tick 0 the number comes first,
+// because its task starts first. At every later third tick the seconds line
+// comes first: a task woken by a timer sleeps on from when that timer was due
+// (event_loop.cpp), so both tasks' timers are due at the very same moment,
+// and timers due together run in the order they were set: the three-tick one
+// was set two ticks before the other.
 
 #include <chrono>
 #include <iostream>
@@ -27,25 +28,34 @@
 
 namespace {
 
-// ticks == 0: forever.
-bool keeps_going(long tick, long ticks) {
-  return ticks == 0 || tick < ticks;
+// With --ticks N, a task stops before a line that would come at tick N or
+// later (0: it never stops).
+bool past_the_end(long tick, long ticks) {
+  return ticks != 0 && tick >= ticks;
 }
 
-// Python: async def print_nums(): while True: print(num); num += 1; await asyncio.sleep(1)
-lesson6::Task<void> print_numbers(std::chrono::milliseconds tick_length, long ticks) {
-  for (long tick = 0; keeps_going(tick, ticks); ++tick) {
-    std::cout << tick << std::endl;
-    co_await lesson6::sleep(tick_length);
+// Python: for num in count(0): print(num); await asyncio.sleep(1)
+lesson6::Task<void> print_nums(std::chrono::milliseconds tick, long ticks) {
+  for (long num = 0; !past_the_end(num, ticks); ++num) {
+    std::cout << num << std::endl;
+    if (!past_the_end(num + 1, ticks)) co_await lesson6::sleep(tick);
   }
 }
 
-// Python: async def print_time(): ... if count % 3 == 0: print(f"{count} seconds have passed")
-lesson6::Task<void> print_seconds(std::chrono::milliseconds tick_length, long ticks) {
-  for (long tick = 0; keeps_going(tick, ticks); ++tick) {
-    if (tick > 0 && tick % 3 == 0) std::cout << tick << " seconds passed." << std::endl;
-    co_await lesson6::sleep(tick_length);
+// Python: for cnt in count(0, 3): print(f"{cnt} seconds passed."); await asyncio.sleep(3)
+lesson6::Task<void> print_time(std::chrono::milliseconds tick, long ticks) {
+  for (long count = 0; !past_the_end(count, ticks); count += 3) {
+    std::cout << count << " seconds passed." << std::endl;
+    if (!past_the_end(count + 3, ticks)) co_await lesson6::sleep(3 * tick);
   }
+}
+
+// Python: task1 = asyncio.create_task(print_nums()); task2 = ...(print_time());
+//         await asyncio.gather(task1, task2)
+lesson6::Task<void> main_task(std::chrono::milliseconds tick, long ticks) {
+  lesson6::Task<void> task1 = print_nums(tick, ticks);
+  lesson6::Task<void> task2 = print_time(tick, ticks);
+  co_await lesson6::gather(std::move(task1), std::move(task2));
 }
 
 }  // namespace
@@ -56,14 +66,14 @@ int main(int argc, char** argv) {
   common::CommandLine command_line("async_await",
                                    "Lesson 6: two tasks interleaved by one event loop.");
   command_line.option("--tick-ms", "length of a tick in milliseconds", tick_ms, 1, 3'600'000);
-  command_line.option("--ticks", "stop after this many ticks; 0 runs until Ctrl-C", ticks, 0,
-                      1'000'000'000);
+  command_line.option("--ticks",
+                      "stop after N ticks: the numbers 0 to N-1, and the seconds lines of "
+                      "the ticks below N; 0 runs until Ctrl-C",
+                      ticks, 0, 1'000'000'000);
   command_line.parse(argc, argv);
-  const std::chrono::milliseconds tick_length(tick_ms);
   try {
-    // Python: asyncio.run(main()), where main awaits asyncio.gather(task1, task2)
-    lesson6::run(
-        lesson6::gather(print_numbers(tick_length, ticks), print_seconds(tick_length, ticks)));
+    // Python: asyncio.run(main())
+    lesson6::run(main_task(std::chrono::milliseconds(tick_ms), ticks));
   } catch (const lesson6::Stopped&) {
     return 0;  // Ctrl-C: the normal way to end it
   } catch (const std::exception& error) {

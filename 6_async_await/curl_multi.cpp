@@ -114,17 +114,17 @@ int CurlMulti::on_socket(CURL*, curl_socket_t socket, int what, void* self, void
   try {
     EventLoop& loop = EventLoop::current();
     if (what == CURL_POLL_REMOVE) {
-      loop.unwatch(socket);  // libcurl may have closed it already: unwatch copes
+      loop.unwatch(socket);  // libcurl may have closed it already: unwatch() copes
       return 0;
     }
     lesson3::EventMask events = 0;
     if ((what & CURL_POLL_IN) != 0) events |= lesson3::event_read;
     if ((what & CURL_POLL_OUT) != 0) events |= lesson3::event_write;
     if (socket_data != nullptr) {
-      loop.modify_watch(socket, events);
+      loop.selector().modify(socket, events);
       return 0;
     }
-    loop.watch(socket, events, [&multi, socket](lesson3::EventMask ready) {
+    loop.selector().register_fd(socket, events, [&multi, socket](lesson3::EventMask ready) {
       int happened = 0;
       if ((ready & lesson3::event_read) != 0) happened |= CURL_CSELECT_IN;
       if ((ready & lesson3::event_write) != 0) happened |= CURL_CSELECT_OUT;

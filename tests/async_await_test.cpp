@@ -12,19 +12,20 @@ namespace {
 using namespace std::chrono_literals;
 using testing::HasSubstr;
 
-// The rule the program documents: at every tick the counting task prints the
-// tick's number; at every third tick after the start the other task then
-// prints "N seconds passed.", after the number.
+// The order the program documents: at tick 0 the number, then "0 seconds
+// passed."; at every later third tick the seconds line, then the number. With
+// --ticks N: the numbers 0 to N-1, and the seconds lines of the ticks below N.
 std::string expected_output(int ticks) {
   std::string expected;
   for (int tick = 0; tick < ticks; ++tick) {
-    expected += std::to_string(tick) + "\n";
-    if (tick > 0 && tick % 3 == 0) expected += std::to_string(tick) + " seconds passed.\n";
+    const std::string seconds = tick % 3 == 0 ? std::to_string(tick) + " seconds passed.\n" : "";
+    const std::string number = std::to_string(tick) + "\n";
+    expected += tick == 0 ? number + seconds : seconds + number;
   }
   return expected;
 }
 
-TEST(AsyncAwait, PrintsTheNumbersAndEveryThirdTickTheSecondsLineAfterTheNumber) {
+TEST(AsyncAwait, PrintsEachTasksLinesAtItsOwnPaceInTheDocumentedOrder) {
   const test_support::Finished finished =
       test_support::run_program("async_await", {"--tick-ms", "20", "--ticks", "10"});
   EXPECT_EQ(finished.exit_code, 0) << finished.error;
@@ -33,14 +34,21 @@ TEST(AsyncAwait, PrintsTheNumbersAndEveryThirdTickTheSecondsLineAfterTheNumber) 
 
 TEST(AsyncAwait, KeepsTheSameOrderWithTicksOfOneMillisecond) {
   const test_support::Finished finished =
-      test_support::run_program("async_await", {"--tick-ms", "1", "--ticks", "100"});
+      test_support::run_program("async_await", {"--tick-ms", "1", "--ticks", "300"});
   EXPECT_EQ(finished.exit_code, 0) << finished.error;
-  EXPECT_EQ(finished.output, expected_output(100));
+  EXPECT_EQ(finished.output, expected_output(300));
+}
+
+TEST(AsyncAwait, OneTickPrintsTheFirstLineOfEachTask) {
+  const test_support::Finished finished =
+      test_support::run_program("async_await", {"--tick-ms", "1000", "--ticks", "1"});
+  EXPECT_EQ(finished.exit_code, 0) << finished.error;
+  EXPECT_EQ(finished.output, "0\n0 seconds passed.\n");
 }
 
 TEST(AsyncAwait, RunsUntilCtrlCWithoutTicksAndThenExitsZero) {
   test_support::Program program("async_await", {"--tick-ms", "10"});
-  for (const char* line : {"0", "1", "2", "3", "3 seconds passed."}) {
+  for (const char* line : {"0", "0 seconds passed.", "1", "2", "3 seconds passed.", "3"}) {
     EXPECT_EQ(program.read_line(), line);
   }
   program.send_signal(SIGINT);

@@ -93,6 +93,19 @@ Task<bool> wait_until(Condition condition) {
   co_return condition();
 }
 
+// Runs the loop until a timer set `delay` from now has run, and counts the
+// turns: one for each time the loop found something to do, plus the last.
+int turns_until_a_timer_runs(lesson6::EventLoop& loop, std::chrono::milliseconds delay) {
+  bool timer_ran = false;
+  loop.call_later(delay, [&timer_ran] { timer_ran = true; });
+  int turns = 0;
+  while (!timer_ran) {
+    loop.run_once();
+    ++turns;
+  }
+  return turns;
+}
+
 // --- Task -------------------------------------------------------------------
 
 Task<int> forty_two() {
@@ -204,6 +217,37 @@ TEST(Timers, TimersDueTogetherRunInTheOrderTheyWereSetAndCancelledOnesNever) {
   std::vector<int> order;
   lesson6::run(set_timers(&order));
   EXPECT_THAT(order, ElementsAre(1, 2, 3));
+}
+
+TEST(Timers, ACancelledTimerLeavesAtOnceAndNoLongerBoundsTheLoopsWait) {
+  lesson6::EventLoop loop;  // turned by hand here, one run_once() at a time
+  for (int delay = 1; delay <= 100; ++delay) {
+    loop.cancel(loop.call_later(std::chrono::milliseconds(delay), [] {}));
+  }
+  // A loop that kept them until their deadlines would wake up for each one.
+  EXPECT_LE(turns_until_a_timer_runs(loop, 150ms), 2);
+}
+
+Task<void> record_every(std::chrono::milliseconds period, int count, char label,
+                        std::string* record) {
+  for (int i = 0; i < count; ++i) {
+    record->push_back(label);
+    co_await lesson6::sleep(period);
+  }
+}
+
+TEST(Timers, TasksThatSleepInTurnsKeepInStepHoweverLateTheLoopWakes) {
+  std::string record;
+  lesson6::run(
+      lesson6::gather(record_every(1ms, 60, 'a', &record), record_every(3ms, 20, 'b', &record)));
+  // Every millisecond an 'a'; every third one a 'b' too, before the 'a' (its
+  // timer, set two milliseconds earlier, is due at the same moment), but at
+  // the start, where 'a' starts first. A task woken late that slept on from
+  // the time it woke would fall behind the other, and the pattern would slip.
+  std::string expected = "ab";
+  for (int millisecond = 1; millisecond < 60; ++millisecond)
+    expected += millisecond % 3 == 0 ? "ba" : "a";
+  EXPECT_EQ(record, expected);
 }
 
 // --- gather -----------------------------------------------------------------
@@ -532,10 +576,11 @@ Task<int> watch_with_a_callback(const SocketPair& sockets) {
   lesson6::EventLoop& loop = lesson6::EventLoop::current();
   const int ours = sockets.ours.get();
   int calls = 0;
-  loop.watch(ours, lesson3::event_read, [&calls, &loop, ours](lesson3::EventMask ready) {
-    if ((ready & lesson3::event_read) != 0) ++calls;
-    loop.unwatch(ours);
-  });
+  loop.selector().register_fd(ours, lesson3::event_read,
+                              [&calls, &loop, ours](lesson3::EventMask ready) {
+                                if ((ready & lesson3::event_read) != 0) ++calls;
+                                loop.unwatch(ours);
+                              });
   co_await lesson6::write_all(sockets.theirs, std::string_view("?"));
   co_await wait_until([&calls] { return calls > 0; });
   co_return calls;
@@ -584,19 +629,6 @@ TEST(Sockets, ANewSocketWithTheNumberOfAClosedOneIsWokenWhenReady) {
   const NumbersAndText result = lesson6::run(read_from_a_socket_that_reuses_a_closed_ones_number());
   ASSERT_EQ(result.second_number, result.first_number) << "the number was not reused";
   EXPECT_EQ(result.text, "two");
-}
-
-// Runs the loop until a timer set `delay` from now has run, and counts the
-// turns: one for each time the loop found something to do, plus the last.
-int turns_until_a_timer_runs(lesson6::EventLoop& loop, std::chrono::milliseconds delay) {
-  bool timer_ran = false;
-  loop.call_later(delay, [&timer_ran] { timer_ran = true; });
-  int turns = 0;
-  while (!timer_ran) {
-    loop.run_once();
-    ++turns;
-  }
-  return turns;
 }
 
 void send_text(const lesson6::Socket& socket, std::string_view text) {
@@ -712,6 +744,119 @@ TEST(Sockets, AcceptWaitsOutAShortageOfDescriptorsAndSaysSoOnce) {
   EXPECT_THAT(said, StartsWith("accept: "));
   EXPECT_THAT(said, EndsWith("; not accepting for 100 ms\n"));
   EXPECT_EQ(std::count(said.begin(), said.end(), '\n'), 1) << said;
+}
+
+Task<std::vector<std::string>> read_until_the_end(const lesson6::Socket& socket) {
+  std::vector<std::string> pieces;
+  while (true) {
+    std::string piece = co_await read_text(socket);
+    if (piece.empty()) co_return pieces;
+    pieces.push_back(std::move(piece));
+  }
+}
+
+Task<std::optional<std::vector<std::string>>> read_until_the_end_within(
+    const lesson6::Socket& socket, std::chrono::milliseconds limit) {
+  co_return co_await lesson6::wait_for(read_until_the_end(socket), limit);
+}
+
+TEST(Sockets, AReadShorterThanItsBufferStillFindsAnEndThatCameWithTheData) {
+  SocketPair sockets = make_socket_pair();
+  send_text(sockets.theirs, "last words");
+  sockets.theirs.close();  // the data and the end come in one edge
+  // The short read empties the socket of data, not of its end: a loop that
+  // then waited for another edge would wait for ever.
+  EXPECT_EQ(lesson6::run(read_until_the_end_within(sockets.ours, 5s)),
+            std::optional(std::vector<std::string>{"last words"}));
+}
+
+Task<std::string> read_from_a_socket_with_the_number_libcurl_left(int* libcurl_callbacks) {
+  lesson6::EventLoop& loop = lesson6::EventLoop::current();
+  auto [libcurls, other_end] = test_support::make_socket_pair();
+  const int number = libcurls.get();
+  loop.selector().register_fd(number, lesson3::event_read,
+                              [libcurl_callbacks](lesson3::EventMask) { ++*libcurl_callbacks; });
+  libcurls.reset();  // libcurl may close its socket before it says so
+  const SocketPair sockets = make_socket_pair();
+  if (sockets.ours.get() != number) throw std::runtime_error("the number was not reused");
+  lesson6::spawn(send_later(sockets.theirs, "one"));
+  std::string text = co_await read_text(sockets.ours);  // registers the new socket
+  loop.unwatch(number);  // libcurl, saying it late: the Socket's registration stays
+  lesson6::spawn(send_later(sockets.theirs, "two"));
+  text += co_await read_text(sockets.ours);
+  co_return text;
+}
+
+TEST(Sockets, ASocketCanTakeTheNumberOfOneThatLibcurlClosedBeforeSayingSo) {
+  int libcurl_callbacks = 0;
+  const std::optional<std::string> text = lesson6::run(
+      lesson6::wait_for(read_from_a_socket_with_the_number_libcurl_left(&libcurl_callbacks), 5s));
+  EXPECT_EQ(text, std::optional<std::string>("onetwo"));
+  EXPECT_EQ(libcurl_callbacks, 0);
+}
+
+// --- wait_for ---------------------------------------------------------------
+
+TEST(WaitFor, GivesTheValueOfATaskThatEndsInTime) {
+  EXPECT_EQ(lesson6::run(lesson6::wait_for(value_after(10ms, 7), 10s)), std::optional<int>(7));
+}
+
+TEST(WaitFor, RethrowsTheExceptionOfATaskThatFailsInTime) {
+  EXPECT_THROW(lesson6::run(lesson6::wait_for(fail_after(0ms, "failed"), 10s)), std::runtime_error);
+}
+
+TEST(WaitFor, OfATaskThatReturnsNothingSaysWhetherItEndedInTime) {
+  bool flag = false;
+  EXPECT_TRUE(lesson6::run(lesson6::wait_for(set_after(0ms, &flag), 10s)));
+  EXPECT_FALSE(lesson6::run(lesson6::wait_for(set_after(10s, &flag), 10ms)));
+}
+
+Task<int> read_while_holding_a_counted(const lesson6::Socket& socket) {
+  const Counted counted;
+  co_return static_cast<int>((co_await read_text(socket)).size());
+}
+
+struct Abandoned {
+  bool timed_out;
+  int counted_alive_after;
+  std::string read_after;
+};
+
+Task<Abandoned> abandon_a_reader_then_read(const SocketPair& sockets) {
+  Abandoned result{};
+  const std::optional<int> nothing =
+      co_await lesson6::wait_for(read_while_holding_a_counted(sockets.ours), 20ms);
+  result.timed_out = !nothing.has_value();
+  result.counted_alive_after = Counted::live;
+  // The abandoned read gave the socket back: another one may wait on it.
+  lesson6::spawn(send_later(sockets.theirs, "later"));
+  result.read_after = co_await read_text(sockets.ours);
+  co_return result;
+}
+
+TEST(WaitFor, DestroysATaskStillRunningWhenTheTimeIsUpWhichGivesBackWhatItWaitedFor) {
+  Counted::live = 0;
+  const SocketPair sockets = make_socket_pair();
+  const Abandoned result = lesson6::run(abandon_a_reader_then_read(sockets));
+  EXPECT_TRUE(result.timed_out);
+  EXPECT_EQ(result.counted_alive_after, 0);
+  EXPECT_EQ(result.read_after, "later");
+}
+
+Task<void> wait_for_fifty_tasks_that_end_next_turn() {
+  for (int limit = 10; limit < 60; ++limit)
+    co_await lesson6::wait_for(value_after(0ms, limit), std::chrono::milliseconds(limit));
+}
+
+TEST(WaitFor, TakesItsTimerBackWhenTheTaskEndsInTime) {
+  lesson6::EventLoop loop;  // turned by hand here, one run_once() at a time
+  Task<void> waits = wait_for_fifty_tasks_that_end_next_turn();
+  waits.start();
+  for (int turn = 0; turn < 1000 && !waits.done(); ++turn)
+    loop.run_once();
+  ASSERT_TRUE(waits.done());
+  // A time limit left behind would wake the loop up at its deadline.
+  EXPECT_LE(turns_until_a_timer_runs(loop, 100ms), 2);
 }
 
 }  // namespace

@@ -4,7 +4,6 @@
 
 #include <algorithm>
 #include <iostream>
-#include <stdexcept>
 #include <utility>
 
 #include "common/stop_signal.hpp"
@@ -62,50 +61,32 @@ EventLoop::~EventLoop() {
   this_thread_loop_ = nullptr;
 }
 
-void EventLoop::watch(int fd, EventMask events, lesson3::Callback callback) {
-  selector_->register_fd(fd, events, std::move(callback));
-}
-
-void EventLoop::modify_watch(int fd, EventMask events) {
-  selector_->modify(fd, events);
-}
-
-// libcurl may close a socket before it says so, and a Socket may have been
-// given its number meanwhile: that registration is not libcurl's to remove.
-void EventLoop::unwatch(int fd) {
-  if (fd >= 0 && static_cast<std::size_t>(fd) < sockets_.size() && sockets_[fd].registered) return;
-  selector_->unregister(fd);
+IoWaiter*& EventLoop::slot(int fd, EventMask event) {
+  return event == event_read ? sockets_[fd].reader : sockets_[fd].writer;
 }
 
 void EventLoop::wait(int fd, EventMask event, IoWaiter& waiter) {
   if (fd < 0) throw std::invalid_argument("cannot wait on a closed socket");
-  if (static_cast<std::size_t>(fd) >= sockets_.size() || !sockets_[fd].registered) {
-    register_socket(fd);
+  if (static_cast<std::size_t>(fd) >= sockets_.size()) sockets_.resize(fd + 1);
+  if (!sockets_[fd].registered) {  // once, for both directions and for a hang-up
+    selector_->unregister(fd);     // libcurl's, if it closed its socket unannounced
+    selector_->register_fd(
+        fd, event_read | event_write | lesson3::event_hangup,
+        [this, fd](EventMask ready) { on_edge(fd, ready); }, lesson3::Trigger::edge);
+    sockets_[fd].registered = true;
   }
-  SocketState& socket = sockets_[fd];
-  IoWaiter*& slot = event == event_read ? socket.reader : socket.writer;
-  if (slot != nullptr) throw std::logic_error("two tasks wait on one socket");
-  if (event == event_read && socket.readable && attempt(socket, event, waiter)) {
-    trace_("fd ", fd, ": read at once; the task goes on next turn");
+  if (slot(fd, event) != nullptr) throw std::logic_error("two tasks wait on one socket");
+  if (event == event_read && sockets_[fd].readable && attempt(fd, event, waiter)) {
     return schedule(waiter.awaiting);
   }
   trace_("a task waits until fd ", fd, event == event_read ? " is readable" : " is writable");
-  slot = &waiter;
+  slot(fd, event) = &waiter;
 }
 
-// Once per socket, for both directions and for a hang-up of the peer.
-void EventLoop::register_socket(int fd) {
-  if (static_cast<std::size_t>(fd) >= sockets_.size()) sockets_.resize(fd + 1);
-  selector_->unregister(fd);  // libcurl's, if it closed a socket of this number unannounced
-  selector_->register_fd(
-      fd, event_read | event_write | lesson3::event_hangup,
-      [this, fd](EventMask ready) { on_edge(fd, ready); }, lesson3::Trigger::edge);
-  sockets_[fd].registered = true;
-}
-
-// Makes the waiter's call; a read also learns whether it emptied the socket.
-bool EventLoop::attempt(SocketState& socket, EventMask event, IoWaiter& waiter) {
+// Makes the waiter's call; a read also notes whether it emptied the socket.
+bool EventLoop::attempt(int fd, EventMask event, IoWaiter& waiter) {
   const IoWaiter::Attempt result = waiter.attempt();
+  SocketState& socket = sockets_[fd];
   if (event == event_read && !socket.peer_closed)
     socket.readable = result == IoWaiter::Attempt::done;
   return result != IoWaiter::Attempt::would_block;
@@ -113,69 +94,40 @@ bool EventLoop::attempt(SocketState& socket, EventMask event, IoWaiter& waiter) 
 
 // The kernel tells of a change (a hang-up or an error counts as both
 // readable and writable): each waiter makes its call, and resumes if it went
-// through. Looked up afresh each time: a resumed task may have closed this
-// socket, or opened others.
+// through. The reader may close this socket or open others before the
+// writer's turn, hence slot() afresh.
 void EventLoop::on_edge(int fd, EventMask ready) {
   if ((ready & lesson3::event_hangup) != 0) sockets_[fd].peer_closed = true;
-  if ((ready & event_read) != 0) {
-    sockets_[fd].readable = true;
-    if (sockets_[fd].reader != nullptr) try_to_resume(fd, event_read);
+  if ((ready & event_read) != 0) sockets_[fd].readable = true;
+  for (const EventMask event : {event_read, event_write}) {
+    IoWaiter* const waiter = (ready & event) != 0 ? slot(fd, event) : nullptr;
+    if (waiter == nullptr || !attempt(fd, event, *waiter)) continue;
+    trace_("fd ", fd, event == event_read ? " is readable" : " is writable", ": resuming its task");
+    slot(fd, event) = nullptr;
+    waiter->awaiting.resume();
   }
-  if ((ready & event_write) != 0 && sockets_[fd].writer != nullptr) try_to_resume(fd, event_write);
 }
 
-void EventLoop::try_to_resume(int fd, EventMask event) {
-  SocketState& socket = sockets_[fd];
-  IoWaiter*& slot = event == event_read ? socket.reader : socket.writer;
-  IoWaiter* const waiter = slot;
-  if (!attempt(socket, event, *waiter)) return;
-  slot = nullptr;
-  trace_("fd ", fd, event == event_read ? " is readable" : " is writable", ": resuming its task");
-  waiter->awaiting.resume();
-}
-
-// For a waiter destroyed before it went through, or before its turn came.
+// For a waiter destroyed before its call went through, or before its turn.
 void EventLoop::stop_waiting(int fd, EventMask event, const IoWaiter& waiter) noexcept {
-  if (static_cast<std::size_t>(fd) < sockets_.size()) {
-    IoWaiter*& slot = event == event_read ? sockets_[fd].reader : sockets_[fd].writer;
-    if (slot == &waiter) slot = nullptr;
+  if (static_cast<std::size_t>(fd) < sockets_.size() && slot(fd, event) == &waiter) {
+    slot(fd, event) = nullptr;
   }
   unschedule(waiter.awaiting);
 }
 
 void EventLoop::forget(int fd) noexcept {
-  if (fd < 0 || static_cast<std::size_t>(fd) >= sockets_.size() || !sockets_[fd].registered) return;
-  trace_("fd ", fd, " is about to close: no longer watching it");
+  if (static_cast<std::size_t>(fd) >= sockets_.size() || !sockets_[fd].registered) return;
   selector_->unregister(fd);
   sockets_[fd] = {};
 }
 
-EventLoop::Clock::time_point EventLoop::now() {
-  if (!now_) now_ = Clock::now();
-  return *now_;
-}
-
 EventLoop::TimerId EventLoop::call_later(std::chrono::milliseconds delay,
                                          std::function<void()> callback) {
-  const TimerId timer{now() + std::max(delay, std::chrono::milliseconds(0)), ++timers_set_};
+  if (!now_) now_ = Clock::now();
+  const TimerId timer{*now_ + std::max(delay, std::chrono::milliseconds(0)), ++timers_set_};
   timers_.emplace(timer, std::move(callback));
   return timer;
-}
-
-// Out at once, so that the loop never wakes up for it.
-void EventLoop::cancel(TimerId timer) {
-  timers_.erase(timer);
-}
-
-void EventLoop::schedule(std::coroutine_handle<> coroutine) {
-  scheduled_.push_back(coroutine);
-}
-
-// It may be in this turn's share already, which run_scheduled() is going
-// through: there its place is only emptied.
-void EventLoop::unschedule(std::coroutine_handle<> coroutine) noexcept {
-  std::erase(scheduled_, coroutine);
-  std::replace(running_.begin(), running_.end(), coroutine, std::coroutine_handle<>());
 }
 
 void EventLoop::spawn(Task<void> task) {
@@ -186,19 +138,14 @@ void EventLoop::spawn(Task<void> task) {
   schedule(frame);
 }
 
-void spawn(Task<void> task) {
-  EventLoop::current().spawn(std::move(task));
-}
-
 bool EventLoop::run_once() {
   std::optional<std::chrono::milliseconds> timeout;  // none: as long as it takes
   if (!scheduled_.empty()) {
     timeout = std::chrono::milliseconds(0);
   } else if (!timers_.empty()) {
     // Rounded up: waking a little early would only spin until the deadline.
-    timeout = std::max(std::chrono::ceil<std::chrono::milliseconds>(
-                           timers_.begin()->first.deadline - Clock::now()),
-                       std::chrono::milliseconds(0));
+    const Clock::duration left = timers_.begin()->first.deadline - Clock::now();
+    timeout = std::chrono::ceil<std::chrono::milliseconds>(std::max(left, Clock::duration(0)));
     trace_("waiting for I/O, at most ", timeout->count(), " ms (the next timer)");
   } else {
     trace_("waiting for I/O, no timer pending");
@@ -217,28 +164,36 @@ bool EventLoop::run_once() {
   return true;
 }
 
-// A timer that these callbacks set, even for 0 ms, waits for the next turn.
+// While a timer's callback runs, the loop's time is that timer's deadline: a
+// task woken by a timer sleeps on from when it was due, not from when the
+// loop came round to it, so tasks that sleep in turns keep in step. Timers
+// these callbacks set wait for the next turn, even those of 0 ms.
 void EventLoop::run_due_timers() {
-  const std::uint64_t set_before = timers_set_;
-  while (!timers_.empty() && timers_.begin()->first.number <= set_before &&
-         timers_.begin()->first.deadline <= now()) {
+  if (!now_) now_ = Clock::now();
+  const Clock::time_point now = *now_;
+  const std::uint64_t last = timers_set_;
+  while (!timers_.empty() && timers_.begin()->first.deadline <= now &&
+         timers_.begin()->first.number <= last) {
+    now_ = timers_.begin()->first.deadline;
     // Out of the table before it runs: it may set or cancel timers itself.
     const std::function<void()> callback = std::move(timers_.begin()->second);
     timers_.erase(timers_.begin());
     trace_("a timer is due: running it");
     callback();
   }
+  now_ = now;
 }
 
-// What was scheduled before this turn runs now; what those coroutines
-// schedule waits for the next turn, so that I/O is never starved.
+// What was scheduled before this turn runs now (but the emptied places of
+// unscheduled ones); what those coroutines schedule waits for the next turn,
+// so that I/O is never starved.
 void EventLoop::run_scheduled() {
-  std::swap(scheduled_, running_);
-  trace_("resuming ", running_.size(), " scheduled coroutine(s)");
-  for (const std::coroutine_handle<> coroutine : running_) {
-    if (coroutine) coroutine.resume();  // empty: unscheduled, its frame is gone
+  const std::size_t count = scheduled_.size();
+  trace_("resuming ", count, " scheduled coroutine(s)");
+  for (std::size_t i = 0; i < count; ++i) {
+    if (const std::coroutine_handle<> coroutine = scheduled_[i]) coroutine.resume();
   }
-  running_.clear();
+  scheduled_.erase(scheduled_.begin(), scheduled_.begin() + static_cast<std::ptrdiff_t>(count));
 }
 
 void EventLoop::destroy_remaining_tasks() {

@@ -1,17 +1,14 @@
 // Lesson 6's runtime, part 3: waiting for several tasks at once, gather(), or
-// for one with a time limit, wait_for(). (Next, io.hpp: sockets that tasks
-// wait on.)
+// for one with a time limit, wait_for(). (Next, io.hpp: sockets.)
 //
 //   std::vector<int> sizes = co_await gather(std::move(downloads));
 //   std::optional<int> size = co_await wait_for(download(), 500ms);
 //
 // Python: results = await asyncio.gather(*tasks). gather() starts every task
 // (each runs up to its first suspension), and only then awaits them one by
-// one. While it awaits the first, the others wait in the loop too, so they all
-// make progress together: it lasts as long as the slowest task, not the sum.
-// The results come in the order of the tasks, whatever order they end in; if
-// some throw, gather() still waits for all, then rethrows the exception of the
-// first in the list that threw.
+// one, so they all make progress together: it takes as long as the slowest,
+// not the sum. The results come in the order of the tasks; if some throw,
+// gather() still waits for all, then rethrows the first in the list's.
 #pragma once
 
 #include <chrono>
@@ -69,22 +66,16 @@ Task<void> gather(Tasks... tasks) {
 
 namespace detail {
 
-// co_await task, with a timer besides: the awaiting coroutine resumes when
-// the task ends or when the time is up, whichever comes first.
+// co_await task and a sleep at once: whichever ends first resumes us.
 template <typename T>
 struct TimeLimit {
   typename Task<T>::Awaiter task;
-  std::chrono::milliseconds limit;
-  std::optional<EventLoop::TimerId> timer = std::nullopt;
+  Sleep limit;  // still sleeping at the end? Its destructor takes the timer back
 
-  ~TimeLimit() {
-    if (EventLoop* const loop = EventLoop::running(); loop != nullptr && timer)
-      loop->cancel(*timer);
-  }
   bool await_ready() const noexcept { return task.await_ready(); }
   bool await_suspend(std::coroutine_handle<> awaiting) {
     if (!task.await_suspend(awaiting)) return false;  // it ended at once
-    timer = EventLoop::current().call_later(limit, [awaiting] { awaiting.resume(); });
+    limit.await_suspend(awaiting);
     return true;
   }
   void await_resume() const noexcept {}
@@ -94,14 +85,14 @@ struct TimeLimit {
 
 // Python: await asyncio.wait_for(task, timeout), which raises TimeoutError
 // when the time is up; here the answer is empty then (false for a
-// Task<void>). The task, if still running, is destroyed at once: it stops
-// waiting for whatever it was waiting for (asyncio cancels it likewise).
+// Task<void>). A task still running then is destroyed at once, which takes
+// back whatever it was waiting for (asyncio cancels it likewise).
 template <typename T>
 using TimeLimited = std::conditional_t<std::is_void_v<T>, bool, std::optional<T>>;
 
 template <typename T>
 Task<TimeLimited<T>> wait_for(Task<T> task, std::chrono::milliseconds limit) {
-  co_await detail::TimeLimit<T>{task.operator co_await(), limit};
+  co_await detail::TimeLimit<T>{task.operator co_await(), Sleep(limit)};
   if (!task.done()) {
     const Task<T> late = std::move(task);
     co_return TimeLimited<T>{};

@@ -1,25 +1,30 @@
-// Lesson 6's runtime, part 4: sockets that tasks co_await. (Next, io.cpp, the
-// last file: the calls themselves.)
+// Lesson 6's runtime, part 4, the last: sockets that tasks co_await.
 //
 //   lesson6::Socket client = co_await accept(listener);
 //   const std::size_t received = co_await read_some(client, buffer);
 //   co_await write_all(client, std::span(buffer).first(received));
 //
 // Python: loop.sock_accept(), loop.sock_recv(), loop.sock_sendall(). A write
-// or an accept makes its call at once, on a non-blocking socket, and suspends
-// its task only if the call met EAGAIN; the loop makes it again at the next
-// edge, and resumes the task once it went through. A read never goes on at
-// once: if the socket may hold data it reads, but its task goes on next turn;
-// otherwise it waits for an edge. Either way everybody else has a turn first,
-// so a client that sends without a pause cannot keep the loop to itself
-// (asyncio's streams read once per turn likewise). read_some() and
-// write_all() live in the awaiting coroutine's frame: they allocate nothing.
+// or an accept makes its call at once and suspends its task only if the call
+// met EAGAIN; the loop makes it again at the next edge, and resumes the task
+// once it went through. A read never goes on at once: if the socket may hold
+// data it reads, but its task goes on next turn; else it waits for an edge.
+// Everybody else has a turn first, so a client that sends without a pause
+// cannot keep the loop to itself. read_some() and write_all() live in the
+// awaiting coroutine's frame: awaiting them allocates nothing.
 #pragma once
 
+#include <poll.h>
+#include <sys/socket.h>
+
+#include <cerrno>
 #include <chrono>
 #include <coroutine>
 #include <cstddef>
+#include <cstring>
+#include <iostream>
 #include <span>
+#include <system_error>
 #include <utility>
 
 #include "3_async_with_callbacks/selector.hpp"
@@ -30,8 +35,7 @@
 namespace lesson6 {
 
 // A non-blocking socket that tasks wait on. It owns its descriptor, and tells
-// the loop before it closes it, so that a new socket given the same number
-// starts afresh.
+// the loop before closing it: a new socket with that number starts afresh.
 class Socket {
  public:
   Socket() = default;
@@ -41,7 +45,10 @@ class Socket {
 
   int get() const { return fd_.get(); }
   explicit operator bool() const { return static_cast<bool>(fd_); }
-  void close() noexcept;  // with no task waiting on it: that one would never wake
+  void close() noexcept {  // with no task waiting on it: that one would never wake
+    if (EventLoop* const loop = EventLoop::running(); loop != nullptr && fd_) loop->forget(get());
+    fd_.reset();
+  }
 
  private:
   common::FileDescriptor fd_;
@@ -53,8 +60,6 @@ namespace detail {
 class SocketCall : public IoWaiter {
  public:
   SocketCall(const SocketCall&) = delete;  // the loop holds our address while we wait
-
-  // A write tries at once; a read waits for its turn.
   bool await_ready() { return event_ == lesson3::event_write && attempt() != Attempt::would_block; }
   void await_suspend(std::coroutine_handle<> coroutine) {
     awaiting = coroutine;
@@ -63,22 +68,25 @@ class SocketCall : public IoWaiter {
 
  protected:
   SocketCall(const Socket& socket, lesson3::EventMask event) : fd_(socket.get()), event_(event) {}
-  // A task destroyed while it waits stops waiting.
-  ~SocketCall() {
+  ~SocketCall() {  // a task destroyed while it waits stops waiting
     EventLoop* const loop = EventLoop::running();
     if (awaiting && loop != nullptr) loop->stop_waiting(fd_, event_, *this);
   }
+  // What errno says after a failed call: wait for the socket, or give up.
+  Attempt failed() {
+    if (errno == EAGAIN || errno == EWOULDBLOCK) return Attempt::would_block;
+    error_ = errno;
+    return Attempt::done;
+  }
   void resumed(const char* call) {  // for await_resume(): throws if the call failed
     awaiting = {};
-    if (error_ != 0) throw_error(call);
+    if (error_ != 0) throw std::system_error(error_, std::generic_category(), call);
   }
 
   int fd_;
-  int error_ = 0;  // errno of a call that failed for good
+  int error_ = 0;
 
  private:
-  [[noreturn]] void throw_error(const char* call) const;
-
   lesson3::EventMask event_;
 };
 
@@ -92,7 +100,15 @@ class ReadSome final : public SocketCall {
   }
 
  private:
-  Attempt attempt() override;
+  Attempt attempt() override {
+    ssize_t received = 0;
+    while ((received = recv(fd_, buffer_.data(), buffer_.size(), 0)) < 0 && errno == EINTR) {
+    }
+    if (received < 0) return failed();
+    received_ = static_cast<std::size_t>(received);
+    return received_ > 0 && received_ < buffer_.size() ? Attempt::done_and_emptied : Attempt::done;
+  }
+
   std::span<char> buffer_;
   std::size_t received_ = 0;
 };
@@ -104,7 +120,16 @@ class WriteAll final : public SocketCall {
   void await_resume() { resumed("send"); }
 
  private:
-  Attempt attempt() override;
+  Attempt attempt() override {
+    while (!unsent_.empty()) {
+      // MSG_NOSIGNAL: a vanished peer is an EPIPE error here, not a SIGPIPE.
+      const ssize_t sent = send(fd_, unsent_.data(), unsent_.size(), MSG_NOSIGNAL);
+      if (sent >= 0) unsent_ = unsent_.subspan(static_cast<std::size_t>(sent));
+      if (sent < 0 && errno != EINTR) return failed();
+    }
+    return Attempt::done;
+  }
+
   std::span<const char> unsent_;
 };
 
@@ -114,31 +139,25 @@ class Readable final : public SocketCall {
   void await_resume() { resumed("poll"); }
 
  private:
-  Attempt attempt() override;
+  Attempt attempt() override {  // poll() with no timeout only looks
+    pollfd entry{fd_, POLLIN, 0};
+    int ready = 0;
+    while ((ready = poll(&entry, 1, 0)) < 0 && errno == EINTR) {
+    }
+    return ready == 0 ? Attempt::would_block : ready < 0 ? failed() : Attempt::done;
+  }
 };
 
 }  // namespace detail
 
-// How long accept() leaves the listener alone when the process is out of
-// descriptors: long enough not to spin, short enough to barely notice.
-inline constexpr std::chrono::milliseconds accept_pause{100};
-
-// Python: conn, address = await loop.sock_accept(listener). Out of
-// descriptors (EMFILE, ENFILE) or memory, it says so in one line on standard
-// error and rests accept_pause, as asyncio's servers do; other errors throw
-// std::system_error. `listener` must outlive the wait.
-Task<Socket> accept(const Socket& listener);
-
 // Python: data = await loop.sock_recv(sock, len(buffer)): how many bytes came
-// (at least one), or 0 once the peer has closed; a reset throws
-// std::system_error.
+// (at least one), or 0 once the peer has closed; a reset throws.
 inline detail::ReadSome read_some(const Socket& socket, std::span<char> buffer) {
   return detail::ReadSome(socket, buffer);
 }
 
 // Python: await loop.sock_sendall(sock, data): every byte, however often the
-// socket fills up; `bytes` must live until then. A peer that is gone throws
-// std::system_error (EPIPE, ECONNRESET).
+// socket fills up (`bytes` must live until then). A vanished peer throws.
 inline detail::WriteAll write_all(const Socket& socket, std::span<const char> bytes) {
   return detail::WriteAll(socket, bytes);
 }
@@ -146,6 +165,32 @@ inline detail::WriteAll write_all(const Socket& socket, std::span<const char> by
 // Waits until the socket is readable, for code that makes its own calls.
 inline detail::Readable readable(const Socket& socket) {
   return detail::Readable(socket);
+}
+
+// How long accept() leaves the listener alone when the process is out of
+// descriptors: long enough not to spin, short enough to barely notice.
+inline constexpr std::chrono::milliseconds accept_pause{100};
+
+// Python: conn, address = await loop.sock_accept(listener). Out of
+// descriptors or memory it says so on standard error and rests accept_pause,
+// as asyncio's servers do; other errors throw std::system_error.
+inline Task<Socket> accept(const Socket& listener) {
+  while (true) {
+    common::FileDescriptor client(
+        accept4(listener.get(), nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC));
+    if (client) co_return Socket(std::move(client));
+    const int error = errno;
+    if (error == EAGAIN || error == EWOULDBLOCK) {
+      co_await readable(listener);
+    } else if (error == EMFILE || error == ENFILE || error == ENOBUFS || error == ENOMEM) {
+      // The client stays queued, so the listener stays readable: rest, not spin.
+      std::cerr << "accept: " << std::strerror(error) << "; not accepting for "
+                << accept_pause.count() << " ms\n";
+      co_await sleep(accept_pause);
+    } else if (error != EINTR && !common::client_gone(error)) {
+      throw std::system_error(error, std::generic_category(), "accept");
+    }
+  }
 }
 
 }  // namespace lesson6

@@ -1,31 +1,20 @@
 // Lesson 6's runtime, part 1: Task<T>, a coroutine that another one can
-// co_await. (Next, event_loop.hpp: the loop that resumes tasks once what they
-// wait for has happened.)
+// co_await. (Next, event_loop.hpp: the loop that resumes tasks.)
 //
 //   Task<int> answer() { co_return 42; }
 //   Task<void> main_task() { const int value = co_await answer(); ... }
 //
-// A Task is lazy, like a Python coroutine object: answer() only makes its
-// frame. `co_await task` starts it, suspends the awaiting coroutine until the
-// task ends, then gives its co_return value or rethrows its exception.
-//
-// Starting is a plain resume(), which returns when the task first suspends.
-// If it has ended by then, the awaiting coroutine goes straight on, so a
-// million co_awaits of tasks that end at once need the stack of one. A task
-// that did suspend jumps, when it ends, straight to the coroutine awaiting it:
-// final_suspend returns that coroutine (a "symmetric transfer") rather than
-// calling it. (Starting that way too, as cppcoro does, needs the compiler to
-// make the jump a tail call, which g++ 12 does not at -O0 or under ASan.)
-//
-// A Task owns its frame: destroying the Task destroys the locals alive in the
-// frame and the tasks it awaits. That is how the runtime cancels.
+// Lazy, like a Python coroutine object: answer() only makes the frame, and
+// `co_await` starts it, waits for its end and gives its co_return value (or
+// rethrows its exception). Destroying a Task destroys its frame, the locals
+// alive in it and the tasks it awaits: that is how the runtime cancels.
 #pragma once
 
 #include <coroutine>
 #include <exception>
+#include <optional>
 #include <stdexcept>
 #include <utility>
-#include <variant>
 
 namespace lesson6 {
 
@@ -35,8 +24,9 @@ class Task;
 namespace detail {
 
 struct PromiseBase {
-  // Jump to the awaiting coroutine; with none yet, stay suspended at the end
-  // (done() is true) and keep the result until somebody takes it.
+  // At its end a task jumps straight to the coroutine awaiting it: returning
+  // that coroutine (a "symmetric transfer") costs no stack, as resuming it
+  // from here would. With nobody awaiting yet, it stays suspended at the end.
   struct FinalAwaiter {
     bool await_ready() const noexcept { return false; }
     template <typename Promise>
@@ -46,47 +36,39 @@ struct PromiseBase {
     }
     void await_resume() const noexcept {}
   };
-
   std::suspend_always initial_suspend() const noexcept { return {}; }  // lazy
   FinalAwaiter final_suspend() const noexcept { return {}; }
+  void unhandled_exception() noexcept { exception = std::current_exception(); }
+  void rethrow_if_failed() const {
+    if (exception) std::rethrow_exception(exception);
+  }
 
   std::coroutine_handle<> continuation;  // the coroutine awaiting this task
+  std::exception_ptr exception;
   bool started = false;
 };
 
 template <typename T>
 struct Promise : PromiseBase {
-  Task<T> get_return_object() {
-    return Task<T>(std::coroutine_handle<Promise>::from_promise(*this));
-  }
+  Task<T> get_return_object() { return Task<T>(*this); }
   template <typename Value>
   void return_value(Value&& value) {
-    result.template emplace<1>(std::forward<Value>(value));
+    result.emplace(std::forward<Value>(value));
   }
-  void unhandled_exception() noexcept { result.template emplace<2>(std::current_exception()); }
-
   T take_result() {  // the value moves out: it can be taken once
-    if (result.index() == 2) std::rethrow_exception(std::get<2>(result));
-    if (result.index() == 0) throw std::logic_error("the result of this Task was taken already");
-    T value = std::move(std::get<1>(result));
-    result.template emplace<0>();
-    return value;
+    rethrow_if_failed();
+    if (!result) throw std::logic_error("the result of this Task was taken already");
+    return *std::exchange(result, std::nullopt);
   }
 
-  std::variant<std::monostate, T, std::exception_ptr> result;
+  std::optional<T> result;
 };
 
 template <>
 struct Promise<void> : PromiseBase {
   Task<void> get_return_object();
   void return_void() const noexcept {}
-  void unhandled_exception() noexcept { exception = std::current_exception(); }
-
-  void take_result() const {
-    if (exception) std::rethrow_exception(exception);
-  }
-
-  std::exception_ptr exception;
+  void take_result() const { rethrow_if_failed(); }
 };
 
 }  // namespace detail
@@ -95,23 +77,23 @@ template <typename T>
 class [[nodiscard]] Task {
  public:
   using promise_type = detail::Promise<T>;
-  using Handle = std::coroutine_handle<promise_type>;
 
-  explicit Task(Handle handle) : handle_(handle) {}
+  explicit Task(promise_type& promise) : handle_(Handle::from_promise(promise)) {}
   Task(Task&& other) noexcept : handle_(std::exchange(other.handle_, {})) {}
   ~Task() {
     if (handle_) handle_.destroy();
   }
 
-  // co_await task: start it (unless start() did), wait for its end unless it
-  // has ended, and evaluate to its result.
+  // co_await task: start it (unless start() did) with a plain call, which
+  // returns at its first suspension. If it has ended by then, the awaiting
+  // coroutine just goes on: a million such co_awaits need the stack of one.
   struct Awaiter {
-    Handle handle;
+    std::coroutine_handle<promise_type> handle;
 
     bool await_ready() const noexcept { return handle.done(); }
     bool await_suspend(std::coroutine_handle<> awaiting) const {
       start(handle);
-      if (handle.done()) return false;  // it ended at once: go on without suspending
+      if (handle.done()) return false;
       if (handle.promise().continuation) throw std::logic_error("two coroutines await one Task");
       handle.promise().continuation = awaiting;
       return true;
@@ -120,8 +102,7 @@ class [[nodiscard]] Task {
   };
   Awaiter operator co_await() const { return Awaiter{checked()}; }
 
-  // Runs the task now up to its first suspension, no further (gather() and
-  // run() start tasks so, and collect their results later).
+  // Runs the task up to its first suspension now (gather() and run() do).
   void start() { start(checked()); }
   bool done() const { return handle_ && handle_.done(); }
   T result() const {  // of a task that is done(), for code that cannot co_await
@@ -130,6 +111,7 @@ class [[nodiscard]] Task {
   }
 
  private:
+  using Handle = std::coroutine_handle<promise_type>;
   static void start(Handle handle) {
     if (!std::exchange(handle.promise().started, true)) handle.resume();
   }
@@ -142,7 +124,7 @@ class [[nodiscard]] Task {
 };
 
 inline Task<void> detail::Promise<void>::get_return_object() {
-  return Task<void>(std::coroutine_handle<Promise>::from_promise(*this));
+  return Task<void>(*this);
 }
 
 }  // namespace lesson6
