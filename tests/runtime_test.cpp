@@ -236,10 +236,20 @@ Task<void> record_every(std::chrono::milliseconds period, int count, char label,
   }
 }
 
+// Keeps the loop from everybody else for a while, as slow work would.
+Task<void> hold_up_the_loop_twice() {
+  for (int time = 0; time < 2; ++time) {
+    co_await lesson6::sleep(10ms);
+    const auto until = std::chrono::steady_clock::now() + 5ms;
+    while (std::chrono::steady_clock::now() < until) {
+    }
+  }
+}
+
 TEST(Timers, TasksThatSleepInTurnsKeepInStepHoweverLateTheLoopWakes) {
   std::string record;
-  lesson6::run(
-      lesson6::gather(record_every(1ms, 60, 'a', &record), record_every(3ms, 20, 'b', &record)));
+  lesson6::run(lesson6::gather(record_every(1ms, 60, 'a', &record),
+                               record_every(3ms, 20, 'b', &record), hold_up_the_loop_twice()));
   // Every millisecond an 'a'; every third one a 'b' too, before the 'a' (its
   // timer, set two milliseconds earlier, is due at the same moment), but at
   // the start, where 'a' starts first. A task woken late that slept on from

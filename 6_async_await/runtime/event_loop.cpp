@@ -166,15 +166,17 @@ bool EventLoop::run_once() {
 
 // While a timer's callback runs, the loop's time is that timer's deadline: a
 // task woken by a timer sleeps on from when it was due, not from when the
-// loop came round to it, so tasks that sleep in turns keep in step. Timers
-// these callbacks set wait for the next turn, even those of 0 ms.
+// loop came round to it, so tasks that sleep in turns keep in step, and one
+// woken late catches up. A timer that a callback sets for 0 ms waits for the
+// next turn, though: one that set itself again and again would keep the loop.
 void EventLoop::run_due_timers() {
   if (!now_) now_ = Clock::now();
   const Clock::time_point now = *now_;
-  const std::uint64_t last = timers_set_;
-  while (!timers_.empty() && timers_.begin()->first.deadline <= now &&
-         timers_.begin()->first.number <= last) {
-    now_ = timers_.begin()->first.deadline;
+  const std::uint64_t set_before = timers_set_;
+  while (!timers_.empty()) {
+    const TimerId next = timers_.begin()->first;
+    if (next.deadline > now || (next.number > set_before && next.deadline <= *now_)) break;
+    now_ = next.deadline;
     // Out of the table before it runs: it may set or cancel timers itself.
     const std::function<void()> callback = std::move(timers_.begin()->second);
     timers_.erase(timers_.begin());
