@@ -40,6 +40,25 @@ void turn_away(int listener) {
   spare_descriptor = FileDescriptor(::open("/dev/null", O_RDONLY | O_CLOEXEC));
 }
 
+// Linux hands accept() the errors of a connection that failed in the queue
+// (man 2 accept): that client is gone, and the next one may be fine.
+bool client_gone(int error) {
+  switch (error) {
+    case ECONNABORTED:
+    case EPROTO:
+    case ENETDOWN:
+    case ENETUNREACH:
+    case EHOSTDOWN:
+    case EHOSTUNREACH:
+    case ENONET:
+    case ENOPROTOOPT:
+    case EOPNOTSUPP:
+      return true;
+    default:
+      return false;
+  }
+}
+
 }  // namespace
 
 FileDescriptor& FileDescriptor::operator=(FileDescriptor&& other) noexcept {
@@ -103,23 +122,6 @@ std::string peer_name(int fd) {
 void set_nonblocking(int fd) {
   const int flags = fcntl(fd, F_GETFL);
   if (flags < 0 || fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0) throw os_error("fcntl(O_NONBLOCK)");
-}
-
-bool client_gone(int error) {
-  switch (error) {
-    case ECONNABORTED:
-    case EPROTO:
-    case ENETDOWN:
-    case ENETUNREACH:
-    case EHOSTDOWN:
-    case EHOSTUNREACH:
-    case ENONET:
-    case ENOPROTOOPT:
-    case EOPNOTSUPP:
-      return true;
-    default:
-      return false;
-  }
 }
 
 std::optional<FileDescriptor> accept_client(int listener) {

@@ -46,11 +46,6 @@ std::string peer_name(int fd);
 // every event loop.
 void set_nonblocking(int fd);
 
-// Whether an error of accept() concerns only the client it was about: Linux
-// hands accept() the errors of a connection that failed in the queue (man 2
-// accept), and the next client may be fine.
-bool client_gone(int error);
-
 // The next client from a non-blocking listener, itself non-blocking; nullopt
 // when there is none after all (EAGAIN), or it left while it was queued.
 // Out of descriptors or memory (EMFILE, ENFILE, ENOBUFS, ENOMEM), it turns

@@ -75,6 +75,14 @@ callgrind_messages=(1000 3000)
 callgrind_think_time_us=1000
 python_callgrind_messages=(300 900) # the interpreter is slower still
 python_callgrind_think_time_us=5000
+# The second count: 64 connections that never pause, as in the throughput
+# runs. Then one wait returns many events, and how many varies from run to run
+# (and so does the count, by a tenth either way): the table shows the median
+# of several runs.
+callgrind_busy_connections=64
+callgrind_busy_messages=(3200 9600)
+python_callgrind_busy_messages=(640 1920)
+callgrind_busy_runs=3
 
 notes=()
 failures=()
@@ -286,25 +294,40 @@ measure_idle_memory() {
 }
 
 callgrind_csv="$out/callgrind.csv"
-echo "server,connections,messages,instructions" >"$callgrind_csv"
+echo "server,connections,run,messages,instructions" >"$callgrind_csv"
+
+# count_instructions ID CONNECTIONS RUN THINK_TIME_US MESSAGES...: one server
+# under callgrind per message count, a line of callgrind.csv for each.
+count_instructions() {
+  local id="$1" connections="$2" run="$3" think_time="$4" messages
+  shift 4
+  for messages in "$@"; do
+    local profile="$out/logs/callgrind.$id.$connections.$run.$messages.out"
+    start_server "$id.callgrind.$connections.$run.$messages" valgrind --tool=callgrind \
+      --callgrind-out-file="$profile" "${server_args[@]}" || return 0
+    "$bin/echo_load" --port "$server_port" --connections "$connections" --size "$message_size" \
+      --messages "$messages" --think-time-us "$think_time" --duration-ms 300000 \
+      --timeout-ms 60000 >/dev/null 2>>"$out/logs/$id.load.err" ||
+      broken "${server_name[$id]} under callgrind: $(tail -n 1 "$out/logs/$id.load.err")"
+    stop_server "${server_name[$id]} under callgrind"
+    echo "$id,$connections,$run,$messages,$(awk '/^summary:/ { print $2 }' "$profile")" \
+      >>"$callgrind_csv"
+  done
+}
 
 measure_instructions() {
-  local id="$1" messages counts=("${callgrind_messages[@]}") think_time="$callgrind_think_time_us"
+  local id="$1" run counts=("${callgrind_messages[@]}") think_time="$callgrind_think_time_us"
+  local busy_counts=("${callgrind_busy_messages[@]}")
   if [ "$id" = asyncio ]; then
     counts=("${python_callgrind_messages[@]}")
     think_time="$python_callgrind_think_time_us"
+    busy_counts=("${python_callgrind_busy_messages[@]}")
   fi
   server_command "$id"
-  for messages in "${counts[@]}"; do
-    local profile="$out/logs/callgrind.$id.$messages.out"
-    start_server "$id.callgrind.$messages" valgrind --tool=callgrind \
-      --callgrind-out-file="$profile" "${server_args[@]}" || return 0
-    "$bin/echo_load" --port "$server_port" --size "$message_size" --messages "$messages" \
-      --think-time-us "$think_time" --duration-ms 300000 --timeout-ms 60000 >/dev/null \
-      2>>"$out/logs/$id.load.err" ||
-      broken "${server_name[$id]} under callgrind: $(tail -n 1 "$out/logs/$id.load.err")"
-    stop_server "${server_name[$id]} under callgrind"
-    echo "$id,1,$messages,$(awk '/^summary:/ { print $2 }' "$profile")" >>"$callgrind_csv"
+  count_instructions "$id" 1 1 "$think_time" "${counts[@]}"
+  [ "$callgrind_busy_connections" -le "${max_connections[$id]:-1000000}" ] || return 0
+  for ((run = 1; run <= callgrind_busy_runs; run++)); do
+    count_instructions "$id" "$callgrind_busy_connections" "$run" 0 "${busy_counts[@]}"
   done
 }
 
@@ -344,7 +367,8 @@ echo_tables() {
   local names="" id
   for id in "${server_ids[@]}"; do names+="${server_name[$id]};"; done
   awk -F, -v order="${server_ids[*]}" -v names="$names" -v ticks="$(getconf CLK_TCK)" \
-    -v idle="$idle_connections" -v summary="$out/summary.csv" '
+    -v idle="$idle_connections" -v busy="$callgrind_busy_connections" \
+    -v summary="$out/summary.csv" '
     function median_run(key,    i, j, n, swap) {
       n = runs[key]
       for (i = 1; i <= n; i++) sorted[i] = i
@@ -353,6 +377,13 @@ echo_tables() {
           swap = sorted[j]; sorted[j] = sorted[j - 1]; sorted[j - 1] = swap
         }
       return sorted[int((n + 1) / 2)]
+    }
+    function median_count(id, connections,    i, j, n, swap, values) {
+      n = runs_counted[id, connections]
+      for (i = 1; i <= n; i++) values[i] = per_run[id, connections, i]
+      for (i = 2; i <= n; i++)
+        for (j = i; j > 1 && values[j] < values[j - 1]; j--) { swap = values[j]; values[j] = values[j - 1]; values[j - 1] = swap }
+      return n == 0 ? "" : sprintf("%.0f", values[int((n + 1) / 2)])
     }
     function show(value) { return value == "" ? "–" : value }
     function ratio(a, b) { return (a == "" || b == "" || a == "error" || b == "error" || b + 0 == 0) ? "–" : sprintf("%.2f", a / b) }
@@ -363,8 +394,18 @@ echo_tables() {
       run_user[key, n] = $10; run_system[key, n] = $11
       if ($9 != 0) failed[key] = 1
     }
+    # Two profiles per run, a short one and a long one: their difference,
+    # divided by the difference in messages, is the count per message of a run.
     FILENAME ~ /callgrind/ && FNR > 1 {
-      n = ++profiles[$1]; profile_messages[$1, n] = $3; profile_instructions[$1, n] = $4
+      key = $1 SUBSEP $2 SUBSEP $3
+      if (key in first_messages) {
+        if ($5 != "" && first_instructions[key] != "") {
+          n = ++runs_counted[$1, $2]
+          per_run[$1, $2, n] = ($5 - first_instructions[key]) / ($4 - first_messages[key])
+        }
+      } else {
+        first_messages[key] = $4; first_instructions[key] = $5
+      }
     }
     FILENAME ~ /idle/ && FNR > 1 {
       memory[$1] = sprintf("%.2f", ($4 - $3) / $2)
@@ -386,8 +427,8 @@ echo_tables() {
             system_time[id] = sprintf("%.2f", run_system[key, m] * 1e6 / ticks / run_messages[key, m])
           }
         }
-        if (profiles[id] == 2 && profile_instructions[id, 1] != "" && profile_instructions[id, 2] != "")
-          instructions[id] = sprintf("%.0f", (profile_instructions[id, 2] - profile_instructions[id, 1]) / (profile_messages[id, 2] - profile_messages[id, 1]))
+        instructions[id] = median_count(id, 1)
+        busy_instructions[id] = median_count(id, busy)
       }
       print "| server | 1 connection | 64 | 1,000 | 64: × lesson 3 | 64: × asio | 1,000: × asio | p99 at 64 (µs) | p99 at 1,000 (µs) |"
       print "|---|--:|--:|--:|--:|--:|--:|--:|--:|"
@@ -398,16 +439,17 @@ echo_tables() {
           ratio(rate[b], rate["l3e", 64]), ratio(rate[b], rate["asio", 64]), ratio(rate[c], rate["asio", 1000]), show(p99[b]), show(p99[c])
       }
       print ""
-      print "| server | CPU µs per message: user | system | instructions per message | × lesson 3 | × asio | KiB per idle connection |"
-      print "|---|--:|--:|--:|--:|--:|--:|"
-      print "server,messages_per_s_1,messages_per_s_64,messages_per_s_1000,p99_us_64,p99_us_1000,cpu_user_us_per_message,cpu_system_us_per_message,instructions_per_message,kib_per_idle_connection" > summary
+      print "| server | CPU µs per message: user | system | instructions per message: 1 connection | × lesson 3 | × asio | " busy " busy (median) | × lesson 3 | KiB per idle connection |"
+      print "|---|--:|--:|--:|--:|--:|--:|--:|--:|"
+      print "server,messages_per_s_1,messages_per_s_64,messages_per_s_1000,p99_us_64,p99_us_1000,cpu_user_us_per_message,cpu_system_us_per_message,instructions_per_message,instructions_per_message_busy,kib_per_idle_connection" > summary
       for (i = 1; i <= count; i++) {
         id = ids[i]
         if (!((id SUBSEP 1) in runs)) continue
-        printf "| %s | %s | %s | %s | %s | %s | %s |\n", labels[i], show(user_time[id]), show(system_time[id]), show(instructions[id]),
-          ratio(instructions[id], instructions["l3e"]), ratio(instructions[id], instructions["asio"]), show(memory[id])
-        printf "%s,%s,%s,%s,%s,%s,%s,%s,%s,%s\n", id, rate[id, 1], rate[id, 64], rate[id, 1000], p99[id, 64], p99[id, 1000],
-          user_time[id], system_time[id], instructions[id], memory[id] > summary
+        printf "| %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", labels[i], show(user_time[id]), show(system_time[id]), show(instructions[id]),
+          ratio(instructions[id], instructions["l3e"]), ratio(instructions[id], instructions["asio"]),
+          show(busy_instructions[id]), ratio(busy_instructions[id], busy_instructions["l3e"]), show(memory[id])
+        printf "%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s\n", id, rate[id, 1], rate[id, 64], rate[id, 1000], p99[id, 64], p99[id, 1000],
+          user_time[id], system_time[id], instructions[id], busy_instructions[id], memory[id] > summary
       }
     }' "$throughput_csv" "$callgrind_csv" "$idle_csv"
 }
@@ -518,7 +560,8 @@ measure_microbenchmarks
   echo
   echo "$message_size-byte request/response on loopback, $duration_ms ms per run, median of" \
     "$rounds round(s); CPU time per message at 64 connections (lesson 1: at 1);" \
-    "instructions per message at 1 connection."
+    "instructions per message at 1 connection pausing after each echo, and at" \
+    "$callgrind_busy_connections busy ones (the median of $callgrind_busy_runs runs)."
   echo
   echo_tables
   echo

@@ -18,11 +18,9 @@
 #include <sys/socket.h>
 
 #include <cerrno>
-#include <chrono>
 #include <coroutine>
 #include <cstddef>
-#include <cstring>
-#include <iostream>
+#include <optional>
 #include <span>
 #include <system_error>
 #include <utility>
@@ -167,29 +165,15 @@ inline detail::Readable readable(const Socket& socket) {
   return detail::Readable(socket);
 }
 
-// How long accept() leaves the listener alone when the process is out of
-// descriptors: long enough not to spin, short enough to barely notice.
-inline constexpr std::chrono::milliseconds accept_pause{100};
-
 // Python: conn, address = await loop.sock_accept(listener). Out of
-// descriptors or memory it says so on standard error and rests accept_pause,
-// as asyncio's servers do; other errors throw std::system_error.
+// descriptors or memory, common::accept_client() turns the client away with
+// a line on standard error, as every lesson does, and we wait for the next.
 inline Task<Socket> accept(const Socket& listener) {
   while (true) {
-    common::FileDescriptor client(
-        accept4(listener.get(), nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC));
-    if (client) co_return Socket(std::move(client));
-    const int error = errno;
-    if (error == EAGAIN || error == EWOULDBLOCK) {
-      co_await readable(listener);
-    } else if (error == EMFILE || error == ENFILE || error == ENOBUFS || error == ENOMEM) {
-      // The client stays queued, so the listener stays readable: rest, not spin.
-      std::cerr << "accept: " << std::strerror(error) << "; not accepting for "
-                << accept_pause.count() << " ms\n";
-      co_await sleep(accept_pause);
-    } else if (error != EINTR && !common::client_gone(error)) {
-      throw std::system_error(error, std::generic_category(), "accept");
+    if (std::optional<common::FileDescriptor> client = common::accept_client(listener.get())) {
+      co_return Socket(std::move(*client));
     }
+    co_await readable(listener);  // poll() says whether more clients are queued
   }
 }
 
