@@ -30,7 +30,8 @@ int to_milliseconds(std::optional<std::chrono::milliseconds> timeout) {
 
 // A hang-up or an error wakes up whatever the descriptor waits for, so that
 // its callback runs and its recv() or send() reports what happened.
-EventMask ready_events(bool readable, bool writable, bool hung_up, bool failed, EventMask interest) {
+EventMask ready_events(bool readable, bool writable, bool hung_up, bool failed,
+                       EventMask interest) {
   EventMask ready = 0;
   if (readable || failed) ready |= event_read;
   if (writable || failed) ready |= event_write;
@@ -149,10 +150,10 @@ class PollSelector final : public Selector {
     if (count < 0) throw os_error("poll");
     for (const pollfd& entry : watched_) {
       if (entry.revents == 0) continue;
-      ready_.push_back({entry.fd, ready_events(entry.revents & POLLIN, entry.revents & POLLOUT,
-                                               entry.revents & POLLRDHUP,
-                                               entry.revents & (POLLERR | POLLHUP | POLLNVAL),
-                                               interest(entry.fd))});
+      ready_.push_back(
+          {entry.fd,
+           ready_events(entry.revents & POLLIN, entry.revents & POLLOUT, entry.revents & POLLRDHUP,
+                        entry.revents & (POLLERR | POLLHUP | POLLNVAL), interest(entry.fd))});
     }
     return ready_;
   }

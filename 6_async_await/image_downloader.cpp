@@ -13,7 +13,7 @@
 //              curl_multi.hpp) while one event loop waits for all of them.
 // New here:    the event loop drives sockets that someone else opens.
 //              libcurl decides what to wait for; CurlMulti passes that on to
-//              EventLoop::watch() and call_later(), and wakes the task whose
+//              the loop's Selector and call_later(), and wakes the task whose
 //              transfer is done. --max-parallel N caps how many run at once.
 // Skip:        support/downloads.hpp reads the flags, saves each image complete
 //              or not at all, caps the transfers at --max-parallel and keeps

@@ -77,6 +77,7 @@ void EventLoop::wait(int fd, EventMask event, IoWaiter& waiter) {
   }
   if (slot(fd, event) != nullptr) throw std::logic_error("two tasks wait on one socket");
   if (event == event_read && sockets_[fd].readable && attempt(fd, event, waiter)) {
+    trace_("fd ", fd, " had more to read: read it; the task goes on next turn");
     return schedule(waiter.awaiting);
   }
   trace_("a task waits until fd ", fd, event == event_read ? " is readable" : " is writable");
