@@ -52,6 +52,7 @@ lesson6::Task<void> print_time(std::chrono::milliseconds tick, long ticks) {
 
 // Python: task1 = asyncio.create_task(print_nums()); task2 = ...(print_time());
 //         await asyncio.gather(task1, task2)
+// Our tasks are lazy: they start when gather() starts them, in this order.
 lesson6::Task<void> main_task(std::chrono::milliseconds tick, long ticks) {
   lesson6::Task<void> task1 = print_nums(tick, ticks);
   lesson6::Task<void> task2 = print_time(tick, ticks);

@@ -42,7 +42,7 @@ void generator_next(benchmark::State& state) {
     benchmark::DoNotOptimize(numbers.next());
 }
 
-// Python: total += yield total
+// The course's averager (x = yield average), trimmed down to a running total.
 Generator<long, long> running_total() {
   long total = 0;
   while (true)

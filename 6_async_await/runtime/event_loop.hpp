@@ -89,16 +89,17 @@ class EventLoop {
   void stop_waiting(int fd, lesson3::EventMask event, const IoWaiter& waiter) noexcept;
   void forget(int fd) noexcept;  // the socket is about to close
 
-  // Python: loop.call_later(delay, callback). The loop reads the clock once
+  // asyncio's loop.call_later(delay, callback). The loop reads the clock once
   // a turn, and a timer's callback sees its deadline as the time.
   TimerId call_later(std::chrono::milliseconds delay, std::function<void()> callback);
   void cancel(TimerId timer) { timers_.erase(timer); }  // at once; nothing if it has run
-  // Python: loop.call_soon(coroutine.resume); unschedule() takes it back.
+  // asyncio's loop.call_soon(coroutine.resume); unschedule() takes it back.
   void schedule(std::coroutine_handle<> coroutine) { scheduled_.push_back(coroutine); }
   void unschedule(std::coroutine_handle<> coroutine) noexcept {  // its place is emptied
     std::replace(scheduled_.begin(), scheduled_.end(), coroutine, std::coroutine_handle<>());
   }
-  // Python: asyncio.create_task(task), minus the handle to await it. The task
+  // Python: asyncio.create_task(task), minus the handle to await it (we have
+  // no task objects to keep; the loop keeps the frame until it ends). The task
   // starts next turn; an exception that ends it goes to standard error.
   void spawn(Task<void> task);
 

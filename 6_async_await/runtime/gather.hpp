@@ -83,10 +83,10 @@ struct TimeLimit {
 
 }  // namespace detail
 
-// Python: await asyncio.wait_for(task, timeout), which raises TimeoutError
-// when the time is up; here the answer is empty then (false for a
-// Task<void>). A task still running then is destroyed at once, which takes
-// back whatever it was waiting for (asyncio cancels it likewise).
+// asyncio.wait_for(task, timeout) raises TimeoutError when the time is up;
+// here the answer is empty then (false for a Task<void>): a late task is an
+// ordinary outcome, not an error. The task, if still running, is destroyed at
+// once, which takes back whatever it waited for (asyncio cancels it likewise).
 template <typename T>
 using TimeLimited = std::conditional_t<std::is_void_v<T>, bool, std::optional<T>>;
 

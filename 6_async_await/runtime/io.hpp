@@ -4,7 +4,7 @@
 //   const std::size_t received = co_await read_some(client, buffer);
 //   co_await write_all(client, std::span(buffer).first(received));
 //
-// Python: loop.sock_accept(), loop.sock_recv(), loop.sock_sendall(). A write
+// asyncio has them too: loop.sock_accept(), sock_recv(), sock_sendall(). A write
 // or an accept makes its call at once and suspends its task only if the call
 // met EAGAIN; the loop makes it again at the next edge, and resumes the task
 // once it went through. A read never goes on at once: if the socket may hold
@@ -148,13 +148,13 @@ class Readable final : public SocketCall {
 
 }  // namespace detail
 
-// Python: data = await loop.sock_recv(sock, len(buffer)): how many bytes came
+// asyncio's data = await loop.sock_recv(sock, len(buffer)): how many bytes came
 // (at least one), or 0 once the peer has closed; a reset throws.
 inline detail::ReadSome read_some(const Socket& socket, std::span<char> buffer) {
   return detail::ReadSome(socket, buffer);
 }
 
-// Python: await loop.sock_sendall(sock, data): every byte, however often the
+// asyncio's await loop.sock_sendall(sock, data): every byte, however often the
 // socket fills up (`bytes` must live until then). A vanished peer throws.
 inline detail::WriteAll write_all(const Socket& socket, std::span<const char> bytes) {
   return detail::WriteAll(socket, bytes);
@@ -165,7 +165,7 @@ inline detail::Readable readable(const Socket& socket) {
   return detail::Readable(socket);
 }
 
-// Python: conn, address = await loop.sock_accept(listener). Out of
+// asyncio's conn, address = await loop.sock_accept(listener). Out of
 // descriptors or memory, common::accept_client() turns the client away with
 // a line on standard error, as every lesson does, and we wait for the next.
 inline Task<Socket> accept(const Socket& listener) {
