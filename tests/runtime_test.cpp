@@ -1,5 +1,5 @@
 // Lesson 6's runtime: Task, the event loop's timers and queues, spawn, gather,
-// the stop at a signal, and the socket awaitables.
+// the stop at a signal, the socket awaitables, and wait_for.
 #include <fcntl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -601,7 +601,7 @@ TEST(Sockets, AWatchedDescriptorRunsItsCallbackWhenReady) {
   EXPECT_EQ(lesson6::run(watch_with_a_callback(sockets)), 1);
 }
 
-// --- the loop keeps watching a socket between waits -------------------------
+// --- a socket stays registered from its first wait until it closes ---------
 
 Task<std::string> read_text(const lesson6::Socket& socket) {
   std::array<char, 64> buffer{};
@@ -624,7 +624,7 @@ Task<NumbersAndText> read_from_a_socket_that_reuses_a_closed_ones_number() {
   SocketPair first = make_socket_pair();
   result.first_number = first.ours.get();
   lesson6::spawn(send_later(first.theirs, "one"));
-  co_await read_text(first.ours);  // it had to wait: the loop watches first.ours now
+  co_await read_text(first.ours);  // it had to wait: first.ours is registered now
   first.ours.close();
 
   const SocketPair second = make_socket_pair();  // gets the lowest free number: the same
@@ -650,17 +650,17 @@ TEST(Sockets, AnEventNoTaskWaitsForDoesNotKeepTheLoopBusy) {
   const SocketPair sockets = make_socket_pair();
   {
     Task<std::string> abandoned = read_text(sockets.ours);
-    abandoned.start();  // nothing to read: it waits, and the loop watches the socket
+    abandoned.start();  // nothing to read: it waits, and the socket is registered
     ASSERT_FALSE(abandoned.done());
-  }  // destroyed while waiting; the loop still watches the socket, for nobody
+  }  // destroyed while waiting; the socket stays registered, for nobody
   send_text(sockets.theirs, "a");
-  // The first turn finds the socket readable and nobody waiting, and stops
-  // watching it; the second sleeps until the timer. A loop that kept watching
-  // would find it readable again on every turn, thousands of times.
+  // The kernel tells of the byte once: the first turn notes the socket
+  // readable, and the second sleeps until the timer. A loop told on every
+  // turn while the byte lies there would spin, thousands of turns.
   EXPECT_LE(turns_until_a_timer_runs(loop, 20ms), 2);
 
-  // A reader that comes later has the socket watched again, and gets the
-  // byte on the next turn.
+  // A reader that comes later reads the byte it was told of, on the next
+  // turn, although the kernel will not tell of it again.
   Task<std::string> reader = read_text(sockets.ours);
   reader.start();
   loop.call_later(10s, [] {});  // so that the turn ends, even if nobody wakes the reader
