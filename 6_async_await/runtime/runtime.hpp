@@ -1,6 +1,6 @@
 // Lesson 6's runtime, all of it: what a program includes. Its files read in
-// this order: task.hpp, event_loop.hpp, event_loop.cpp, gather.hpp, io.hpp,
-// io.cpp; each one's opening lines say what it adds.
+// this order: task.hpp, event_loop.hpp, event_loop.cpp, gather.hpp, io.hpp;
+// each one's opening lines say what the next one adds.
 #pragma once
 
 #include "6_async_await/runtime/event_loop.hpp"
