@@ -31,11 +31,11 @@ starts a line, right above the fenced block it fills:
   connect A       connect client A, wait for the server's 'connection from H:P'
   send A TEXT     A sends TEXT and a newline, and waits for its echo
   close A         close A, wait for 'connection from H:P closed'
-  wait TEXT       wait for a line of the server's that contains TEXT
   -->
       `$ COMMAND` starts a server with --port 0, the steps run one at a time,
-      then SIGTERM. The block shows what the server printed. A wait for a line
-      looks only past the line the previous wait found.
+      then SIGTERM. Each step, and the start, ends once the server is idle
+      again, so that every run goes the same way. The block shows what the
+      server printed.
 
 Inline directives are followed by the number they print:
   <!-- changed-lines A B -->75        lines `diff A B` marks with < or >, each
@@ -304,7 +304,8 @@ def run_on_terminal(argv, root, inputs, prompt, timeout):
 
 
 class ServerOutput:
-    """What a server has printed so far, and how far the waits have looked."""
+    """What a server has printed so far, and how far the waits have looked
+    (a line found once is not found again: ports come back)."""
 
     def __init__(self, process, timeout):
         self.process, self.timeout, self.text, self.lines_seen = process, timeout, '', 0
@@ -330,16 +331,34 @@ class ServerOutput:
             if time.monotonic() >= deadline or not self.read(deadline):
                 raise PageError(f'the server never printed {what}; it printed:\n{self.text[-1000:]}')
 
+    def wait_until_idle(self):
+        """Until the server sleeps in a system call and has nothing more to
+        print. A one-thread event loop sleeps only where it waits for events,
+        so the next step meets it there on every run: the trace does not
+        depend on timing. No event says that a process sleeps, so we look."""
+        deadline = time.monotonic() + self.timeout
+        while time.monotonic() < deadline and self.process.poll() is None:
+            printed = len(self.text)
+            self.read(time.monotonic())
+            stat = Path(f'/proc/{self.process.pid}/stat').read_text()
+            if stat.rsplit(')', 1)[1].split()[0] == 'S' and len(self.text) == printed:
+                return
+            time.sleep(0.001)
+        raise PageError(f'the server did not come to rest; it printed:\n{self.text[-1000:]}')
+
 
 def run_steps(server, steps, timeout, clients):
     """Runs the steps one at a time; the clients still connected stay so."""
     listening = server.wait_for(lambda line: re.fullmatch(r'listening on \S+:\d+', line), "'listening on H:P'")
     host, port = listening.split()[-1].rsplit(':', 1)
+    server.wait_until_idle()
     try:
         for step in steps:
             verb, _, rest = step.partition(' ')
             name, _, text = rest.partition(' ')
-            if verb in ('send', 'close') and name not in clients:
+            if verb not in ('connect', 'send', 'close'):
+                raise PageError(f"unknown step '{step}' (connect A, send A TEXT, close A)")
+            if verb != 'connect' and name not in clients:
                 raise PageError(f"step '{step}': no client {name} is connected")
             if verb == 'connect':
                 clients[name] = socket.create_connection((host, int(port)), timeout)
@@ -356,10 +375,7 @@ def run_steps(server, steps, timeout, clients):
                 line = 'connection from %s:%d closed' % clients[name].getsockname()
                 clients.pop(name).close()
                 server.wait_for(line.__eq__, repr(line))
-            elif verb == 'wait':
-                server.wait_for(lambda line: rest in line, repr(rest))
-            else:
-                raise PageError(f"unknown step '{step}' (connect A, send A TEXT, close A, wait TEXT)")
+            server.wait_until_idle()
     except OSError as error:
         raise PageError(f"step '{step}': {error}") from None
 

@@ -145,12 +145,20 @@ class FixturePage(unittest.TestCase):
         self.edit('build/bin/echo_server --port 0', 'build/bin/echo_server --port 5000')
         self.assertIn('--port 0', self.tool('--check')[1])
 
-    def test_a_session_step_that_never_completes_is_an_error_not_a_hang(self):
-        self.edit('close A\n', 'close A\nwait something never printed\n')
+    def test_each_step_waits_until_the_server_has_come_to_rest(self):
+        # After an echo the fixture server works for 50 ms, then says
+        # 'nothing more yet' unless the next step has already come.
+        code, output = pages.run_session([str(self.root / 'bin' / 'echo_server'), '--port', '0', '--trace'],
+                                         self.root, ['connect A', 'send A hi', 'close A'], 10)
+        self.assertEqual(code, 0)
+        self.assertIn('received 3 bytes\nnothing more yet\nreceived 0 bytes\n', output)
+
+    def test_a_server_that_never_listens_is_an_error_not_a_hang(self):
         self.edit('<!-- session', '<!-- session timeout=1')
+        self.edit('$ build/bin/echo_server --port 0 --trace', '$ build/bin/greet --sleep 30 --port 0')
         code, report = self.tool('--check')
         self.assertEqual(code, 1)
-        self.assertIn("the server never printed 'something never printed'", report)
+        self.assertIn("the server never printed 'listening on H:P'", report)
 
     def test_the_pages_to_check_can_be_named(self):
         (self.root / 'broken.md').write_text('[nowhere](nowhere.md)\n')
