@@ -180,8 +180,9 @@ class FindingDefinitions(unittest.TestCase):
         self.assertTrue(self.find(source, 'draw').endswith('/* } */\n}'))
 
     def test_a_digit_separator_is_not_a_character_literal(self):
-        self.assertEqual(self.find("long f() { return 1'000; }\nchar g() { return '{'; }", 'g'),
-                         "char g() { return '{'; }")
+        # Read as a character literal, '000 + ' would leave the '}' after it a brace.
+        self.assertEqual(self.find("long f() {\n  return 1'000 + '}';\n}", 'f'),
+                         "long f() {\n  return 1'000 + '}';\n}")
 
     def test_the_comment_lines_right_above_come_along_but_not_past_a_blank_line(self):
         source = '''
