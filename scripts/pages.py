@@ -7,35 +7,34 @@
   options: --bin DIR   what build/bin/ in a command stands for (default build/bin)
            PAGE.md...  only these pages (default: every tracked *.md)
 
-Directives are HTML comments, which GitHub does not show. A block directive
-starts a line, right above the fenced block it fills:
+Directives are HTML comments, which GitHub does not show (tests/README.md
+explains them at more length). A block directive starts a line, right above
+the fenced block it fills:
 
   <!-- code FILE [NAME...] [from=TEXT to=TEXT] -->
-      FILE whole, or each named C++ definition in it (a function, Class::member,
-      a class, struct, enum or concept, a variable), from the comment lines
-      right above it through its closing brace. A name found nowhere, or twice,
-      is an error. from/to keep the lines from the one line containing the
-      from TEXT to the next line containing the to TEXT. (--update writes the
-      fence when there is none yet.)
+      FILE whole, or each named C++ definition in it ('f', 'Class::member',
+      'operator<<', 'f(int' for one overload), with the comment lines right
+      above it, through its closing brace. A name found nowhere, or twice, is
+      an error. from/to keep the lines from the one line containing the first
+      TEXT to the next containing the second. --update writes a missing fence.
 
   <!-- run [exit=N] [timeout=SECONDS] [prompt=TEXT] [mask=REGEX]...
   INPUT LINE...
   -->
-      The block's first line is `$ COMMAND` as a reader types it, the rest its
-      output. The command runs from the repository root without a shell, stdin
+      The block's first line is `$ COMMAND` as a reader types it; the rest is
+      its output. It runs from the repository root without a shell, stdin
       empty, LC_ALL=C, standard error merged into standard output. Given input
       lines, it runs on a terminal instead, and each line is typed once the
-      prompt (default '>>> ') has appeared; after the last, the end of input.
+      prompt (default '>>> ') has appeared; the end of input follows the last.
 
   <!-- session [exit=N] [timeout=SECONDS] [mask=REGEX]...
   connect A       connect client A, wait for the server's 'connection from H:P'
   send A TEXT     A sends TEXT and a newline, and waits for its echo
   close A         close A, wait for 'connection from H:P closed'
   -->
-      `$ COMMAND` starts a server with --port 0, the steps run one at a time,
-      then SIGTERM. Each step, and the start, ends once the server is idle
-      again, so that every run goes the same way. The block shows what the
-      server printed.
+      `$ COMMAND` starts a server with --port 0; the steps run one at a time,
+      each ending once the server has come to rest; then SIGTERM. The block
+      shows what the server printed.
 
 Inline directives are followed by the number they print:
   <!-- changed-lines A B -->75        lines `diff A B` marks with < or >, each
@@ -43,7 +42,7 @@ Inline directives are followed by the number they print:
   <!-- nonblank-lines GLOB... -->120  non-blank lines of these files
 
 Options are KEY=VALUE words, quoted as in a shell ('...' keeps backslashes).
-A mask hides what varies between runs, in the page and in the new output alike,
+A mask hides what varies between runs, in the page and the new output alike,
 before they are compared: each group of the regex (or the whole match) becomes
 '…'. Every run masks the port after 127.0.0.1: and times such as '4.03 s'.
 Every relative link must name a tracked file, and a #fragment a heading of it.
@@ -71,22 +70,36 @@ BLOCK_DIRECTIVE = re.compile(r'<!--\s*(code|run|session)\b')
 INLINE_DIRECTIVE = re.compile(r'(<!--\s*(changed-lines|nonblank-lines)\b(.*?)-->)(\d*)')
 FENCE = re.compile(r' {0,3}(`{3,}|~{3,})')
 DEFAULT_MASKS = [r'\b127\.0\.0\.1:(\d+)', r'\b(\d+\.\d+) s\b']
-LANGUAGES = {'.cpp': 'cpp', '.hpp': 'cpp', '.py': 'python', '.sh': 'sh', '.json': 'json', '.md': 'markdown'}
+LANGUAGES = {'.cpp': 'cpp', '.hpp': 'cpp', '.py': 'python', '.sh': 'sh', '.md': 'markdown'}
 
 
 class PageError(Exception):
     """What a directive asks for cannot be done; reported with its line."""
 
 
-# --- Code excerpts ----------------------------------------------------------
+def read(path):
+    try:
+        return path.read_text()
+    except OSError as error:
+        raise PageError(f'{path}: {error.strerror}') from None
+
+
+def blank(text):
+    """The text with every character but newlines turned into a space."""
+    return re.sub(r'[^\n]', ' ', text)
+
+
+# --- Code excerpts -------------------------------------------------------------------------
+
+LITERAL = re.compile(r"""\d[\w']*                       # a number: 1'000 holds no character
+                       | //[^\n]* | /\*.*?\*/ | R"([^(\s]*)\(.*?\)\1"
+                       | "(?:\\.|[^"\\\n])*" | '(?:\\.|[^'\\\n])*'""", re.S | re.X)
+
 
 def blank_out_literals(source):
-    """The source with comments and string and character literals turned into
-    spaces (newlines kept), so that no brace inside them counts."""
-    literal = re.compile(r"""\d[\w']*                      # a number: 1'000 holds no character
-                           | //[^\n]* | /\*.*?\*/ | R"([^(\s]*)\(.*?\)\1"
-                           | "(?:\\.|[^"\\\n])*" | '(?:\\.|[^'\\\n])*'""", re.S | re.X)
-    return literal.sub(lambda m: m[0] if m[0][0].isdigit() else re.sub(r'[^\n]', ' ', m[0]), source)
+    """The source with comments and string and character literals blanked
+    (lines kept), so that no brace inside them counts."""
+    return LITERAL.sub(lambda m: m[0] if m[0][0].isdigit() else blank(m[0]), source)
 
 
 def scope_name(head):
@@ -95,7 +108,8 @@ def scope_name(head):
     initializer, an enum's list), where nothing is looked for."""
     while (stripped := re.sub(r'<[^<>]*>|\([^()]*\)', '', head)) != head:
         head = stripped  # template and parameter lists say nothing about it
-    found = re.search(r'\b(class|struct|union|namespace|enum)\b\s*(?:\[\[.*?\]\]\s*)*([\w:]*)', head)
+    found = re.search(r'\b(class|struct|union|namespace|enum)\b\s*(?:\[\[.*?\]\]\s*)*([\w:]*)',
+                      head)
     return found[2] if found and found[1] != 'enum' else None
 
 
@@ -156,8 +170,9 @@ def function_body_end(masked, index):
 def definition_end(masked, position, name_end):
     """Where the definition named at `position` ends; None when this is a
     declaration or a use of the name."""
+    before = masked[max(0, position - 100):position]
     keyword = re.search(r'\b(class|struct|union|enum|namespace|concept)\s+(?:\[\[.*?\]\]\s*)*$',
-                        masked[max(0, position - 100):position])
+                        before)
     after = re.compile(r'\s*(.)', re.S).match(masked, name_end)[1]
     head = masked[max(masked.rfind(c, 0, position) for c in ';{}') + 1:position]
     if keyword and keyword[1] == 'concept':
@@ -165,8 +180,8 @@ def definition_end(masked, position, name_end):
     if keyword:
         body = re.compile(r'[^{;]*([{;])').match(masked, name_end)
         return closing(masked, body.start(1)) if body[1] == '{' else None
-    before = masked[max(0, position - 100):position].rstrip()
-    if re.search(r'(,|[^:]:)$', before) and not re.search(r'\b(public|protected|private)\s*:$', before):
+    access_specifier = re.search(r'\b(public|protected|private)\s*:\s*$', before)
+    if re.search(r'(,|[^:]:)\s*$', before) and not access_specifier:
         return None  # a member's initializer in a constructor, or a base class
     if after == '(':
         return function_body_end(masked, closing(masked, masked.index('(', name_end)) + 1)
@@ -189,31 +204,47 @@ def definition_lines(source, masked, position, end):
     return lines[first:last + 1]
 
 
+def name_end_if_it_matches(masked, position, last_part, parameters):
+    """Where the name at `position` ends ('operator<<' with its symbols), if
+    the parameters that follow start as asked ('(int'); None otherwise."""
+    end = position + len(last_part)
+    if last_part.startswith('operator'):
+        end = position + len('operator')
+        symbols = re.compile(r'\s*' + re.escape(last_part[len('operator'):]) + r'\s*(?=\()')
+        if not (found := symbols.match(masked, end)):
+            return None
+        end = found.end()
+    following = re.sub(r'\s', '', masked[end:end + 500])
+    return end if following.startswith(re.sub(r'\s', '', parameters)) else None
+
+
+def qualified_name(masked, position, scopes, last_part):
+    """The name at `position` with its classes and namespaces, both those
+    around it and those written before it (`void EchoServer::run()`)."""
+    written = re.search(r'((?:\w+(?:<[^<>;{}]*>)?\s*::\s*)+)$',
+                        masked[max(0, position - 200):position])
+    qualifiers = re.findall(r'(\w+)(?:<[^<>]*>)?\s*::', written[1] if written else '')
+    return scopes + qualifiers + [last_part]
+
+
 def find_definition(source, name):
     """The lines of the one definition called `name`: 'f', 'Class::member',
     'operator<<', or 'f(int' for the overload whose parameters start so."""
-    name, parenthesis, parameters = name.partition('(')
-    masked, wanted, found = blank_out_literals(source), name.split('::'), []
-    target = 'operator' if wanted[-1].startswith('operator') else wanted[-1]
-    for position, scopes in candidates(masked, target):
-        name_end = position + len(target)
-        if target == 'operator':  # its symbols follow: operator<<
-            symbols = re.compile(r'\s*' + re.escape(wanted[-1][len('operator'):]) + r'\s*(?=\()').match(masked, name_end)
-            if not symbols:
-                continue
-            name_end = symbols.end()
-        if not re.sub(r'\s', '', masked[name_end:name_end + 500]).startswith(re.sub(r'\s', '', parenthesis + parameters)):
-            continue
-        written = re.search(r'((?:\w+(?:<[^<>;{}]*>)?\s*::\s*)+)$', masked[max(0, position - 200):position])
-        full = scopes + re.findall(r'(\w+)(?:<[^<>]*>)?\s*::', written[1] if written else '') + wanted[-1:]
+    qualified, parenthesis, parameters = name.partition('(')
+    wanted, masked, found = qualified.split('::'), blank_out_literals(source), []
+    token = 'operator' if wanted[-1].startswith('operator') else wanted[-1]
+    for position, scopes in candidates(masked, token):
+        name_end = name_end_if_it_matches(masked, position, wanted[-1], parenthesis + parameters)
+        full = qualified_name(masked, position, scopes, wanted[-1])
         constructor = len(full) > 1 and full[-1].lstrip('~') == full[-2]
-        if full[-len(wanted):] == wanted and (len(wanted) > 1 or not constructor):
-            end = definition_end(masked, position, name_end)
-            if end is not None:
+        if name_end and full[-len(wanted):] == wanted and (len(wanted) > 1 or not constructor):
+            if (end := definition_end(masked, position, name_end)) is not None:
                 found.append(definition_lines(source, masked, position, end))
-    if len(found) != 1:
-        raise PageError(f"'{name}{parenthesis}{parameters}' is defined "
-                        + (f"{len(found)} times: pick one by how its parameters start, as in 'f(int'" if found else 'nowhere'))
+    if not found:
+        raise PageError(f"'{name}' is defined nowhere")
+    if len(found) > 1:
+        raise PageError(f"'{name}' is defined {len(found)} times: pick one by how its "
+                        "parameters start, as in 'f(int'")
     return found[0]
 
 
@@ -229,6 +260,7 @@ def between(lines, start_text, end_text):
 
 
 def code_block(root, arguments, options):
+    """The fence's language and the excerpt a code directive asks for."""
     if not arguments:
         raise PageError('code needs a file')
     path, names = Path(arguments[0]), arguments[1:]
@@ -244,7 +276,7 @@ def code_block(root, arguments, options):
     return language, '\n\n'.join(textwrap.dedent('\n'.join(part)) for part in parts).split('\n')
 
 
-# --- Transcripts and server sessions -----------------------------------------
+# --- Transcripts and server sessions -------------------------------------------------------
 
 def start(argv, root, **streams):
     try:
@@ -254,7 +286,8 @@ def start(argv, root, **streams):
 
 
 def run_piped(argv, root, timeout):
-    process = start(argv, root, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    process = start(argv, root, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                    stderr=subprocess.STDOUT)
     try:
         output = process.communicate(timeout=timeout)[0]
     except subprocess.TimeoutExpired:
@@ -274,7 +307,8 @@ def run_on_terminal(argv, root, inputs, prompt, timeout):
     settings[1] &= ~termios.ONLCR  # '\n' stays '\n', not '\r\n'
     termios.tcsetattr(terminal, termios.TCSANOW, settings)
     try:
-        process = start(argv, root, stdin=terminal, stdout=terminal, stderr=terminal, start_new_session=True)
+        process = start(argv, root, stdin=terminal, stdout=terminal, stderr=terminal,
+                        start_new_session=True)
     finally:
         os.close(terminal)
     output, looked_at, typed, deadline = b'', 0, 0, time.monotonic() + timeout
@@ -283,9 +317,11 @@ def run_on_terminal(argv, root, inputs, prompt, timeout):
             prompt_at = output.find(prompt.encode(), looked_at)
             if typed < len(inputs) and prompt_at >= 0:
                 typed, looked_at = typed + 1, prompt_at + len(prompt)
-                os.write(controller, inputs[typed - 1].encode() + (b'\n\x04' if typed == len(inputs) else b'\n'))
+                end_of_input = b'\x04' if typed == len(inputs) else b''
+                os.write(controller, inputs[typed - 1].encode() + b'\n' + end_of_input)
             elif time.monotonic() >= deadline:
-                raise PageError(f'still running after {timeout} s; it printed:\n{output.decode()[-500:]}')
+                raise PageError(f'still running after {timeout} s; it printed:\n'
+                                + output.decode(errors='replace')[-500:])
             elif select.select([controller], [], [], deadline - time.monotonic())[0]:
                 try:
                     data = os.read(controller, 4096)
@@ -305,7 +341,7 @@ def run_on_terminal(argv, root, inputs, prompt, timeout):
 
 class ServerOutput:
     """What a server has printed so far, and how far the waits have looked
-    (a line found once is not found again: ports come back)."""
+    (a line found once is not found again: a port may come back)."""
 
     def __init__(self, process, timeout):
         self.process, self.timeout, self.text, self.lines_seen = process, timeout, '', 0
@@ -319,17 +355,20 @@ class ServerOutput:
             return bool(data)
         return True
 
-    def wait_for(self, matches, what):
-        """The first line past the last one found that `matches`."""
+    def fail(self, what):
+        raise PageError(f'the server {what}; it printed:\n{self.text[-1000:]}')
+
+    def wait_for(self, line, what=None):
+        """Until the server prints `line` (a regex), past the last line found."""
         deadline = time.monotonic() + self.timeout
         while True:
             lines = self.text.split('\n')[:-1]  # complete lines only
             for index in range(self.lines_seen, len(lines)):
-                if matches(lines[index]):
+                if re.fullmatch(line, lines[index]):
                     self.lines_seen = index + 1
                     return lines[index]
             if time.monotonic() >= deadline or not self.read(deadline):
-                raise PageError(f'the server never printed {what}; it printed:\n{self.text[-1000:]}')
+                self.fail(f"never printed '{what or line}'")
 
     def wait_until_idle(self):
         """Until the server sleeps in a system call and has nothing more to
@@ -344,50 +383,49 @@ class ServerOutput:
             if stat.rsplit(')', 1)[1].split()[0] == 'S' and len(self.text) == printed:
                 return
             time.sleep(0.001)
-        raise PageError(f'the server did not come to rest; it printed:\n{self.text[-1000:]}')
+        self.fail('did not come to rest')
 
 
-def run_steps(server, steps, timeout, clients):
-    """Runs the steps one at a time; the clients still connected stay so."""
-    listening = server.wait_for(lambda line: re.fullmatch(r'listening on \S+:\d+', line), "'listening on H:P'")
-    host, port = listening.split()[-1].rsplit(':', 1)
-    server.wait_until_idle()
+def run_step(server, step, address, clients, timeout):
+    verb, name, text = (step.split(' ', 2) + ['', ''])[:3]
+    if verb not in ('connect', 'send', 'close'):
+        raise PageError(f"unknown step '{step}' (connect A, send A TEXT, close A)")
+    if verb != 'connect' and name not in clients:
+        raise PageError(f"step '{step}': no client {name} is connected")
     try:
-        for step in steps:
-            verb, _, rest = step.partition(' ')
-            name, _, text = rest.partition(' ')
-            if verb not in ('connect', 'send', 'close'):
-                raise PageError(f"unknown step '{step}' (connect A, send A TEXT, close A)")
-            if verb != 'connect' and name not in clients:
-                raise PageError(f"step '{step}': no client {name} is connected")
-            if verb == 'connect':
-                clients[name] = socket.create_connection((host, int(port)), timeout)
-                line = 'connection from %s:%d' % clients[name].getsockname()
-                server.wait_for(line.__eq__, repr(line))
-            elif verb == 'send':
-                clients[name].sendall(text.encode() + b'\n')
-                echo = b''
-                while len(echo) < len(text) + 1 and (chunk := clients[name].recv(65536)):
-                    echo += chunk
-                if echo != text.encode() + b'\n':
-                    raise PageError(f"step '{step}': the echo was {echo!r}")
-            elif verb == 'close':
-                line = 'connection from %s:%d closed' % clients[name].getsockname()
-                clients.pop(name).close()
-                server.wait_for(line.__eq__, repr(line))
-            server.wait_until_idle()
+        if verb == 'connect':
+            clients[name] = socket.create_connection(address, timeout)
+            line = 'connection from %s:%d' % clients[name].getsockname()
+        elif verb == 'send':
+            clients[name].sendall(text.encode() + b'\n')
+            echo = b''
+            while len(echo) < len(text) + 1 and (chunk := clients[name].recv(65536)):
+                echo += chunk
+            if echo != text.encode() + b'\n':
+                raise PageError(f"step '{step}': the echo was {echo!r}")
+        else:
+            line = 'connection from %s:%d closed' % clients[name].getsockname()
+            clients.pop(name).close()
     except OSError as error:
         raise PageError(f"step '{step}': {error}") from None
+    if verb != 'send':
+        server.wait_for(re.escape(line), line)
+    server.wait_until_idle()
 
 
 def run_session(argv, root, steps, timeout):
-    """Starts a server, runs the steps, stops it with SIGTERM."""
+    """Starts a server, runs the steps one at a time, stops it with SIGTERM."""
     if not re.search(r'(^| )--port(=| )0( |$)', ' '.join(argv)):
         raise PageError('a session starts its server with --port 0, so that no two share a port')
-    process = start(argv, root, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    process = start(argv, root, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                    stderr=subprocess.STDOUT)
     server, clients = ServerOutput(process, timeout), {}
     try:
-        run_steps(server, steps, timeout, clients)
+        listening = server.wait_for(r'listening on \S+:\d+', 'listening on H:P')
+        host, port = listening.split()[-1].rsplit(':', 1)
+        server.wait_until_idle()
+        for step in steps:
+            run_step(server, step, (host, int(port)), clients, timeout)
         process.send_signal(signal.SIGTERM)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline and server.read(deadline):
@@ -407,19 +445,20 @@ def transcript(kind, context, options, script, old_content):
     """The command line of the old block, and what running it printed now."""
     if not old_content or not old_content[0].startswith('$ '):
         raise PageError('the block must start with the command: $ COMMAND')
-    argv = [str(context.bin_dir / word[len('build/bin/'):]) if word.startswith('build/bin/') else word
-            for word in shlex.split(old_content[0][2:])]
+    argv = [str(context.bin_dir / word[len('build/bin/'):]) if word.startswith('build/bin/')
+            else word for word in shlex.split(old_content[0][2:])]
     timeout = float(options.get('timeout', 10))
     if kind == 'session':
         code, output = run_session(argv, context.root, script, timeout)
     elif script:
-        code, output = run_on_terminal(argv, context.root, script, options.get('prompt', '>>> '), timeout)
+        prompt = options.get('prompt', '>>> ')
+        code, output = run_on_terminal(argv, context.root, script, prompt, timeout)
     else:
         code, output = run_piped(argv, context.root, timeout)
     lines = [line.rstrip() for line in output.replace('\r', '').rstrip().split('\n')]
     if code != int(options.get('exit', 0)):
-        ending = '\n'.join(lines[-20:])
-        raise PageError(f"exit code {code}, not {options.get('exit', 0)}; the output ended:\n{ending}")
+        raise PageError(f"exit code {code}, not {options.get('exit', 0)}; the output ended:\n"
+                        + '\n'.join(lines[-20:]))
     return old_content[:1] + lines
 
 
@@ -428,7 +467,8 @@ def mask(lines, patterns):
     def hide(match):
         text, groups = match[0], [g for g in range(match.re.groups, 0, -1) if match.start(g) >= 0]
         for group in groups:  # from the last: the spans before it stay where they were
-            text = text[:match.start(group) - match.start()] + '…' + text[match.end(group) - match.start():]
+            start, end = match.start(group) - match.start(), match.end(group) - match.start()
+            text = text[:start] + '…' + text[end:]
         return text if groups else '…'
     text = '\n'.join(lines)
     for pattern in patterns:
@@ -436,14 +476,7 @@ def mask(lines, patterns):
     return text.split('\n')
 
 
-# --- Inline numbers -----------------------------------------------------------
-
-def read(path):
-    try:
-        return path.read_text()
-    except OSError as error:
-        raise PageError(f'{path}: {error.strerror}') from None
-
+# --- Inline numbers ------------------------------------------------------------------------
 
 def changed_lines(root, files):
     """The lines `diff A B` marks with < or >, each file's header comment
@@ -471,7 +504,7 @@ def nonblank_lines(root, patterns):
     return sum(bool(line.strip()) for name in names for line in read(root / name).split('\n'))
 
 
-# --- Links ----------------------------------------------------------------------
+# --- Links ---------------------------------------------------------------------------------
 
 def closes(fence, line):
     return line.strip().startswith(fence) and not line.strip().strip(fence[0])
@@ -490,8 +523,8 @@ def blank_fences(text):
 
 def blank_code(text):
     """The text with fenced blocks and code spans blanked, lines kept."""
-    spans = r'(`+)((?:(?!\n[ \t]*\n).)+?)(?<!`)\1(?!`)'  # a code span does not cross a paragraph
-    return re.sub(spans, lambda m: re.sub(r'[^\n]', ' ', m[0]), '\n'.join(blank_fences(text)), flags=re.S)
+    span = r'(`+)((?:(?!\n[ \t]*\n).)+?)(?<!`)\1(?!`)'  # a code span ends with its paragraph
+    return re.sub(span, lambda m: blank(m[0]), '\n'.join(blank_fences(text)), flags=re.S)
 
 
 def anchors(text):
@@ -499,8 +532,8 @@ def anchors(text):
     seen, result = {}, set()
     for line in blank_fences(text):
         if heading := re.match(r' {0,3}#{1,6}\s+(.*?)(?:\s+#+)?\s*$', line):
-            text = re.sub(r'!?\[([^\]]*)\]\([^)]*\)', r'\1', heading[1])  # a link: its text
-            slug = re.sub(r'[^\w\- ]', '', re.sub(r'<[^>]+>', '', text).strip().lower()).replace(' ', '-')
+            words = re.sub(r'!?\[([^\]]*)\]\([^)]*\)|<[^>]+>', r'\1', heading[1])  # links: text
+            slug = re.sub(r'[^\w\- ]', '', words.strip().lower()).replace(' ', '-')
             result.add(f'{slug}-{seen[slug]}' if slug in seen else slug)
             seen[slug] = seen.get(slug, 0) + 1
     return result
@@ -512,14 +545,14 @@ LINK = re.compile(r'!?\[(?:[^\[\]]|\[[^\[\]]*\])*\]\(\s*<?([^)\s>]*)>?(?:\s+"[^"
 
 def broken_links(root, page, text, files):
     """(line, message) for each relative link that leads nowhere."""
-    code_free = re.sub(r'<!--.*?-->', lambda m: re.sub(r'[^\n]', ' ', m[0]), blank_code(text), flags=re.S)
-    for link in LINK.finditer(code_free):
+    for link in LINK.finditer(re.sub(r'<!--.*?-->', lambda m: blank(m[0]), blank_code(text),
+                                     flags=re.S)):
         target = link[1] or link[2] or link[3] or ''
+        if re.match(r'[A-Za-z][\w+.-]*:|//', target):
+            continue  # https:, mailto: and the like are not ours to check
         path, _, fragment = target.partition('#')
         name = os.path.normpath(os.path.join(os.path.dirname(page), path)) if path else page
         problem = None
-        if re.match(r'[A-Za-z][\w+.-]*:|//', target):
-            continue  # https:, mailto: and the like are not ours to check
         if name.startswith('..') or (name != '.' and name not in files
                                      and not any(f.startswith(name + '/') for f in files)):
             problem = 'no such file in the repository'
@@ -531,7 +564,7 @@ def broken_links(root, page, text, files):
             yield text.count('\n', 0, link.start()) + 1, f'link {target}: {problem}'
 
 
-# --- Pages ----------------------------------------------------------------------
+# --- Pages ---------------------------------------------------------------------------------
 
 class Context:
     def __init__(self, root, bin_dir):
@@ -546,12 +579,13 @@ def parse_directive(lines, index):
         end += 1
         if end == len(lines):
             raise PageError('the directive has no end (-->)')
+    words = shlex.split(lines[index].split('<!--', 1)[1].split('-->')[0])
     script = [line.split('-->')[0].strip() for line in lines[index + 1:end + 1]]
-    return shlex.split(lines[index].split('<!--', 1)[1].split('-->')[0]), [s for s in script if s], end + 1
+    return words, [line for line in script if line], end + 1
 
 
 def options_of(words, allowed):
-    """Positional words, then KEY=VALUE options (the last of a key wins), then masks."""
+    """Positional words, KEY=VALUE options (the last of a key wins), and masks."""
     arguments, options, masks = [], {}, []
     for word in words:
         key, equals, value = word.partition('=')
@@ -581,17 +615,17 @@ def existing_block(lines, index):
 def fill_block(context, words, script, old_content):
     """The block a directive asks for, fences included, and its masks."""
     if words[0] == 'code':
-        arguments, options, _ = options_of(words[1:], ('from', 'to'))
+        arguments, options, masks = options_of(words[1:], ('from', 'to'))
         language, content = code_block(context.root, arguments, options)
-        masks = []
     else:
         arguments, options, masks = options_of(words[1:], ('exit', 'timeout', 'prompt', 'mask'))
         if arguments:
-            raise PageError(f'{words[0]} takes options only; its command is the block\'s first line')
-        language, content = ('console' if words[0] == 'run' else 'text'), \
-            transcript(words[0], context, options, script, old_content)
+            raise PageError(f"{words[0]} takes options only; the command is the block's first line")
+        language = 'console' if words[0] == 'run' else 'text'
+        content = transcript(words[0], context, options, script, old_content)
+        masks = DEFAULT_MASKS + masks
     fence = '`' * max([3] + [len(m[0]) + 1 for line in content if (m := re.match('`{3,}', line))])
-    return [fence + language] + content + [fence], DEFAULT_MASKS + masks
+    return [fence + language] + content + [fence], masks
 
 
 def inline_numbers(context, line, code_free_line, differences, errors, where):
@@ -599,8 +633,8 @@ def inline_numbers(context, line, code_free_line, differences, errors, where):
     for found in reversed(list(INLINE_DIRECTIVE.finditer(code_free_line))):
         try:
             words = shlex.split(found[3])
-            number = str(changed_lines(context.root, words) if found[2] == 'changed-lines'
-                         else nonblank_lines(context.root, words))
+            count = changed_lines if found[2] == 'changed-lines' else nonblank_lines
+            number = str(count(context.root, words))
         except (PageError, ValueError) as error:
             errors.append((where, found[1], str(error)))
             continue
@@ -616,9 +650,10 @@ def process_page(context, text):
     lines, code_free = text.split('\n'), blank_code(text).split('\n')
     result, differences, errors, index = [], [], [], 0
     while index < len(lines):
-        where = index + 1
-        if not (BLOCK_DIRECTIVE.match(lines[index]) and code_free[index].strip()):
-            result.append(inline_numbers(context, lines[index], code_free[index], differences, errors, where))
+        where, line = index + 1, lines[index]
+        if not (BLOCK_DIRECTIVE.match(line) and code_free[index].strip()):
+            result.append(inline_numbers(context, line, code_free[index], differences, errors,
+                                         where))
             index += 1
             continue
         try:
@@ -627,15 +662,18 @@ def process_page(context, text):
             old = lines[after_directive:after]
             new, masks = fill_block(context, words, script, old_content)
         except (PageError, ValueError, re.error) as error:
-            errors.append((where, lines[index].strip(), str(error)))
-            result.append(lines[index])
+            errors.append((where, line.strip(), str(error)))
+            result.append(line)  # the rest of it is left as it is, line by line
             index += 1
             continue
         result += lines[index:after_directive]
-        if mask(old, masks) != mask(new, masks):
-            diff = difflib.unified_diff(mask(old, masks), mask(new, masks), 'page', 'now', lineterm='')
-            differences.append((where, lines[index].strip(), '\n'.join(diff)))
-        result += old if mask(old, masks) == mask(new, masks) else new
+        if mask(old, masks) == mask(new, masks):
+            result += old  # keeps the numbers of the run the page shows
+        else:
+            diff = difflib.unified_diff(mask(old, masks), mask(new, masks), 'page', 'now',
+                                        lineterm='')
+            differences.append((where, line.strip(), '\n'.join(diff)))
+            result += new
         index = after
     return '\n'.join(result), differences, errors
 
@@ -643,10 +681,12 @@ def process_page(context, text):
 def repository_files(root):
     """The files a page may link to: git's tracked files (that exist), or,
     out of a git checkout, every file but hidden ones and builds."""
-    git = subprocess.run(['git', 'rev-parse', '--show-toplevel'], cwd=root, capture_output=True, text=True)
+    git = subprocess.run(['git', 'rev-parse', '--show-toplevel'], cwd=root, capture_output=True,
+                         text=True)
     if git.returncode == 0 and Path(git.stdout.strip()).resolve() == root:
-        listed = subprocess.run(['git', 'ls-files', '-z'], cwd=root, capture_output=True, check=True)
-        return {name for name in listed.stdout.decode().split('\0') if name and (root / name).is_file()}
+        listed = subprocess.run(['git', 'ls-files', '-z'], cwd=root, capture_output=True,
+                                check=True).stdout.decode().split('\0')
+        return {name for name in listed if name and (root / name).is_file()}
     files = set()
     for folder, subfolders, names in os.walk(root):
         subfolders[:] = [name for name in subfolders if not name.startswith(('.', 'build'))]
@@ -656,11 +696,12 @@ def repository_files(root):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0],
-                                     epilog='The directives are described at the top of this script.')
+                                     epilog='The directives are described at the top of this '
+                                     'script and in tests/README.md.')
     mode = parser.add_mutually_exclusive_group(required=True)
-    mode.add_argument('--check', action='store_true', help='report what differs and exit 1 if anything does')
+    mode.add_argument('--check', action='store_true', help='report what differs (then exit 1)')
     mode.add_argument('--update', action='store_true', help='rewrite what differs')
-    parser.add_argument('--bin', type=Path, help='what build/bin/ in a command stands for (default build/bin)')
+    parser.add_argument('--bin', type=Path, help='what build/bin/ in a command stands for')
     parser.add_argument('--root', type=Path, default=Path(__file__).resolve().parent.parent,
                         help='the repository (default: the one holding this script)')
     parser.add_argument('pages', nargs='*', help='the pages (default: every tracked *.md)')
@@ -678,8 +719,9 @@ def main():
             (root / page).write_text(new_text)
             print(f'{page}: updated {len(differences)} block(s) and number(s)')
         problems = errors + ([] if arguments.update else differences)
-        problems += [(line, 'link', problem) for line, problem in broken_links(root, page, new_text, files)]
-        for line, directive, problem in sorted(problems, key=lambda p: p[0]):
+        problems += [(line, 'link', problem)
+                     for line, problem in broken_links(root, page, new_text, files)]
+        for line, directive, problem in sorted(problems, key=lambda problem: problem[0]):
             print(f'{page}:{line}: {directive}\n{textwrap.indent(problem, "    ")}')
         failed |= bool(problems)
     return 1 if failed else 0
