@@ -79,9 +79,9 @@ class PageError(Exception):
 
 def read(path):
     try:
-        return path.read_text()
+        return path.read_text(encoding='utf-8')
     except OSError as error:
-        raise PageError(f'{path}: {error.strerror}') from None
+        raise PageError(f'{os.path.relpath(path)}: {error.strerror}') from None
 
 
 def blank(text):
@@ -443,7 +443,7 @@ def run_session(argv, root, steps, timeout):
 
 def transcript(kind, context, options, script, old_content):
     """The command line of the old block, and what running it printed now."""
-    if not old_content or not old_content[0].startswith('$ '):
+    if not old_content or not old_content[0].startswith('$ ') or not old_content[0][2:].strip():
         raise PageError('the block must start with the command: $ COMMAND')
     argv = [str(context.bin_dir / word[len('build/bin/'):]) if word.startswith('build/bin/')
             else word for word in shlex.split(old_content[0][2:])]
@@ -517,7 +517,7 @@ def blank_fences(text):
     for index, line in enumerate(lines):
         if fence or FENCE.match(line):
             fence = None if fence and closes(fence, line) else fence or FENCE.match(line)[1]
-            lines[index] = ''
+            lines[index] = blank(line)
     return lines
 
 
@@ -553,7 +553,7 @@ def broken_links(root, page, text, files):
         path, _, fragment = target.partition('#')
         name = os.path.normpath(os.path.join(os.path.dirname(page), path)) if path else page
         problem = None
-        if name.startswith('..') or (name != '.' and name not in files
+        if name.startswith('..') or (name not in ('.', page) and name not in files
                                      and not any(f.startswith(name + '/') for f in files)):
             problem = 'no such file in the repository'
         elif fragment and not name.endswith('.md'):
@@ -713,10 +713,15 @@ def main():
         sorted(name for name in files if name.endswith('.md'))
     failed = False
     for page in pages:
-        text = read(root / page)
+        try:
+            text = read(root / page)
+        except PageError as error:
+            print(error)
+            failed = True
+            continue
         new_text, differences, errors = process_page(context, text)
         if arguments.update and new_text != text:
-            (root / page).write_text(new_text)
+            (root / page).write_text(new_text, encoding='utf-8')
             print(f'{page}: updated {len(differences)} block(s) and number(s)')
         problems = errors + ([] if arguments.update else differences)
         problems += [(line, 'link', problem)

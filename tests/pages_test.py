@@ -160,6 +160,12 @@ class FixturePage(unittest.TestCase):
         self.assertEqual(code, 1)
         self.assertIn("the server never printed 'listening on H:P'", report)
 
+    def test_a_page_that_does_not_exist_is_reported(self):
+        code, report = self.tool('--check', str(self.root / 'nowhere.md'))
+        self.assertEqual(code, 1)
+        self.assertNotIn('Traceback', report)
+        self.assertIn('nowhere.md: No such file or directory', report)
+
     def test_the_pages_to_check_can_be_named(self):
         (self.root / 'broken.md').write_text('[nowhere](nowhere.md)\n')
         self.assertEqual(self.tool('--check', str(self.page)), (0, ''))
@@ -290,6 +296,18 @@ class Anchors(unittest.TestCase):
             ## A [linked](x.md) heading''')
         self.assertEqual(pages.anchors(page), {'lesson-2-one-thread-select', 'whats-new', 'setup',
                                                'setup-1', 'a-linked-heading'})
+
+
+class Links(unittest.TestCase):
+    def test_a_broken_link_is_reported_at_its_own_line_after_a_fenced_block(self):
+        page = '```sh\nlong lines of code that the check blanks out\n```\n\n[gone](gone.md)\n'
+        self.assertEqual(list(pages.broken_links(Path('.'), 'page.md', page, {'page.md'})),
+                         [(5, 'link gone.md: no such file in the repository')])
+
+    def test_a_page_not_yet_tracked_may_link_to_its_own_headings(self):
+        page = '# Top\n\n[up](#top) [down](#bottom)\n'
+        self.assertEqual(list(pages.broken_links(Path('.'), 'new.md', page, set())),
+                         [(3, 'link #bottom: new.md has no heading with that anchor')])
 
 
 class Masks(unittest.TestCase):
