@@ -681,9 +681,12 @@ def process_page(context, text):
 def repository_files(root):
     """The files a page may link to: git's tracked files (that exist), or,
     out of a git checkout, every file but hidden ones and builds."""
-    git = subprocess.run(['git', 'rev-parse', '--show-toplevel'], cwd=root, capture_output=True,
-                         text=True)
-    if git.returncode == 0 and Path(git.stdout.strip()).resolve() == root:
+    try:
+        git = subprocess.run(['git', 'rev-parse', '--show-toplevel'], cwd=root,
+                             capture_output=True, text=True)
+    except OSError:  # no git here
+        git = None
+    if git and git.returncode == 0 and Path(git.stdout.strip()).resolve() == root:
         listed = subprocess.run(['git', 'ls-files', '-z'], cwd=root, capture_output=True,
                                 check=True).stdout.decode().split('\0')
         return {name for name in listed if name and (root / name).is_file()}

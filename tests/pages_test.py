@@ -166,6 +166,17 @@ class FixturePage(unittest.TestCase):
         self.assertNotIn('Traceback', report)
         self.assertIn('nowhere.md: No such file or directory', report)
 
+    def test_no_git_is_needed(self):
+        # Only python3 and diff on the PATH (the Python running this test).
+        tools = self.root / 'tools'
+        tools.mkdir()
+        for tool in ('python3', 'diff'):
+            (tools / tool).symlink_to(shutil.which(tool) if tool == 'diff' else sys.executable)
+        done = subprocess.run(['python3', str(TOOL), '--check', '--root', str(self.root),
+                               '--bin', str(self.root / 'bin')], capture_output=True, text=True,
+                              timeout=120, env={'PATH': str(tools)})
+        self.assertEqual((done.returncode, done.stdout + done.stderr), (0, ''))
+
     def test_the_pages_to_check_can_be_named(self):
         (self.root / 'broken.md').write_text('[nowhere](nowhere.md)\n')
         self.assertEqual(self.tool('--check', str(self.page)), (0, ''))
