@@ -15,6 +15,7 @@ from pathlib import Path
 TESTS = Path(__file__).resolve().parent
 TOOL = TESTS.parent / 'scripts' / 'pages.py'
 sys.path.insert(0, str(TOOL.parent))
+sys.dont_write_bytecode = True  # no __pycache__ left in the checkout
 import pages  # noqa: E402  (found through the path above)
 
 
