@@ -1,9 +1,7 @@
-// The socket calls the event-loop lessons make through small helpers
-// (4_generators/socket_calls.hpp, common/net.hpp): what each returns for
-// data, for "nothing yet", for a closed or broken connection, and how
-// common::accept_client() copes with running out of descriptors.
-
-#include "4_generators/socket_calls.hpp"
+// The socket calls the event-loop lessons make through common/net.hpp: what
+// each returns for data, for "nothing yet", for a closed or broken
+// connection, and how common::accept_client() copes with running out of
+// descriptors.
 
 #include <fcntl.h>
 #include <gtest/gtest.h>
@@ -48,19 +46,19 @@ class SocketCallsTest : public testing::Test {
 TEST_F(SocketCallsTest, ReceiveSomeReturnsTheBytesThatCame) {
   const test_support::SocketPair sockets = test_support::make_socket_pair();
   ASSERT_EQ(send(sockets.theirs.get(), "hello", 5, 0), 5);
-  EXPECT_EQ(lesson4::receive_some(sockets.ours.get(), buffer_), 5u);
+  EXPECT_EQ(common::receive_some(sockets.ours.get(), buffer_), 5u);
   EXPECT_EQ(std::string(buffer_, 5), "hello");
 }
 
 TEST_F(SocketCallsTest, ReceiveSomeReturnsZeroWhenNothingHasComeYet) {
   const test_support::SocketPair sockets = test_support::make_socket_pair();
-  EXPECT_EQ(lesson4::receive_some(sockets.ours.get(), buffer_), 0u);
+  EXPECT_EQ(common::receive_some(sockets.ours.get(), buffer_), 0u);
 }
 
 TEST_F(SocketCallsTest, ReceiveSomeReturnsNothingOnceThePeerHasClosed) {
   test_support::SocketPair sockets = test_support::make_socket_pair();
   sockets.theirs.reset();
-  EXPECT_EQ(lesson4::receive_some(sockets.ours.get(), buffer_), std::nullopt);
+  EXPECT_EQ(common::receive_some(sockets.ours.get(), buffer_), std::nullopt);
 }
 
 TEST_F(SocketCallsTest, SendSomeReturnsZeroOnceTheSocketBufferIsFull) {
