@@ -48,7 +48,8 @@ void Scheduler::run(Entry& entry) {
 void Scheduler::suspend(Entry& entry, Wait wait) {
   const bool to_write = wait.events == lesson3::event_write;
   if (to_write && !entry.writing) {
-    trace_("task ", entry.id, " waits to write fd ", wait.fd, ", and may run again at once");
+    trace_("task ", entry.id, " waits to write fd ", wait.fd,
+           ": queued again at once, as a socket is nearly always writable");
     entry.writing = true;
     runnable_.push_back(&entry);
     return;
