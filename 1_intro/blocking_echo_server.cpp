@@ -47,7 +47,8 @@ bool send_all(int connection, std::span<const char> bytes) {
 // Python: while True: request = client_socket.recv(4096)
 //                     if not request: break
 //                     else: client_socket.send(response)
-// Our response is the request itself.
+// Our response is the request itself, and we read up to 1 KiB at a time
+// (common::receive_buffer_size says why).
 void client(int connection, const common::Tracer& trace) {
   std::array<char, common::receive_buffer_size> buffer;
   while (true) {

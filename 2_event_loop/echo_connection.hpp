@@ -31,10 +31,10 @@ class Connection {
   bool wants_read() const { return unsent_.empty(); }
   bool wants_write() const { return !unsent_.empty(); }
 
-  // Python: send_message(client_socket). Receives and echoes when we wait to
-  // read and the socket is readable; sends more of the echo when we wait to
-  // write and it is writable. Returns false when the connection is finished
-  // and the loop should close it.
+  // The work of Python's send_message(client_socket): receives and echoes
+  // when we wait to read and the socket is readable; sends more of the echo
+  // when we wait to write and it is writable. Returns false when the
+  // connection is finished and the loop should close it.
   bool serve(bool readable, bool writable, const common::Tracer& trace);
 
  private:

@@ -14,8 +14,8 @@
 //              lesson 1 kept on the call stack: where each client was.
 // Shortcuts:   select() forgets its sets, so every turn rebuilds them and the
 //              kernel scans them all; and it cannot watch a descriptor at or
-//              beyond FD_SETSIZE (1024), so the server keeps below it: past
-//              it, clients are turned away as when descriptors run out.
+//              beyond FD_SETSIZE (1024), so the server keeps below it: it
+//              turns clients away past it, and will not start there.
 //              Lesson 3's epoll keeps the list in the kernel and has no limit.
 
 #include <sys/select.h>
@@ -146,15 +146,19 @@ int main(int argc, char** argv) {
   common::add_server_options(command_line, options);
   command_line.parse(argc, argv);
   try {
-    // select() watches descriptors below FD_SETSIZE (1024) only: FD_SET() on
-    // another writes outside the set. So we ask the kernel for no other: past
-    // it, a call that makes a descriptor fails with EMFILE, as when they run out.
-    common::lower_descriptor_limit(FD_SETSIZE);
     common::install_stop_handlers();
     common::FileDescriptor listener = common::listen_tcp(options.host, options.port);
     // The listener may be reported ready for a client that gives up before
     // we accept(); a blocking accept() would then hang the whole loop.
     common::set_nonblocking(listener.get());
+    // select() watches descriptors below FD_SETSIZE (1024) only: FD_SET() on
+    // another writes outside the set. Ours must be below it, and we ask the
+    // kernel for no other: past it, clients are turned away (EMFILE).
+    if (const int highest = std::max(common::stop_fd(), listener.get()); highest >= FD_SETSIZE) {
+      throw std::system_error(std::make_error_code(std::errc::too_many_files_open),
+                              "select() cannot watch descriptor " + std::to_string(highest));
+    }
+    common::lower_descriptor_limit(FD_SETSIZE);
     common::print_listening(listener.get());
     EchoServer server(std::move(listener), common::Tracer(options.trace));
     server.event_loop();

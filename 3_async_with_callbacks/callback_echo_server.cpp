@@ -58,9 +58,8 @@ class EchoServer {
   common::Tracer trace_;
 };
 
-// Python: client_socket, addr = server_socket.accept()
-//         SELECTOR.register(fileobj=client_socket, events=selectors.EVENT_READ,
-//                           data=send_message)
+// Python: client_socket, addr = server_socket.accept(); SELECTOR.register(
+//         fileobj=client_socket, events=selectors.EVENT_READ, data=send_message)
 void EchoServer::accept_connection() {
   std::optional<common::FileDescriptor> client = common::accept_client(listener_.get());
   if (!client) return;
@@ -68,8 +67,7 @@ void EchoServer::accept_connection() {
   Connection& connection = connections_.try_emplace(fd, std::move(*client)).first->second;
   std::cout << "connection from " << connection.name() << std::endl;
   trace_("accepted fd ", fd);
-  // The callback captures two pointers, and the map never moves the
-  // Connection it points to.
+  // The callback keeps a reference to the Connection: the map never moves it.
   selector_.register_fd(fd, event_read, [this, &connection](EventMask ready) {
     send_message(connection, ready & event_read, ready & event_write);
   });

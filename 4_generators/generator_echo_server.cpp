@@ -4,7 +4,8 @@
 // Connect:     nc 127.0.0.1 5000      (from several terminals at once)
 // Observe:     every client is echoed at once, as in lessons 2 and 3. The
 //              trace shows which task runs, what it waits for next, and which
-//              socket became ready to wake it.
+//              socket became ready to wake it. As in the course, a task waits
+//              to write before it sends.
 // Why:         each connection is a task, a generator written by hand: next()
 //              runs it until it must wait for its socket and returns what it
 //              waits for (Python: yield ("read", client_socket)). state_ says
@@ -41,8 +42,9 @@ using lesson4::Wait;
 //         request = client_socket.recv(4096); if not request: break; and for
 //         each character r of its greeting: yield ("write", client_socket);
 //         client_socket.send(r.encode()).
-// We wait to write before each send() of what is unsent, not before each
-// character, and the Scheduler lets a first wait to write through at once.
+// We read up to 1 KiB (common::receive_buffer_size says why), and wait to
+// write before each send() of what is unsent, not before each character;
+// the Scheduler lets a first wait to write through at once.
 class ClientTask {
  public:
   ClientTask(common::FileDescriptor connection, std::string name)

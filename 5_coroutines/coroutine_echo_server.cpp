@@ -45,8 +45,9 @@ using lesson5::Generator;
 //         request = client_socket.recv(4096); if not request: break; and for
 //         each character r of its greeting: yield ("write", client_socket);
 //         client_socket.send(r.encode()).
-// We wait to write before each send() of what is unsent, not before each
-// character, and the Scheduler lets a first wait to write through at once.
+// We read up to 1 KiB (common::receive_buffer_size says why), and wait to
+// write before each send() of what is unsent, not before each character;
+// the Scheduler lets a first wait to write through at once.
 Generator<Wait> client(common::FileDescriptor connection, std::string name) {
   // When the frame goes, at the end or destroyed at Ctrl-C, closed_line says
   // "closed", and the socket closes.

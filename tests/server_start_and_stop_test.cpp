@@ -173,9 +173,9 @@ INSTANTIATE_TEST_SUITE_P(EchoServers, ServerStartAndStopTest,
                          testing::ValuesIn(echo_servers::all()), echo_servers::test_name);
 
 // select() cannot watch a descriptor at or beyond FD_SETSIZE. Started with
-// that many descriptors open, lesson 2 could make none of its own below it,
-// and must say so rather than write outside its fd_sets.
-TEST(SelectEchoServerStartTest, RefusesToStartWhenItCannotMakeDescriptorsSelectCanWatch) {
+// that many descriptors open, lesson 2 gets its stop pipe and listener beyond
+// it, and must say so rather than write outside its fd_sets.
+TEST(SelectEchoServerStartTest, RefusesToStartWhenItsOwnDescriptorsAreBeyondWhatSelectCanWatch) {
   rlimit limit{};
   ASSERT_EQ(getrlimit(RLIMIT_NOFILE, &limit), 0);
   if (limit.rlim_max < 2 * FD_SETSIZE) GTEST_SKIP() << "the hard descriptor limit is low";
