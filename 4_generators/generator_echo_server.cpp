@@ -10,8 +10,9 @@
 //              runs it until it must wait for its socket and returns what it
 //              waits for (Python: yield ("read", client_socket)). state_ says
 //              where the next call resumes; what must outlive a wait is a
-//              member. The Scheduler (scheduler.hpp) runs a task again when
-//              lesson 3's Selector reports its socket ready.
+//              member. The Scheduler (scheduler.hpp) keeps waiting tasks,
+//              the course's TO_READ and TO_WRITE, in lesson 3's Selector, and
+//              runs a task again once its socket is ready.
 // Since 3:     the callbacks are gone: a connection's code is one function
 //              again, as in lesson 1, only cut into pieces at each wait.
 // Shortcuts:   one task per socket; epoll only (lesson 3 compares backends).

@@ -12,7 +12,8 @@
 //              and the event loop runs the others meanwhile.
 // Since lesson 5: a task no longer says what it waits for (co_yield a Wait);
 //              it awaits the call it wants to make (read_some, write_all), and
-//              the runtime waits and makes it. No Scheduler, no Selector here.
+//              the runtime (runtime/, on lesson 3's Selector) waits and makes
+//              it. The Scheduler is gone.
 // The course:  its lesson 6 shows asyncio with timers and downloads, and no
 //              server; the Python lines below point at its lesson 4 server,
 //              whose shape this one keeps.
