@@ -1,7 +1,7 @@
 // The socket calls the event-loop lessons make through common/net.hpp: what
 // each returns for data, for "nothing yet", for a closed or broken
-// connection, and how common::accept_client() copes with running out of
-// descriptors.
+// connection, how common::accept_client() copes with running out of
+// descriptors, and the descriptor limit lesson 2 lowers.
 
 #include <fcntl.h>
 #include <gtest/gtest.h>
@@ -126,6 +126,28 @@ TEST_F(SocketCallsTest, AcceptClientTurnsAClientAwayWhenOutOfDescriptors) {
   const common::FileDescriptor next = test_support::connect_to(port_of(listener.get()));
   ASSERT_TRUE(test_support::wait_readable(listener.get(), std::chrono::seconds(10)));
   EXPECT_TRUE(common::accept_client(listener.get()).has_value());
+}
+
+TEST_F(SocketCallsTest, LowerDescriptorLimitKeepsNewDescriptorsBelowItAndNeverRaisesIt) {
+  rlimit saved{};
+  ASSERT_EQ(getrlimit(RLIMIT_NOFILE, &saved), 0);
+  const int lowest_free = open("/dev/null", O_RDONLY | O_CLOEXEC);
+  ASSERT_GE(lowest_free, 0);
+  close(lowest_free);
+
+  common::lower_descriptor_limit(lowest_free + 1);
+  const common::FileDescriptor last(open("/dev/null", O_RDONLY | O_CLOEXEC));
+  const common::FileDescriptor beyond(open("/dev/null", O_RDONLY | O_CLOEXEC));
+  const int beyond_error = errno;
+  common::lower_descriptor_limit(lowest_free + 100);
+  rlimit after{};
+  ASSERT_EQ(getrlimit(RLIMIT_NOFILE, &after), 0);
+  ASSERT_EQ(setrlimit(RLIMIT_NOFILE, &saved), 0);
+
+  EXPECT_EQ(last.get(), lowest_free);
+  EXPECT_FALSE(beyond);
+  EXPECT_EQ(beyond_error, EMFILE);
+  EXPECT_EQ(after.rlim_cur, static_cast<rlim_t>(lowest_free + 1));
 }
 
 }  // namespace
