@@ -17,7 +17,8 @@ bool Connection::serve(bool readable, bool writable, const common::Tracer& trace
 }
 
 // Python: request = client_socket.recv(4096); client_socket.send(response)
-// Our response is the request, read up to 1 KiB at a time (lesson 1 says why).
+// Our response is the request, read up to 1 KiB at a time
+// (common::receive_buffer_size says why).
 bool Connection::receive(const common::Tracer& trace) {
   const std::optional<std::size_t> received = common::receive_some(fd(), buffer_);
   if (!received) {

@@ -77,6 +77,7 @@ class ClientTask {
       case State::finished:
         return std::nullopt;  // Python: a finished generator raises StopIteration again
     }
+    // Wait to write the rest of the echo, if any is left; else to read more.
     if (sent_back_ < received_) {
       state_ = State::waiting_to_write;
       return lesson4::wait_to_write(fd);  // Python: yield ("write", client_socket)
