@@ -78,7 +78,8 @@ void server(int listener, const common::Tracer& trace) {
       if (common::stop_requested()) return;
       if (errno == EINTR || errno == ECONNABORTED) continue;
       // Out of descriptors: a blocking server has nothing else to do but
-      // wait for one to be freed. (Lessons 2-6 turn the client away.)
+      // wait for one to be freed. (Lesson 2 turns the client away instead:
+      // its loop has other clients to serve.)
       if (errno == EMFILE || errno == ENFILE) {
         std::cerr << "accept: out of file descriptors, retrying shortly\n";
         std::this_thread::sleep_for(std::chrono::milliseconds(100));
