@@ -8,7 +8,6 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
-#include <sys/resource.h>
 #include <sys/select.h>
 #include <sys/socket.h>
 
@@ -218,12 +217,6 @@ Crowd connect_until_one_is_turned_away(std::uint16_t port, int most) {
   return crowd;
 }
 
-// Whether a program may be started with `limit` descriptors (Descriptors).
-bool descriptor_limit_allows(long limit) {
-  rlimit current{};
-  return getrlimit(RLIMIT_NOFILE, &current) == 0 && current.rlim_max >= static_cast<rlim_t>(limit);
-}
-
 class EchoServerTest : public testing::TestWithParam<EchoServer> {
  protected:
   EchoServerTest() : server_(GetParam().program, GetParam().extra_arguments) {}
@@ -413,13 +406,10 @@ TEST_P(ConcurrentEchoServerTest, LeavesOtherClientsAloneWhenClientsResetTheirCon
   expect_echo(newcomer.get(), "hello\n");
 }
 
-// The cases that start a server with descriptors of their own choosing.
-class EchoServerDescriptorTest : public testing::TestWithParam<EchoServer> {};
-
 // A server that runs out of descriptors closes the next client at once
 // (common::accept_client()): it cannot leave it queued, as the listener
 // would then stay ready and the loop would spin.
-class OutOfDescriptorsTest : public EchoServerDescriptorTest {};
+class OutOfDescriptorsTest : public testing::TestWithParam<EchoServer> {};
 
 TEST_P(OutOfDescriptorsTest, TurnsAClientAwayKeepsServingTheOthersAndServesANewcomerOnceOneLeft) {
   // Room for a few clients, whatever the server keeps open for itself.
@@ -443,7 +433,8 @@ TEST_P(OutOfDescriptorsTest, TurnsAClientAwayKeepsServingTheOthersAndServesANewc
 // select() cannot watch a descriptor at or beyond FD_SETSIZE: lesson 2 turns
 // away a client that would need one, even with descriptors to spare.
 TEST(SelectEchoServerTest, TurnsAwayAClientWhoseDescriptorSelectCouldNotWatch) {
-  if (!descriptor_limit_allows(2 * FD_SETSIZE)) GTEST_SKIP() << "the hard descriptor limit is low";
+  if (!test_support::descriptor_limit_allows(2 * FD_SETSIZE))
+    GTEST_SKIP() << "the hard descriptor limit is low";
   // Leaves the server about ten descriptors below FD_SETSIZE.
   test_support::Server server("select_echo_server", {},
                               {.inherited = FD_SETSIZE - 16, .limit = 2 * FD_SETSIZE});
@@ -455,10 +446,11 @@ TEST(SelectEchoServerTest, TurnsAwayAClientWhoseDescriptorSelectCouldNotWatch) {
 }
 
 // The others have no such limit (lesson 3's epoll, and the lessons after it).
-class BeyondFdSetsizeTest : public EchoServerDescriptorTest {};
+class BeyondFdSetsizeTest : public testing::TestWithParam<EchoServer> {};
 
 TEST_P(BeyondFdSetsizeTest, ServesClientsWhoseDescriptorsAreBeyondFdSetsize) {
-  if (!descriptor_limit_allows(2 * FD_SETSIZE)) GTEST_SKIP() << "the hard descriptor limit is low";
+  if (!test_support::descriptor_limit_allows(2 * FD_SETSIZE))
+    GTEST_SKIP() << "the hard descriptor limit is low";
   test_support::Server server(GetParam().program, GetParam().extra_arguments,
                               {.inherited = FD_SETSIZE, .limit = 2 * FD_SETSIZE});
   for (int i = 0; i < 3; ++i) {

@@ -52,6 +52,11 @@ const bool sigpipe_ignored = [] {
 
 }  // namespace
 
+bool descriptor_limit_allows(long limit) {
+  rlimit current{};
+  return getrlimit(RLIMIT_NOFILE, &current) == 0 && current.rlim_max >= static_cast<rlim_t>(limit);
+}
+
 std::string program_path(std::string_view name) {
   return std::string(PROGRAM_DIR) + "/" + std::string(name);
 }

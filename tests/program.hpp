@@ -38,6 +38,9 @@ struct Descriptors {
   long limit = 0;
 };
 
+// Whether our hard limit lets a program start with a descriptor limit this high.
+bool descriptor_limit_allows(long limit);
+
 // A program started with a pipe on each of its standard streams. A thread
 // drains its standard output into lines and another its standard error, so it
 // never blocks on a full pipe however much it prints.

@@ -7,7 +7,6 @@
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
-#include <sys/resource.h>
 #include <sys/select.h>
 
 #include <algorithm>
@@ -176,14 +175,15 @@ INSTANTIATE_TEST_SUITE_P(EchoServers, ServerStartAndStopTest,
 // that many descriptors open, lesson 2 gets its stop pipe and listener beyond
 // it, and must say so rather than write outside its fd_sets.
 TEST(SelectEchoServerStartTest, RefusesToStartWhenItsOwnDescriptorsAreBeyondWhatSelectCanWatch) {
-  rlimit limit{};
-  ASSERT_EQ(getrlimit(RLIMIT_NOFILE, &limit), 0);
-  if (limit.rlim_max < 2 * FD_SETSIZE) GTEST_SKIP() << "the hard descriptor limit is low";
+  if (!test_support::descriptor_limit_allows(2 * FD_SETSIZE)) {
+    GTEST_SKIP() << "the hard descriptor limit is low";
+  }
   const test_support::Finished finished =
       test_support::run_program("select_echo_server", {"--port", "0"}, {}, 30s,
                                 {.inherited = FD_SETSIZE + 6, .limit = 2 * FD_SETSIZE});
   EXPECT_EQ(finished.exit_code, 1);
   EXPECT_TRUE(is_one_line(finished.error)) << finished.error;
+  EXPECT_THAT(finished.error, HasSubstr("select()"));
   EXPECT_EQ(finished.output, "");
 }
 
