@@ -41,12 +41,13 @@ bool send_all(int client, std::span<const char> bytes) {
 void serve_client(int client, const common::Tracer& trace) {
   char buffer[4096];
   while (true) {
-    trace("blocking in recv() on fd ", client, "; nobody else is served meanwhile");
+    trace.wait("blocking in recv() on fd ", client, "; nobody else is served meanwhile");
     const ssize_t received = recv(client, buffer, sizeof buffer, 0);
     if (received < 0 && errno == EINTR && !common::stop_requested()) continue;
     if (received <= 0) return;  // 0: the client closed; < 0: reset, or we stop
-    trace("received ", received, " bytes, sending them back");
+    trace.read(client, "received ", received, " bytes, sending them back");
     if (!send_all(client, {buffer, static_cast<std::size_t>(received)})) return;
+    trace.write(client, "sent them back");
   }
 }
 
@@ -60,7 +61,7 @@ void run_server(int listener, const common::Tracer& trace) {
   while (true) {
     common::set_blocking_socket(listener);
     if (common::stop_requested()) return;
-    trace("blocking in accept() on fd ", listener);
+    trace.wait("blocking in accept() on fd ", listener);
     common::FileDescriptor client(accept4(listener, nullptr, nullptr, SOCK_CLOEXEC));
     if (!client) {
       if (common::stop_requested()) return;
@@ -74,9 +75,11 @@ void run_server(int listener, const common::Tracer& trace) {
     }
     const std::string name = common::peer_name(client.get());
     std::cout << "connection from " << name << std::endl;
+    trace.open(client.get(), "accepted; serving only this client until it leaves");
     common::set_blocking_socket(client.get());
     if (!common::stop_requested()) serve_client(client.get(), trace);
     common::set_blocking_socket(-1);  // client closes below, and its number may be reused
+    trace.close(client.get(), "closing");
     std::cout << "connection from " << name << " closed" << std::endl;
   }
 }
@@ -90,10 +93,11 @@ int main(int argc, char** argv) {
   common::add_server_options(command_line, options);
   command_line.parse(argc, argv);
   try {
+    const common::Tracer trace(options.trace, options.timeline);  // creates --timeline's file
     common::install_stop_handlers();
     const common::FileDescriptor listener = common::listen_tcp(options.host, options.port);
     common::print_listening(listener.get());
-    run_server(listener.get(), common::Tracer(options.trace));
+    run_server(listener.get(), trace);
     common::set_blocking_socket(-1);  // the listener closes next
   } catch (const std::exception& error) {
     std::cerr << "blocking_echo_server: " << error.what() << '\n';

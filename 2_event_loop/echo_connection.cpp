@@ -20,15 +20,15 @@ bool Connection::receive(std::span<char> buffer, const common::Tracer& trace) {
   } while (received < 0 && errno == EINTR);
   if (received < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return true;  // nothing after all
   if (received < 0) {
-    trace("fd ", fd(), ": recv() failed: ", std::strerror(errno));  // ECONNRESET, most likely
+    trace.note(fd(), "recv() failed: ", std::strerror(errno));  // ECONNRESET, most likely
     return false;
   }
   if (received == 0) {
-    trace("fd ", fd(), ": the client has finished sending");
+    trace.read(fd(), "the client has finished sending");
     input_ended_ = true;
     return wants_write();  // it may still be reading the echo we owe it
   }
-  trace("fd ", fd(), ": received ", received, " bytes");
+  trace.read(fd(), "received ", received, " bytes");
   const std::string_view bytes(buffer.data(), static_cast<std::size_t>(received));
   // Bytes that arrive behind older unsent ones wait behind them: order matters.
   if (wants_write()) {
@@ -41,12 +41,11 @@ bool Connection::receive(std::span<char> buffer, const common::Tracer& trace) {
 bool Connection::send_pending(const common::Tracer& trace) {
   const std::optional<std::size_t> sent = common::send_some(fd(), pending_output_);
   if (!sent) {
-    trace("fd ", fd(), ": send() failed: ", std::strerror(errno));
+    trace.note(fd(), "send() failed: ", std::strerror(errno));
     return false;
   }
   pending_output_.erase(0, *sent);
-  trace("fd ", fd(), ": sent ", *sent, " pending bytes, ", pending_output_.size(),
-        " still pending");
+  trace.write(fd(), "sent ", *sent, " pending bytes, ", pending_output_.size(), " still pending");
   if (wants_write()) return true;
   pending_output_.shrink_to_fit();  // gives the memory back: an idle client holds no buffer
   return !input_ended_;
@@ -57,16 +56,16 @@ bool Connection::send_pending(const common::Tracer& trace) {
 bool Connection::send_or_keep(std::string_view bytes, const common::Tracer& trace) {
   const std::optional<std::size_t> sent = common::send_some(fd(), bytes);
   if (!sent) {
-    trace("fd ", fd(), ": send() failed: ", std::strerror(errno));  // EPIPE, ECONNRESET
+    trace.note(fd(), "send() failed: ", std::strerror(errno));  // EPIPE, ECONNRESET
     return false;
   }
   if (*sent == bytes.size()) {
-    trace("fd ", fd(), ": sent them all back");
+    trace.write(fd(), "sent them all back");
     return true;
   }
   pending_output_.append(bytes.substr(*sent));
-  trace("fd ", fd(), ": sent ", *sent, " back; ", pending_output_.size(),
-        " wait until the socket is writable");
+  trace.write(fd(), "sent ", *sent, " back; ", pending_output_.size(),
+              " wait until the socket is writable");
   return true;
 }
 

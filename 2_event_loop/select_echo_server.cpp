@@ -197,7 +197,7 @@ int main(int argc, char** argv) {
     // we accept(); a blocking accept() would then hang the whole loop.
     common::set_nonblocking(listener.get());
     common::print_listening(listener.get());
-    EchoServer server(std::move(listener), common::Tracer(options.trace));
+    EchoServer server(std::move(listener), common::Tracer(options.trace, options.timeline));
     server.run();
   } catch (const std::exception& error) {
     std::cerr << "select_echo_server: " << error.what() << '\n';

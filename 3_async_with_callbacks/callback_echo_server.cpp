@@ -98,7 +98,7 @@ void EchoServer::accept_connection() {
   const int fd = client.get();
   Connection& connection = connections_.try_emplace(fd, std::move(client)).first->second;
   std::cout << "connection from " << connection.name() << std::endl;
-  trace_("accepted fd ", fd, "; registering on_client_ready for read");
+  trace_.open(fd, "accepted; registering on_client_ready for read");
   // The callback captures two pointers, and the map never moves the
   // Connection it points to.
   selector_->register_fd(
@@ -115,7 +115,7 @@ void EchoServer::on_client_ready(Connection& connection, EventMask ready) {
   }
   const EventMask after = interest(connection);
   if (after == before) return;
-  trace_("fd ", connection.fd(), " now waits to ", lesson3::describe(after));
+  trace_.note(connection.fd(), "now waits to ", lesson3::describe(after));
   selector_->modify(connection.fd(), after);
 }
 
@@ -130,7 +130,7 @@ bool EchoServer::serve_client(Connection& connection, bool readable, bool writab
 void EchoServer::close_connection(int fd) {
   const auto found = connections_.find(fd);
   std::cout << "connection from " << found->second.name() << " closed" << std::endl;
-  trace_("closing fd ", fd);
+  trace_.close(fd, "closing");
   selector_->unregister(fd);  // before close: the descriptor's number may be reused at once
   connections_.erase(found);  // the FileDescriptor closes the socket
 }
@@ -151,13 +151,12 @@ void EchoServer::run() {
     if (resume_accepting_at_) {
       rest = std::chrono::ceil<std::chrono::milliseconds>(*resume_accepting_at_ - Clock::now());
     }
-    trace_("select(): waiting for the stop pipe, ", connections_.size(), " clients",
-           resume_accepting_at_ ? " (listener resting)" : " and the listener");
+    trace_.wait("select(): waiting for the stop pipe, ", connections_.size(), " clients",
+                resume_accepting_at_ ? " (listener resting)" : " and the listener");
 
     for (const lesson3::ReadyEvent& event : selector_->select(rest)) {
       if (stopping_) break;
-      trace_("fd ", event.fd, " is ready to ", lesson3::describe(event.events),
-             ": running its callback");
+      trace_.run(event.fd, "ready to ", lesson3::describe(event.events), ", running its callback");
       selector_->dispatch(event);
     }
   }
@@ -184,13 +183,14 @@ int main(int argc, char** argv) {
     command_line.fail(error.what());
   }
   try {
+    const common::Tracer trace(options.trace, options.timeline);  // creates --timeline's file
     common::install_stop_handlers();
     common::FileDescriptor listener = common::listen_tcp(options.host, options.port);
     // The listener may be reported ready for a client that gives up before
     // we accept(); a blocking accept() would then hang the whole loop.
     common::set_nonblocking(listener.get());
     common::print_listening(listener.get());
-    EchoServer server(std::move(listener), backend, common::Tracer(options.trace));
+    EchoServer server(std::move(listener), backend, trace);
     server.run();
   } catch (const std::exception& error) {
     std::cerr << "callback_echo_server: " << error.what() << '\n';

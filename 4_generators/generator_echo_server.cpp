@@ -167,7 +167,7 @@ int main(int argc, char** argv) {
     std::vector<char> buffer(64 * 1024);
     const std::unique_ptr<lesson3::Selector> selector =
         lesson3::make_selector(lesson3::Backend::epoll);
-    Scheduler scheduler(*selector, common::Tracer(options.trace));
+    Scheduler scheduler(*selector, common::Tracer(options.trace, options.timeline));
     scheduler.spawn(ServerTask(std::move(listener), scheduler, buffer));
     scheduler.run_until_readable(common::stop_fd());
   } catch (const std::exception& error) {

@@ -75,7 +75,7 @@ int main(int argc, char** argv) {
     lesson6::Socket listener(common::listen_tcp(options.host, options.port));
     common::set_nonblocking(listener.get());
     common::print_listening(listener.get());
-    const common::Tracer trace(options.trace);
+    const common::Tracer trace(options.trace, options.timeline);
     lesson6::run(run_server(std::move(listener), trace), trace);
   } catch (const lesson6::Stopped&) {
     return 0;  // SIGINT or SIGTERM: every client's task was destroyed, its socket closed
