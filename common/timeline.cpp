@@ -169,7 +169,7 @@ void Timeline::finish_activity(Clock::time_point now, std::string_view woken_by)
 }
 
 void Timeline::emit_wait(int track, Clock::time_point start, Clock::time_point end) {
-  if (end > start) write_slice("wait", track, start, end, {}, {});
+  write_slice("wait", track, start, end, {}, {});
 }
 
 void Timeline::write_metadata(std::string_view name, int track, std::string_view argument) {
