@@ -82,40 +82,40 @@ class Tracer {
 
   template <typename... Parts>
   void operator()(const Parts&... parts) const {
-    if (enabled_) record(EventKind::note, Timeline::loop, parts...);
+    if (enabled_) record<EventKind::note>(Timeline::loop, parts...);
   }
   template <typename... Parts>
   void wait(const Parts&... parts) const {
-    if (enabled_) record(EventKind::wait, Timeline::loop, parts...);
+    if (enabled_) record<EventKind::wait>(Timeline::loop, parts...);
   }
   template <typename... Parts>
   void open(int fd, const Parts&... parts) const {
-    if (enabled_) record(EventKind::open, fd, parts...);
+    if (enabled_) record<EventKind::open>(fd, parts...);
   }
   template <typename... Parts>
   void run(int fd, const Parts&... parts) const {
-    if (enabled_) record(EventKind::run, fd, parts...);
+    if (enabled_) record<EventKind::run>(fd, parts...);
   }
   template <typename... Parts>
   void read(int fd, const Parts&... parts) const {
-    if (enabled_) record(EventKind::read, fd, parts...);
+    if (enabled_) record<EventKind::read>(fd, parts...);
   }
   template <typename... Parts>
   void write(int fd, const Parts&... parts) const {
-    if (enabled_) record(EventKind::write, fd, parts...);
+    if (enabled_) record<EventKind::write>(fd, parts...);
   }
   template <typename... Parts>
   void note(int fd, const Parts&... parts) const {
-    if (enabled_) record(EventKind::note, fd, parts...);
+    if (enabled_) record<EventKind::note>(fd, parts...);
   }
   template <typename... Parts>
   void close(int fd, const Parts&... parts) const {
-    if (enabled_) record(EventKind::close, fd, parts...);
+    if (enabled_) record<EventKind::close>(fd, parts...);
   }
 
  private:
-  template <typename... Parts>
-  [[gnu::noinline]] void record(EventKind kind, int fd, const Parts&... parts) const {
+  template <EventKind kind, typename... Parts>
+  [[gnu::noinline]] void record(int fd, const Parts&... parts) const {
     std::ostringstream narration;
     if (fd != Timeline::loop) narration << "fd " << fd << ": ";
     (narration << ... << parts);
