@@ -143,9 +143,12 @@ void Timeline::open_track(int key, Clock::time_point now) {
 
 void Timeline::close_track(int key, Clock::time_point now) {
   const auto found = connections_.find(key);
-  if (activity_ && activity_->track == found->second.track) finish_activity(now);
-  if (found->second.waiting_since)
-    emit_wait(found->second.track, *found->second.waiting_since, now);
+  const Connection& connection = found->second;
+  if (activity_ && activity_->track == connection.track) {
+    finish_activity(now);  // its run ends with it
+  } else {
+    emit_wait(connection.track, *connection.waiting_since, now);
+  }
   connections_.erase(found);
 }
 

@@ -180,7 +180,7 @@ TEST_F(TimelineTest, EventsOfOtherDescriptorsAndNotesOfTheLoopAreTheLoops) {
   EXPECT_EQ(loop[1].narration, "stopping: closing every connection");
   // The loop's work ended the connection's run.
   const std::vector<TraceEvent> connection = file.events_on(file.connection_tracks().at(0));
-  const TraceEvent& run = slices_of(connection).at(1);
+  const TraceEvent run = slices_of(connection).at(1);
   EXPECT_EQ(run.name, "run");
   EXPECT_NEAR(run.end_us(), loop[0].start_us, nanosecond);
 }
