@@ -87,7 +87,10 @@ Timeline::~Timeline() {
     close_track(connections_.begin()->first, now);
   file_ << "\n]}\n";
   file_.close();
-  if (!file_) std::cerr << "the timeline in '" << path_ << "' could not be written in full\n";
+  if (!file_) {
+    std::cerr << program_invocation_short_name << ": the timeline in '" << path_
+              << "' could not be written in full\n";
+  }
 }
 
 void Timeline::record(EventKind kind, int key, std::string_view narration) {
