@@ -204,6 +204,7 @@ TEST_P(EveryServerTimelineTest, AServerStoppedBySigtermOrSigintLeavesACompleteFi
     echo(client, "hello\n");
     server.program().send_signal(signal_number);
     ASSERT_EQ(server.program().wait_for_exit(), 0) << server.program().error_output();
+    EXPECT_EQ(server.program().error_output(), "");  // --timeline alone narrates nothing
 
     const TraceFile trace = test_support::read_trace_file(file.path());  // throws if invalid
     EXPECT_EQ(trace.process_name, GetParam().program);
