@@ -52,12 +52,13 @@ bool send_all(int connection, std::span<const char> bytes) {
 void client(int connection, const common::Tracer& trace) {
   std::array<char, common::receive_buffer_size> buffer;
   while (true) {
-    trace("blocking in recv() on fd ", connection, "; nobody else is served meanwhile");
+    trace.wait("blocking in recv() on fd ", connection, "; nobody else is served meanwhile");
     const ssize_t received = recv(connection, buffer.data(), buffer.size(), 0);
     if (received < 0 && errno == EINTR && !common::stop_requested()) continue;
     if (received <= 0) return;  // 0: the client closed; < 0: reset, or we stop
-    trace("received ", received, " bytes, sending them back");
+    trace.read(connection, "received ", received, " bytes, sending them back");
     if (!send_all(connection, std::span(buffer).first(static_cast<std::size_t>(received)))) return;
+    trace.write(connection, "sent them back");
   }
 }
 
@@ -72,7 +73,7 @@ void server(int listener, const common::Tracer& trace) {
   while (true) {
     common::set_blocking_socket(listener);
     if (common::stop_requested()) return;
-    trace("blocking in accept() on fd ", listener);
+    trace.wait("blocking in accept() on fd ", listener);
     common::FileDescriptor connection(accept4(listener, nullptr, nullptr, SOCK_CLOEXEC));
     if (!connection) {
       if (common::stop_requested()) return;
@@ -89,9 +90,11 @@ void server(int listener, const common::Tracer& trace) {
     }
     const std::string name = common::peer_name(connection.get());
     std::cout << "connection from " << name << std::endl;
+    trace.open(connection.get(), "accepted; serving only this client until it leaves");
     common::set_blocking_socket(connection.get());
     if (!common::stop_requested()) client(connection.get(), trace);
     common::set_blocking_socket(-1);  // the socket closes below, and its number may be reused
+    trace.close(connection.get(), "closing");
     std::cout << "connection from " << name << " closed" << std::endl;
   }
 }
@@ -105,10 +108,11 @@ int main(int argc, char** argv) {
   common::add_server_options(command_line, options);
   command_line.parse(argc, argv);
   try {
+    const common::Tracer trace(options.trace, options.timeline);  // creates --timeline's file
     common::install_stop_handlers();
     const common::FileDescriptor listener = common::listen_tcp(options.host, options.port);
     common::print_listening(listener.get());
-    server(listener.get(), common::Tracer(options.trace));
+    server(listener.get(), trace);
     common::set_blocking_socket(-1);  // the listener closes next
   } catch (const std::exception& error) {
     std::cerr << "blocking_echo_server: " << error.what() << '\n';

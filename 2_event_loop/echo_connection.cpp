@@ -22,11 +22,11 @@ bool Connection::serve(bool readable, bool writable, const common::Tracer& trace
 bool Connection::receive(const common::Tracer& trace) {
   const std::optional<std::size_t> received = common::receive_some(fd(), buffer_);
   if (!received) {
-    trace("fd ", fd(), ": the client closed the connection (or reset it)");
+    trace.read(fd(), "the client closed the connection (or reset it)");
     return false;
   }
   if (*received == 0) return true;  // nothing after all: the readiness was stale
-  trace("fd ", fd(), ": received ", *received, " bytes");
+  trace.read(fd(), "received ", *received, " bytes");
   unsent_ = std::span(buffer_).first(*received);
   return send_unsent(trace);
 }
@@ -36,11 +36,11 @@ bool Connection::receive(const common::Tracer& trace) {
 bool Connection::send_unsent(const common::Tracer& trace) {
   const std::optional<std::size_t> sent = common::send_some(fd(), unsent_);
   if (!sent) {
-    trace("fd ", fd(), ": send() failed: ", std::strerror(errno));  // EPIPE, ECONNRESET
+    trace.note(fd(), "send() failed: ", std::strerror(errno));  // EPIPE, ECONNRESET
     return false;
   }
   unsent_ = unsent_.subspan(*sent);
-  trace("fd ", fd(), ": sent ", *sent, " bytes back, ", unsent_.size(), " still to send");
+  trace.write(fd(), "sent ", *sent, " bytes back, ", unsent_.size(), " still to send");
   return true;
 }
 

@@ -80,7 +80,7 @@ void EchoServer::accept_connection() {
   const int fd = client->get();
   Connection& connection = connections_.try_emplace(fd, std::move(*client)).first->second;
   std::cout << "connection from " << connection.name() << std::endl;
-  trace_("accepted fd ", fd);
+  trace_.open(fd, "accepted");
 }
 
 // Python: send_message(client_socket)
@@ -91,7 +91,7 @@ void EchoServer::send_message(Connection& connection, bool readable, bool writab
 void EchoServer::close_connection(int fd) {
   const auto found = connections_.find(fd);
   std::cout << "connection from " << found->second.name() << " closed" << std::endl;
-  trace_("closing fd ", fd);
+  trace_.close(fd, "closing");
   connections_.erase(found);  // the FileDescriptor closes the socket
 }
 
@@ -115,8 +115,8 @@ void EchoServer::event_loop() {
       if (connection.wants_write()) FD_SET(fd, &write_set);
       max_fd = std::max(max_fd, fd);
     }
-    trace_("select(): waiting to read ", DescriptorList{read_set, max_fd}, " or write ",
-           DescriptorList{write_set, max_fd});
+    trace_.wait("select(): waiting to read ", DescriptorList{read_set, max_fd}, " or write ",
+                DescriptorList{write_set, max_fd});
 
     const int ready = select(max_fd + 1, &read_set, &write_set, nullptr, nullptr);
     if (ready < 0 && errno == EINTR) continue;  // a stop signal also wrote to the stop pipe
@@ -146,6 +146,7 @@ int main(int argc, char** argv) {
   common::add_server_options(command_line, options);
   command_line.parse(argc, argv);
   try {
+    const common::Tracer trace(options.trace, options.timeline);  // creates --timeline's file
     common::install_stop_handlers();
     common::FileDescriptor listener = common::listen_tcp(options.host, options.port);
     // The listener may be reported ready for a client that gives up before
@@ -160,7 +161,7 @@ int main(int argc, char** argv) {
     }
     common::lower_descriptor_limit(FD_SETSIZE);
     common::print_listening(listener.get());
-    EchoServer server(std::move(listener), common::Tracer(options.trace));
+    EchoServer server(std::move(listener), trace);
     server.event_loop();
   } catch (const std::exception& error) {
     std::cerr << "select_echo_server: " << error.what() << '\n';

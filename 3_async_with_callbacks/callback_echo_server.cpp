@@ -66,7 +66,7 @@ void EchoServer::accept_connection() {
   const int fd = client->get();
   Connection& connection = connections_.try_emplace(fd, std::move(*client)).first->second;
   std::cout << "connection from " << connection.name() << std::endl;
-  trace_("accepted fd ", fd);
+  trace_.open(fd, "accepted; registering send_message for read");
   // The callback keeps a reference to the Connection: the map never moves it.
   selector_.register_fd(fd, event_read, [this, &connection](EventMask ready) {
     send_message(connection, ready & event_read, ready & event_write);
@@ -82,14 +82,14 @@ void EchoServer::send_message(Connection& connection, bool readable, bool writab
     return;
   }
   const EventMask next = connection.wants_write() ? event_write : event_read;
-  trace_("fd ", connection.fd(), " waits to ", lesson3::describe(next));
+  trace_.note(connection.fd(), "waits to ", lesson3::describe(next));
   selector_.modify(connection.fd(), next);
 }
 
 void EchoServer::close_connection(int fd) {
   const auto found = connections_.find(fd);
   std::cout << "connection from " << found->second.name() << " closed" << std::endl;
-  trace_("closing fd ", fd);
+  trace_.close(fd, "closing");
   selector_.unregister(fd);   // before close: the descriptor's number may be reused at once
   connections_.erase(found);  // the FileDescriptor closes the socket
 }
@@ -100,11 +100,11 @@ void EchoServer::event_loop() {
   selector_.register_fd(common::stop_fd(), event_read, [this](EventMask) { stopping_ = true; });
   selector_.register_fd(listener_.get(), event_read, [this](EventMask) { accept_connection(); });
   while (!stopping_) {
-    trace_("select(): waiting for ", connections_.size(), " clients, the listener, the stop pipe");
+    trace_.wait("select(): waiting for ", connections_.size(),
+                " clients, the listener, the stop pipe");
     for (const lesson3::ReadyEvent& event : selector_.select(std::nullopt)) {
       if (stopping_) break;
-      trace_("fd ", event.fd, " is ready to ", lesson3::describe(event.events),
-             ": running its callback");
+      trace_.run(event.fd, "ready to ", lesson3::describe(event.events), ", running its callback");
       selector_.dispatch(event);
     }
   }
@@ -126,6 +126,7 @@ int main(int argc, char** argv) {
                       [](std::string_view name) { return name == "epoll" || name == "poll"; });
   command_line.parse(argc, argv);
   try {
+    const common::Tracer trace(options.trace, options.timeline);  // creates --timeline's file
     common::install_stop_handlers();
     common::FileDescriptor listener = common::listen_tcp(options.host, options.port);
     // The listener may be reported ready for a client that gives up before
@@ -134,7 +135,7 @@ int main(int argc, char** argv) {
     common::print_listening(listener.get());
     const std::unique_ptr<lesson3::Selector> selector =
         lesson3::make_selector(lesson3::parse_backend(backend_name));
-    EchoServer server(std::move(listener), *selector, common::Tracer(options.trace));
+    EchoServer server(std::move(listener), *selector, trace);
     server.event_loop();
   } catch (const std::exception& error) {
     std::cerr << "callback_echo_server: " << error.what() << '\n';

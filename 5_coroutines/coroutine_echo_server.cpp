@@ -91,6 +91,7 @@ int main(int argc, char** argv) {
   common::add_server_options(command_line, options);
   command_line.parse(argc, argv);
   try {
+    const common::Tracer trace(options.trace, options.timeline);  // creates --timeline's file
     common::install_stop_handlers();
     common::FileDescriptor listener = common::listen_tcp(options.host, options.port);
     // The listener may be reported ready for a client that gives up before
@@ -99,7 +100,7 @@ int main(int argc, char** argv) {
     common::print_listening(listener.get());
     const std::unique_ptr<lesson3::Selector> selector =
         lesson3::make_selector(lesson3::Backend::epoll);
-    Scheduler scheduler(*selector, common::Tracer(options.trace));
+    Scheduler scheduler(*selector, trace);
     scheduler.spawn(server(std::move(listener), scheduler));
     scheduler.run_until_readable(common::stop_fd());
   } catch (const std::exception& error) {

@@ -82,13 +82,13 @@ int main(int argc, char** argv) {
   common::add_server_options(command_line, options);
   command_line.parse(argc, argv);
   try {
+    const common::Tracer trace(options.trace, options.timeline);  // creates --timeline's file
     common::install_stop_handlers();
     lesson6::Socket listener(common::listen_tcp(options.host, options.port));
     // The listener may be reported ready for a client that gives up before
     // we accept(); a blocking accept() would then hang the whole loop.
     common::set_nonblocking(listener.get());
     common::print_listening(listener.get());
-    const common::Tracer trace(options.trace);
     lesson6::run(server(std::move(listener), trace), trace);
   } catch (const lesson6::Stopped&) {
     return 0;  // SIGINT or SIGTERM: every client's task was destroyed, its socket closed

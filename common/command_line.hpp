@@ -1,13 +1,16 @@
-// Flag parsing and --trace output, shared by every program so that each
+// Flag parsing and --trace and --timeline output, shared by every program so that each
 // lesson's main() stays a few lines long and all programs answer alike.
 #pragma once
 
 #include <cstdint>
 #include <functional>
-#include <iostream>
+#include <memory>
+#include <sstream>
 #include <string>
 #include <string_view>
 #include <vector>
+
+#include "common/timeline.hpp"
 
 namespace common {
 
@@ -45,35 +48,84 @@ class CommandLine {
   std::vector<Option> options_;
 };
 
-// The flags every echo server takes: --host, --port, --trace (and --help).
+// The flags every echo server takes: --host, --port, --trace, --timeline
+// (and --help).
 struct ServerOptions {
   std::string host = "127.0.0.1";
   std::uint16_t port = 5000;
   bool trace = false;
+  std::string timeline;  // empty: none
 };
 void add_server_options(CommandLine& command_line, ServerOptions& options);
+// --timeline FILE alone, for programs that are not echo servers.
+void add_timeline_option(CommandLine& command_line, std::string& path);
 
-// Narration for --trace: trace("ready: fd ", fd) prints one line on standard
-// error, or nothing when tracing is off. Event loops call it on every event,
-// so the check is all that is inlined: with tracing off a trace line costs a
-// test and a jump, and parts that are inline functions without side effects
-// (lesson3::describe(), say) are not even computed.
+// What a loop does, told once and shown two ways: narrated on standard error
+// for --trace, and drawn in a Timeline (timeline.hpp) for --timeline.
+//
+// trace("stopping") narrates the loop; trace.wait(...) says that the loop is
+// about to block (the next event is what woke it). The others are about one
+// connection, named by its descriptor, and print "fd N: " before the rest:
+// trace.open(fd, ...) when it begins, trace.run(fd, ...) when a callback or
+// task runs for it, trace.read, trace.write and trace.note while it is
+// served, trace.close(fd, ...) before its descriptor closes.
+//
+// Event loops call it on every event, so the check is all that is inlined:
+// with both off an event costs a test and a jump, and parts that are inline
+// functions without side effects (lesson3::describe(), say) are not even
+// computed. Copies share the Timeline; the last one to go closes its file.
 class Tracer {
  public:
-  explicit Tracer(bool enabled) : enabled_(enabled) {}
+  // Creates the timeline's file unless timeline_path is empty; throws
+  // std::system_error if it cannot.
+  explicit Tracer(bool narrate, const std::string& timeline_path = {});
 
   template <typename... Parts>
   void operator()(const Parts&... parts) const {
-    if (enabled_) print(parts...);
+    if (enabled_) record<EventKind::note>(Timeline::loop, parts...);
+  }
+  template <typename... Parts>
+  void wait(const Parts&... parts) const {
+    if (enabled_) record<EventKind::wait>(Timeline::loop, parts...);
+  }
+  template <typename... Parts>
+  void open(int fd, const Parts&... parts) const {
+    if (enabled_) record<EventKind::open>(fd, parts...);
+  }
+  template <typename... Parts>
+  void run(int fd, const Parts&... parts) const {
+    if (enabled_) record<EventKind::run>(fd, parts...);
+  }
+  template <typename... Parts>
+  void read(int fd, const Parts&... parts) const {
+    if (enabled_) record<EventKind::read>(fd, parts...);
+  }
+  template <typename... Parts>
+  void write(int fd, const Parts&... parts) const {
+    if (enabled_) record<EventKind::write>(fd, parts...);
+  }
+  template <typename... Parts>
+  void note(int fd, const Parts&... parts) const {
+    if (enabled_) record<EventKind::note>(fd, parts...);
+  }
+  template <typename... Parts>
+  void close(int fd, const Parts&... parts) const {
+    if (enabled_) record<EventKind::close>(fd, parts...);
   }
 
  private:
-  template <typename... Parts>
-  [[gnu::noinline]] static void print(const Parts&... parts) {
-    ((std::cerr << "trace: ") << ... << parts) << '\n';
+  template <EventKind kind, typename... Parts>
+  [[gnu::noinline]] void record(int fd, const Parts&... parts) const {
+    std::ostringstream narration;
+    if (fd != Timeline::loop) narration << "fd " << fd << ": ";
+    (narration << ... << parts);
+    publish(kind, fd, std::move(narration).str());
   }
+  void publish(EventKind kind, int fd, const std::string& narration) const;
 
-  bool enabled_;
+  bool enabled_;  // narrate_ or a timeline: the one thing an event checks inline
+  bool narrate_;
+  std::shared_ptr<Timeline> timeline_;
 };
 
 }  // namespace common

@@ -1,0 +1,125 @@
+"""scripts/render_timeline.py draws a --timeline file as SVG: a row for the
+loop and one per connection, marks for reads and writes, and the same
+picture again when the times move by a few milliseconds. Run by ctest."""
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import unittest
+import xml.etree.ElementTree as ElementTree
+
+RENDERER = os.path.join(os.path.dirname(__file__), "..", "scripts", "render_timeline.py")
+SVG = "{http://www.w3.org/2000/svg}"
+READ_COLOR = "#2e8b57"
+WRITE_COLOR = "#e07b1f"
+
+
+def timeline(jitter_us=0):
+    """What common::Timeline writes for two connections served in turns (times
+    in µs). Every other event moves by jitter_us, the others as much back."""
+    events = [
+        {"name": "process_name", "ph": "M", "pid": 1, "tid": 1, "args": {"name": "server"}},
+        {"name": "thread_name", "ph": "M", "pid": 1, "tid": 1, "args": {"name": "loop"}},
+    ]
+    for track, fd in ((2, 5), (3, 6)):
+        name = f"connection {track - 1} (fd {fd})"
+        events.append({"name": "thread_name", "ph": "M", "pid": 1, "tid": track, "args": {"name": name}})
+
+    def moved(at):
+        return at + (jitter_us if len(events) % 2 else -jitter_us)
+
+    def mark(name, track, at):
+        events.append({"name": name, "ph": "i", "s": "t", "pid": 1, "tid": track,
+                       "ts": moved(at), "args": {"narration": f"{name} at {at}"}})
+
+    def piece(name, track, start, end, **args):
+        events.append({"name": name, "ph": "X", "pid": 1, "tid": track, "ts": moved(start),
+                       "dur": end - start, "args": args})
+
+    piece("wait", 1, 0, 100_000, narration="select(): waiting", **{"woken by": "fd 3: ready"})
+    mark("open", 2, 100_000)
+    piece("wait", 1, 100_050, 300_000, narration="select(): waiting", **{"woken by": "fd 3: ready"})
+    mark("open", 3, 300_000)
+    for start, track in ((500_000, 2), (700_000, 3), (900_000, 2), (1_100_000, 3)):
+        piece("wait", 1, start - 199_900, start, narration="select(): waiting",
+              **{"woken by": f"fd {track + 3}: ready"})
+        piece("run", track, start, start + 30, narration="ready to read")
+        mark("read", track, start + 5)
+        mark("write", track, start + 20)
+    mark("close", 2, 1_200_000)
+    mark("close", 3, 1_300_000)
+    return {"displayTimeUnit": "ms", "traceEvents": events}
+
+
+class RenderTimelineTest(unittest.TestCase):
+    def setUp(self):
+        self.folder = tempfile.TemporaryDirectory()
+        self.addCleanup(self.folder.cleanup)
+
+    def render(self, document, title="Two connections"):
+        source = os.path.join(self.folder.name, "timeline.json")
+        picture = os.path.join(self.folder.name, "timeline.svg")
+        with open(source, "w", encoding="utf-8") as file:
+            json.dump(document, file)
+        finished = subprocess.run([sys.executable, RENDERER, "--title", title, source, picture],
+                                  capture_output=True, text=True, timeout=60)
+        return finished, picture
+
+    def test_draws_a_row_for_the_loop_and_each_connection_with_their_marks(self):
+        finished, picture = self.render(timeline())
+        self.assertEqual(finished.returncode, 0, finished.stderr)
+        root = ElementTree.parse(picture).getroot()
+        texts = [text.text for text in root.iter(SVG + "text")]
+        self.assertEqual(texts[0], "Two connections")
+        for label in ("loop", "connection 1 (fd 5)", "connection 2 (fd 6)"):
+            self.assertIn(label, texts)
+        marks = list(root.iter(SVG + "polygon"))
+        self.assertEqual(sum(mark.get("fill") == READ_COLOR for mark in marks), 4)
+        self.assertEqual(sum(mark.get("fill") == WRITE_COLOR for mark in marks), 4)
+        tooltips = [title.text for title in root.iter(SVG + "title")]
+        self.assertIn("read at 500005", tooltips)
+        self.assertIn("select(): waiting\nwoken by: fd 5: ready", tooltips)
+
+    def test_marks_of_two_connections_alternate_in_time(self):
+        finished, picture = self.render(timeline())
+        self.assertEqual(finished.returncode, 0, finished.stderr)
+        root = ElementTree.parse(picture).getroot()
+        reads = sorted((float(mark.get("points").split()[2].split(",")[0]),
+                        float(mark.get("points").split()[2].split(",")[1]))
+                       for mark in root.iter(SVG + "polygon") if mark.get("fill") == READ_COLOR)
+        rows = [y for _, y in reads]
+        self.assertEqual(rows[0], rows[2])
+        self.assertEqual(rows[1], rows[3])
+        self.assertNotEqual(rows[0], rows[1])
+
+    def test_a_few_milliseconds_later_the_picture_is_the_same(self):
+        _, first = self.render(timeline())
+        with open(first, encoding="utf-8") as file:
+            before = file.read()
+        _, second = self.render(timeline(jitter_us=2_000))
+        with open(second, encoding="utf-8") as file:
+            self.assertEqual(file.read(), before)
+
+    def test_a_timeline_without_connections_is_one_line_and_exit_code_one(self):
+        document = timeline()
+        document["traceEvents"] = [e for e in document["traceEvents"] if e.get("tid") == 1]
+        finished, _ = self.render(document)
+        self.assertEqual(finished.returncode, 1)
+        self.assertEqual(finished.stderr.count("\n"), 1, finished.stderr)
+        self.assertIn("no connection", finished.stderr)
+
+    def test_a_file_that_is_not_json_is_one_line_and_exit_code_one(self):
+        source = os.path.join(self.folder.name, "broken.json")
+        with open(source, "w", encoding="utf-8") as file:
+            file.write('{"traceEvents":[')
+        finished = subprocess.run([sys.executable, RENDERER, source, source + ".svg"],
+                                  capture_output=True, text=True, timeout=60)
+        self.assertEqual(finished.returncode, 1)
+        self.assertEqual(finished.stderr.count("\n"), 1, finished.stderr)
+        self.assertIn("cannot read a timeline", finished.stderr)
+
+
+if __name__ == "__main__":
+    unittest.main()
