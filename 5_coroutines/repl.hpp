@@ -19,14 +19,12 @@
 
 #include <unistd.h>
 
-#include <algorithm>
 #include <array>
 #include <charconv>
 #include <cmath>
 #include <exception>
 #include <functional>
 #include <iostream>
-#include <memory>
 #include <optional>
 #include <span>
 #include <string>
@@ -85,72 +83,45 @@ inline bool parse(std::string_view text, double& value) {
   return error == std::errc() && end == last;
 }
 
-// Python's repr() of a float: the fewest digits that read back as the same
-// double (to_chars finds them), written out in full while the decimal point
-// falls within 16 digits of the first one (with ".0" if nothing follows it),
-// in exponent form otherwise, as Python does: 1234567.0, 0.0001, 1e+16, 1e-05.
-inline std::string python_repr(double value) {
+// Python's repr(): a value as Python's prompt shows it. For a float, the
+// fewest digits that read back as the same double, which to_chars finds too.
+// Python writes them out in full from 1e-4 up to 1e16, with ".0" after a whole
+// number (0.0001, 1234567.0), and in exponent form beyond (1e-05, 1e+16), as
+// to_chars does in `scientific`.
+inline std::string repr(double value) {
   if (std::isnan(value)) return "nan";  // Python shows no sign on a NaN
+  const double size = std::abs(value);
+  const bool in_full = !std::isfinite(value) || size == 0 || (size >= 1e-4 && size < 1e16);
   std::array<char, 32> buffer{};
-  const char* end = std::to_chars(buffer.data(), buffer.data() + buffer.size(), value,
-                                  std::chars_format::scientific)
-                        .ptr;
-  const std::string_view scientific(buffer.data(), end);  // "-1.2345e+04", "1e+16", "inf"
-  const std::size_t e = scientific.find('e');
-  if (e == std::string_view::npos) return std::string(scientific);
-  const std::string_view sign = scientific.substr(0, std::signbit(value) ? 1 : 0);
-  const std::string_view mantissa = scientific.substr(sign.size(), e - sign.size());
-  const std::string digits =
-      std::string(mantissa.substr(0, 1)) +
-      std::string(mantissa.substr(std::min<std::size_t>(2, mantissa.size())));
-  int exponent = 0;
-  const std::string_view power = scientific.substr(e + (scientific[e + 1] == '+' ? 2 : 1));
-  std::from_chars(power.data(), power.data() + power.size(), exponent);
-  const int point = exponent + 1;  // how many digits come before the decimal point
-  const int count = static_cast<int>(digits.size());
-  if (point > 16 || point < -3) return std::string(scientific);
-  if (point <= 0) return std::string(sign) + "0." + std::string(-point, '0') + digits;
-  if (point >= count) return std::string(sign) + digits + std::string(point - count, '0') + ".0";
-  return std::string(sign) + digits.substr(0, point) + '.' + digits.substr(point);
+  const auto format = in_full ? std::chars_format::fixed : std::chars_format::scientific;
+  char* end = std::to_chars(buffer.data(), buffer.data() + buffer.size(), value, format).ptr;
+  std::string text(buffer.data(), end);
+  if (std::isfinite(value) && in_full && text.find('.') == std::string::npos) text += ".0";
+  return text;
 }
-
-inline void print_value(std::ostream& out, const std::string& value) {
-  out << '\'' << value << '\'';
+inline std::string repr(const std::string& value) {
+  return '\'' + value + '\'';
 }
-inline void print_value(std::ostream& out, double value) {
-  out << python_repr(value);
-}
-inline void print_value(std::ostream& out, None) {
-  out << "None";
+inline std::string repr(None) {
+  return "None";
 }
 template <typename Value>
-void print_value(std::ostream& out, const std::optional<Value>& value) {
-  if (value) {
-    print_value(out, *value);
-  } else {
-    out << "None";
-  }
+std::string repr(const std::optional<Value>& value) {
+  return value ? repr(*value) : "None";
 }
 
-// A generator the commands can name.
-class Target {
- public:
-  virtual ~Target() = default;
-  // verb is one of the interpreter's; value is the rest of the line; for
-  // throw, `exception` is what to raise.
-  virtual void run(std::string_view verb, std::string_view value,
-                   const std::exception_ptr& exception) = 0;
-};
-
+// Runs the commands on one of the program's generators: verb is one of the
+// interpreter's, value the rest of the line, and for throw, `exception` is
+// what to raise.
 template <typename Yield, typename Sent, typename Return>
-class GeneratorTarget final : public Target {
+class GeneratorTarget {
  public:
   GeneratorTarget(std::string_view name, Generator<Yield, Sent, Return>& generator,
                   std::string_view made_by, std::function<void()> make_again)
       : name_(name), generator_(generator), made_by_(made_by), make_again_(std::move(make_again)) {}
 
-  void run(std::string_view verb, std::string_view value,
-           const std::exception_ptr& exception) override {
+  void operator()(std::string_view verb, std::string_view value,
+                  const std::exception_ptr& exception) {
     try {
       dispatch(verb, value, exception);
     } catch (const GeneratorError& error) {
@@ -188,17 +159,14 @@ class GeneratorTarget final : public Target {
     } else if constexpr (std::is_void_v<Return>) {  // result
       std::cout << name_ << " returns nothing: its Return type is void\n";
     } else {  // result
-      print_value(std::cout, generator_.result());
-      std::cout << '\n';
+      std::cout << repr(generator_.result()) << '\n';
     }
   }
 
   // What one resumption gave: a yielded value, or the end of the generator.
   void report(const std::optional<Yield>& yielded) const {
     if (yielded) {
-      std::cout << name_ << " yielded ";
-      print_value(std::cout, *yielded);
-      std::cout << '\n';
+      std::cout << name_ << " yielded " << repr(*yielded) << '\n';
     } else {
       std::cout << name_ << " finished (Python: StopIteration), " << generator_.state() << '\n';
     }
@@ -226,13 +194,13 @@ class Interpreter {
  public:
   Interpreter() {
     add_exception<Exception>();
-    exceptions_.push_back({"GeneratorExit", &make_exception<GeneratorExit>});
+    exceptions_.push_back({"GeneratorExit", std::make_exception_ptr(GeneratorExit{})});
   }
 
   // An exception `throw` can raise, by the name its what() gives.
   template <typename Thrown>
   void add_exception() {
-    exceptions_.push_back({Thrown{}.what(), &make_exception<Thrown>});
+    exceptions_.push_back({Thrown{}.what(), std::make_exception_ptr(Thrown{})});
   }
 
   // `generator` is the program's. `new NAME` calls make_again, which does
@@ -240,7 +208,7 @@ class Interpreter {
   template <typename Yield, typename Sent, typename Return>
   void add(std::string_view name, Generator<Yield, Sent, Return>& generator,
            std::string_view made_by, std::function<void()> make_again) {
-    targets_.push_back({std::string(name), std::make_unique<GeneratorTarget<Yield, Sent, Return>>(
+    targets_.push_back({std::string(name), GeneratorTarget<Yield, Sent, Return>(
                                                name, generator, made_by, std::move(make_again))});
   }
 
@@ -280,14 +248,14 @@ class Interpreter {
     } else if (name.empty()) {
       std::cout << verb << " which generator? (e.g. " << verb << ' ' << targets_.front().name
                 << ")\n";
-    } else if (Target* target = find(name); target == nullptr) {
+    } else if (const Named* target = find(name); target == nullptr) {
       std::cout << "no generator named '" << name << "' (type help)\n";
     } else if (verb != "throw") {
       target->run(verb, value, nullptr);
-    } else if (const auto* exception = find_exception(value); exception == nullptr) {
+    } else if (const std::exception_ptr exception = find_exception(value); !exception) {
       std::cout << "throw needs an exception:" << exception_names() << '\n';
     } else {
-      target->run(verb, value, exception->make());
+      target->run(verb, value, exception);
     }
     return true;
   }
@@ -295,17 +263,12 @@ class Interpreter {
  private:
   struct Named {
     std::string name;
-    std::unique_ptr<Target> target;
+    std::function<void(std::string_view, std::string_view, const std::exception_ptr&)> run;
   };
   struct NamedException {
     std::string name;
-    std::exception_ptr (*make)();
+    std::exception_ptr exception;
   };
-
-  template <typename Thrown>
-  static std::exception_ptr make_exception() {
-    return std::make_exception_ptr(Thrown{});
-  }
 
   static bool is_verb(std::string_view verb) {
     for (std::string_view known : {"new", "next", "send", "throw", "close", "state", "result"}) {
@@ -334,18 +297,18 @@ class Interpreter {
     return word;
   }
 
-  Target* find(std::string_view name) const {
+  const Named* find(std::string_view name) const {
     for (const Named& named : targets_) {
-      if (named.name == name) return named.target.get();
+      if (named.name == name) return &named;
     }
     return nullptr;
   }
 
   // Python accepts the class, StopIteration, or an instance, StopIteration().
-  const NamedException* find_exception(std::string_view name) const {
+  std::exception_ptr find_exception(std::string_view name) const {
     if (name.ends_with("()")) name.remove_suffix(2);
-    for (const NamedException& exception : exceptions_) {
-      if (exception.name == name) return &exception;
+    for (const NamedException& named : exceptions_) {
+      if (named.name == name) return named.exception;
     }
     return nullptr;
   }

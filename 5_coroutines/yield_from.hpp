@@ -14,10 +14,13 @@
 // to its result, or raises what escaped from it.
 //
 // yield_from(inner()) and yield_from(std::move(sub)) hand sub to outer, which
-// destroys it once it is done with it. yield_from(sub) lends it: sub stays
-// where it was, as with Python's `yield from g` on a generator that its caller
-// also holds, so it must outlive the delegation. While lent it is resumed
-// through outer only, where Python would let its holder resume it too.
+// destroys it once it is done with it, or when outer is destroyed first.
+// yield_from(sub) lends it: sub stays where it was, as with Python's
+// `yield from g` on a generator that its caller also holds. While lent it is
+// resumed through outer only, where Python would let its holder resume it
+// too; if outer is destroyed first, sub goes back to its holder, suspended
+// where it waits. It must outlive the delegation: destroying it while lent
+// ends the program, as destroying a joinable std::thread does.
 //
 // How: the generators form a chain, linked through their promises (Link in
 // generator.hpp). Each knows its parent, and the outermost one, the root,
@@ -46,9 +49,7 @@ namespace lesson5 {
 namespace detail {
 
 // The awaiter behind `co_await yield_from(sub)`; `lent` says whether sub stays
-// its holder's. An owned sub belongs to the chain while it runs (the root
-// destroys it if it is destroyed first); once it finishes, this awaiter takes
-// it back and destroys it at the end of the co_await expression.
+// its holder's.
 template <typename Yield, typename Sent, typename Return, bool lent>
 class [[nodiscard]] YieldFrom {
   using Sub = Generator<Yield, Sent, Return>;
@@ -66,6 +67,9 @@ class [[nodiscard]] YieldFrom {
   // Python: yield from a finished generator evaluates to its result at once.
   bool await_ready() const noexcept { return frame_.promise().state == GeneratorState::closed; }
 
+  // sub joins the chain, below the generator that delegates to it. An owned
+  // sub belongs to the chain while it runs: the root destroys it if it is
+  // destroyed first.
   template <typename ParentPromise>
   void await_suspend(std::coroutine_handle<ParentPromise> parent) noexcept {
     owned_.handle_ = nullptr;
@@ -73,6 +77,8 @@ class [[nodiscard]] YieldFrom {
     parent.promise().delegate_to(frame_.promise());
   }
 
+  // sub has finished and stands alone again. An owned one is ours again, and
+  // goes with this awaiter at the end of the co_await expression.
   Return await_resume() {
     Promise<Yield, Sent, Return>& finished = frame_.promise();
     finished.leave_chain(&finished, GeneratorState::closed);
