@@ -593,6 +593,18 @@ TEST(GeneratorLending, ALentGeneratorIsInTheStateOfTheOneItIsLentTo) {
   EXPECT_THAT(log, ElementsAre("a"));
 }
 
+Generator<GeneratorState> lend_state_reporter(Generator<GeneratorState>& sub) {
+  co_await yield_from(sub);
+}
+
+TEST(GeneratorLending, ALentGeneratorIsRunningWhileTheChainRuns) {
+  const Generator<GeneratorState>* self = nullptr;
+  auto sub = report_own_state(&self);
+  self = &sub;
+  auto outer = lend_state_reporter(sub);
+  EXPECT_EQ(outer.next(), GeneratorState::running);
+}
+
 TEST(GeneratorLending, ALentGeneratorIsResumedThroughTheOneItIsLentToOnly) {
   std::vector<std::string> log;
   auto sub = sub_logger(&log);
