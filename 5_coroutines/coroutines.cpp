@@ -53,8 +53,9 @@ class StopIteration : public std::exception {
 lesson5::Generator<std::string, std::string> gen() {
   const std::string x = "Ready to accept message.";
   const std::optional<std::string> message = co_yield x;
-  // print() puts a space between its arguments: two follow the colon.
-  std::cout << "Gen received:  " << message.value_or("None") << '\n';
+  // The text as the course wrote it. (Its print() also puts a space between
+  // its two arguments, so Python shows two after the colon.)
+  std::cout << "Gen received: " << message.value_or("None") << '\n';
 }
 
 // Python: round(value, 2), which rounds the exact binary value to two

@@ -71,8 +71,8 @@ Generator<None, std::string, std::string> subgen() {
 // yield_from(sub) borrows it, and the caller keeps it alive meanwhile.
 Generator<None, std::string> delegator(Generator<None, std::string, std::string>& sub) {
   const std::string result = co_await lesson5::yield_from(sub);
-  // print() puts a space between its arguments: two follow the colon.
-  std::cout << "res:  " << result << '\n';
+  // The text as the course wrote it (Python's print() shows two spaces).
+  std::cout << "res: " << result << '\n';
 }
 
 constexpr lesson5::repl::Step walkthrough[] = {

@@ -1,7 +1,7 @@
 // Lesson 5's programs, `coroutines` and `delegation`, driven through standard
 // input and read back from standard output. The texts expected are the
-// course's: what its Python prints for the same steps (print() separates its
-// arguments with a space, hence two after "Gen received:" and "res:").
+// course's: what its Python prints for the same steps, as the course wrote
+// the texts ("Gen received: ", "res: ").
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -97,9 +97,9 @@ TEST(CoroutinesWalkthrough, ShowsGenRefusingAnEarlySendThenTheCoursesTexts) {
   EXPECT_THAT(answer_to(exchanges, "send gen_ None"),
               ElementsAre("gen_ yielded 'Ready to accept message.'"));
   EXPECT_THAT(answer_to(exchanges, "next gen_"),
-              ElementsAre("Gen received:  None", HasSubstr("gen_ finished")));
+              ElementsAre("Gen received: None", HasSubstr("gen_ finished")));
   EXPECT_THAT(answer_to(exchanges, "send gen_ example", 1),
-              ElementsAre("Gen received:  example", HasSubstr("gen_ finished")));
+              ElementsAre("Gen received: example", HasSubstr("gen_ finished")));
 }
 
 TEST(CoroutinesWalkthrough, ShowsAvgPrimedItsAveragesDoneAndAnExceptionItDoesNotCatch) {
@@ -132,9 +132,9 @@ TEST(CoroutinesInteractive, TheCoursesPythonSpellingDrivesGenAndAvg) {
                        "exit()\n"
                        "state gen_\n"),
               ElementsAre("GEN_CREATED", "gen_ yielded 'Ready to accept message.'",
-                          "Gen received:  None", HasSubstr("gen_ finished"),
+                          "Gen received: None", HasSubstr("gen_ finished"),
                           HasSubstr("gen_ is new"), "gen_ yielded 'Ready to accept message.'",
-                          "Gen received:  example", HasSubstr("gen_ finished"), "avg yielded 5.0",
+                          "Gen received: example", HasSubstr("gen_ finished"), "avg yielded 5.0",
                           "Done!", HasSubstr("avg finished"), "GEN_CLOSED"));
 }
 
@@ -151,7 +151,7 @@ TEST(CoroutinesInteractive, SendNoneIsNextAndQuotedTextIsText) {
   EXPECT_THAT(interact("coroutines",
                        "send gen_ None\nsend gen_ 'hello world'\n"
                        "send avg None\nsend avg 'None'\nsend avg \"2\"\n"),
-              ElementsAre("gen_ yielded 'Ready to accept message.'", "Gen received:  hello world",
+              ElementsAre("gen_ yielded 'Ready to accept message.'", "Gen received: hello world",
                           HasSubstr("gen_ finished"), "avg yielded None",
                           HasSubstr("send needs a value avg can take"),
                           HasSubstr("send needs a value avg can take")));
@@ -217,7 +217,7 @@ TEST(DelegationWalkthrough, ShowsSgPrintingWhatGIsSentAndBothOutcomesOfThrow) {
   EXPECT_THAT(answer_to(exchanges, "send g ok"), ElementsAre(".......... ok", "g yielded None"));
   EXPECT_THAT(answer_to(exchanges, "next g"), ElementsAre(".......... None", "g yielded None"));
   EXPECT_THAT(answer_to(exchanges, "throw g SomeException"),
-              ElementsAre("res:  SomeException raised.", HasSubstr("g finished")));
+              ElementsAre("res: SomeException raised.", HasSubstr("g finished")));
   EXPECT_THAT(answer_to(exchanges, "throw g GeneratorExit"),
               ElementsAre("GeneratorExit escaped from g, now GEN_CLOSED"));
   EXPECT_TRUE(in_order(exchanges, {"send g ok", "throw g SomeException", "throw g GeneratorExit"}));
@@ -229,13 +229,13 @@ TEST(DelegationInteractive, SendsAndThrowsToGReachSgWhoseResultGPrints) {
                "state g\nstate sg\nsend g first\ng.send('a b c')\n"
                "g.throw(SomeException)\nstate g\nstate sg\nresult sg\n"),
       ElementsAre("GEN_SUSPENDED", "GEN_SUSPENDED", ".......... first", "g yielded None",
-                  ".......... a b c", "g yielded None", "res:  SomeException raised.",
+                  ".......... a b c", "g yielded None", "res: SomeException raised.",
                   HasSubstr("g finished"), "GEN_CLOSED", "GEN_CLOSED", "'SomeException raised.'"));
 }
 
 TEST(DelegationInteractive, AnyExceptionSubgenCatchesBecomesItsResult) {
   EXPECT_THAT(interact("delegation", "throw g Exception\n"),
-              ElementsAre("res:  Exception raised.", HasSubstr("g finished")));
+              ElementsAre("res: Exception raised.", HasSubstr("g finished")));
 }
 
 TEST(DelegationInteractive, GeneratorExitIsNoExceptionAndGoesThroughBoth) {
@@ -258,7 +258,7 @@ TEST(DelegationInteractive, NewMakesSgAndGAgain) {
   EXPECT_THAT(interact("delegation",
                        "throw g SomeException\nnew sg\nstate sg\nstate g\n"
                        "send g again\nclose g\nnew g\nsend g more\n"),
-              ElementsAre("res:  SomeException raised.", HasSubstr("g finished"),
+              ElementsAre("res: SomeException raised.", HasSubstr("g finished"),
                           "sg is new (Python: sg = subgen(); g = delegator(sg)), GEN_SUSPENDED",
                           "GEN_SUSPENDED", "GEN_SUSPENDED", ".......... again", "g yielded None",
                           "g closed, GEN_CLOSED", HasSubstr("g is new"), ".......... more",
