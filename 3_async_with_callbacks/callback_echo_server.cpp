@@ -100,8 +100,8 @@ void EchoServer::event_loop() {
   selector_.register_fd(common::stop_fd(), event_read, [this](EventMask) { stopping_ = true; });
   selector_.register_fd(listener_.get(), event_read, [this](EventMask) { accept_connection(); });
   while (!stopping_) {
-    trace_.wait("select(): waiting for ", connections_.size(),
-                " clients, the listener, the stop pipe");
+    trace_.wait("select(): waiting for the stop pipe, the listener and clients: ",
+                connections_.size());
     for (const lesson3::ReadyEvent& event : selector_.select(std::nullopt)) {
       if (stopping_) break;
       trace_.run(event.fd, "ready to ", lesson3::describe(event.events), ", running its callback");
