@@ -16,7 +16,8 @@ the fenced block it fills:
       'operator<<', 'f(int' for one overload), with the comment lines right
       above it, through its closing brace. A name found nowhere, or twice, is
       an error. from/to keep the lines from the one line containing the first
-      TEXT to the next containing the second. --update writes a missing fence.
+      TEXT to the next containing the second; with a NAME, from= alone keeps
+      the rest of that definition. --update writes a missing fence.
 
   <!-- run [exit=N] [timeout=SECONDS] [prompt=TEXT] [mask=REGEX]...
   INPUT LINE...
@@ -249,10 +250,13 @@ def find_definition(source, name):
 
 
 def between(lines, start_text, end_text):
-    """The lines from the one containing start_text to the next containing end_text."""
+    """The lines from the one containing start_text to the next containing end_text
+    (None: to the last line)."""
     starts = [i for i, line in enumerate(lines) if start_text in line]
     if len(starts) != 1:
         raise PageError(f'from={start_text!r} is on {len(starts)} lines, not one')
+    if end_text is None:
+        return lines[starts[0]:]
     ends = [i for i, line in enumerate(lines) if i >= starts[0] and end_text in line]
     if not ends:
         raise PageError(f'to={end_text!r} is on no line from there on')
@@ -267,11 +271,13 @@ def code_block(root, arguments, options):
     source = read(root / path)
     if names and LANGUAGES.get(path.suffix) != 'cpp':
         raise PageError('names are looked up in C++ files only; use from= and to=')
-    if ('from' in options) != ('to' in options) or ('from' in options and len(names) > 1):
-        raise PageError('from= and to= go together, with one name at most')
+    if 'to' in options and 'from' not in options:
+        raise PageError('to= needs a from=')
+    if 'from' in options and (len(names) > 1 or (not names and 'to' not in options)):
+        raise PageError('from= takes one name at most, and without one it needs a to=')
     parts = [find_definition(source, name) for name in names] or [source.rstrip('\n').split('\n')]
     if 'from' in options:
-        parts = [between(parts[0], options['from'], options['to'])]
+        parts = [between(parts[0], options['from'], options.get('to'))]
     language = 'cmake' if path.name == 'CMakeLists.txt' else LANGUAGES.get(path.suffix, 'text')
     return language, '\n\n'.join(textwrap.dedent('\n'.join(part)) for part in parts).split('\n')
 

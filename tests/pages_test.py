@@ -272,6 +272,15 @@ class FindingDefinitions(unittest.TestCase):
         with self.assertRaisesRegex(pages.PageError, 'on 2 lines'):
             pages.between(lines, 'a()', '}')
 
+    def test_from_alone_keeps_the_rest_of_a_named_definition(self):
+        root = Path(tempfile.mkdtemp())
+        self.addCleanup(shutil.rmtree, root)
+        (root / 'f.cpp').write_text('// Says hello.\nvoid f() {\n  a();\n  b();\n}\n')
+        self.assertEqual(pages.code_block(root, ['f.cpp', 'f'], {'from': 'b()'}),
+                         ('cpp', ['  b();', '}']))
+        with self.assertRaisesRegex(pages.PageError, 'needs a to='):
+            pages.code_block(root, ['f.cpp'], {'from': 'b()'})
+
 
 class Numbers(unittest.TestCase):
     def setUp(self):
