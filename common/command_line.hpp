@@ -8,6 +8,7 @@
 #include <sstream>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <vector>
 
 #include "common/timeline.hpp"
@@ -67,8 +68,11 @@ void add_timeline_option(CommandLine& command_line, std::string& path);
 // about to block (the next event is what woke it). The others are about one
 // connection, named by its descriptor, and print "fd N: " before the rest:
 // trace.open(fd, ...) when it begins, trace.run(fd, ...) when a callback or
-// task runs for it, trace.read, trace.write and trace.note while it is
-// served, trace.close(fd, ...) before its descriptor closes.
+// task runs for it, trace.wait(fd, ...) when it goes back to waiting (for
+// what: the rest), trace.read, trace.write and trace.note while it is
+// served, trace.close(fd, ...) before its descriptor closes. What is not a
+// connection (a task, a download) takes a Track instead of the descriptor,
+// trace.run({"task", 2}, ...), and prints "task 2: ".
 //
 // Event loops call it on every event, so the check is all that is inlined:
 // with both off an event costs a test and a jump, and parts that are inline
@@ -84,44 +88,51 @@ class Tracer {
   void operator()(const Parts&... parts) const {
     if (enabled_) record<EventKind::note>(Timeline::loop, parts...);
   }
-  template <typename... Parts>
-  void wait(const Parts&... parts) const {
-    if (enabled_) record<EventKind::wait>(Timeline::loop, parts...);
+  // The loop's wait; a first part that is a descriptor (or a Track) calls
+  // the wait below instead.
+  template <typename First, typename... Parts>
+  requires(!std::is_convertible_v<const First&, Track>) void wait(const First& first,
+                                                                  const Parts&... parts) const {
+    if (enabled_) record<EventKind::wait>(Timeline::loop, first, parts...);
   }
   template <typename... Parts>
-  void open(int fd, const Parts&... parts) const {
-    if (enabled_) record<EventKind::open>(fd, parts...);
+  void wait(Track track, const Parts&... parts) const {
+    if (enabled_) record<EventKind::wait>(track, parts...);
   }
   template <typename... Parts>
-  void run(int fd, const Parts&... parts) const {
-    if (enabled_) record<EventKind::run>(fd, parts...);
+  void open(Track track, const Parts&... parts) const {
+    if (enabled_) record<EventKind::open>(track, parts...);
   }
   template <typename... Parts>
-  void read(int fd, const Parts&... parts) const {
-    if (enabled_) record<EventKind::read>(fd, parts...);
+  void run(Track track, const Parts&... parts) const {
+    if (enabled_) record<EventKind::run>(track, parts...);
   }
   template <typename... Parts>
-  void write(int fd, const Parts&... parts) const {
-    if (enabled_) record<EventKind::write>(fd, parts...);
+  void read(Track track, const Parts&... parts) const {
+    if (enabled_) record<EventKind::read>(track, parts...);
   }
   template <typename... Parts>
-  void note(int fd, const Parts&... parts) const {
-    if (enabled_) record<EventKind::note>(fd, parts...);
+  void write(Track track, const Parts&... parts) const {
+    if (enabled_) record<EventKind::write>(track, parts...);
   }
   template <typename... Parts>
-  void close(int fd, const Parts&... parts) const {
-    if (enabled_) record<EventKind::close>(fd, parts...);
+  void note(Track track, const Parts&... parts) const {
+    if (enabled_) record<EventKind::note>(track, parts...);
+  }
+  template <typename... Parts>
+  void close(Track track, const Parts&... parts) const {
+    if (enabled_) record<EventKind::close>(track, parts...);
   }
 
  private:
   template <EventKind kind, typename... Parts>
-  [[gnu::noinline]] void record(int fd, const Parts&... parts) const {
+  [[gnu::noinline]] void record(Track track, const Parts&... parts) const {
     std::ostringstream narration;
-    if (fd != Timeline::loop) narration << "fd " << fd << ": ";
+    if (track.number >= 0) narration << track.noun << ' ' << track.number << ": ";
     (narration << ... << parts);
-    publish(kind, fd, std::move(narration).str());
+    publish(kind, track, std::move(narration).str());
   }
-  void publish(EventKind kind, int fd, const std::string& narration) const;
+  void publish(EventKind kind, Track track, const std::string& narration) const;
 
   bool enabled_;  // narrate_ or a timeline: the one thing an event checks inline
   bool narrate_;
