@@ -1,7 +1,8 @@
 // --timeline FILE on the echo servers: lesson 1's file shows the second
 // connection served only after the first closed, lesson 3's shows two
-// connections served in turns; every server leaves a complete file when it
-// is stopped, and a file it cannot create is one line and exit code 1.
+// connections served in turns, lessons 4 and 5 show each connection's task
+// run, read, wait to write and write; every server leaves a complete file
+// when it is stopped, and a file it cannot create is one line and exit code 1.
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -187,6 +188,94 @@ TEST_P(CallbackServerTimelineTest, TwoConnectionsAreServedInTurnsBetweenWaits) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, CallbackServerTimelineTest, testing::Values("epoll", "poll"));
+
+// What a connection's track shows, in time order: marks by name, runs, and
+// waits with what they were for ("wait" alone before the task said so).
+std::vector<std::string> story_of(const std::vector<TraceEvent>& events) {
+  std::vector<std::string> story;
+  for (const TraceEvent& event : events) {
+    const std::size_t waits = event.narration.find("waits to ");
+    if (event.name == "wait" && waits != std::string::npos) {
+      story.push_back("wait: " + event.narration.substr(waits));
+    } else {
+      story.push_back(event.name);
+    }
+  }
+  return story;
+}
+
+// Lessons 4 and 5 run the same Scheduler: a client's task runs when its
+// socket is ready, reads, waits to write (let through at once), writes, and
+// waits to read again.
+class TaskServerTimelineTest : public testing::TestWithParam<std::string> {};
+
+TEST_P(TaskServerTimelineTest,
+       EachConnectionsTaskRunsBeforeEachReadAndWaitsToWriteBeforeEachWrite) {
+  const TemporaryFile file;
+  test_support::Server server(GetParam(), {"--timeline", file.path()});
+  auto first = connect_to(server.port());
+  const std::string first_name = common::local_name(first.get());
+  echo(first, "one\n");
+  auto second = connect_to(server.port());
+  const std::string second_name = common::local_name(second.get());
+  echo(second, "two\n");
+  echo(first, "three\n");
+  first.reset();
+  wait_for_line(server.program(), "connection from " + first_name + " closed");
+  second.reset();
+  wait_for_line(server.program(), "connection from " + second_name + " closed");
+  ASSERT_EQ(server.stop(), 0) << server.program().error_output();
+
+  const TraceFile trace = test_support::read_trace_file(file.path());
+  const std::vector<int> tracks = trace.connection_tracks();
+  ASSERT_EQ(tracks.size(), 2u);
+  // Until its task first waits, the scheduler does not know its socket: that
+  // first run is the loop's, and the connection waits without saying for what.
+  const std::vector<std::string> opening = {"open", "wait", "wait: waits to read"};
+  const std::vector<std::string> echo = {
+      "run",
+      "read",
+      "wait: waits to write: queued again at once, as a socket is nearly always writable",
+      "run",
+      "write",
+      "wait: waits to read"};
+  const std::vector<std::string> closing = {"run", "close"};
+  std::vector<std::string> one = opening;
+  for (int message = 0; message < 2; ++message)
+    one.insert(one.end(), echo.begin(), echo.end());
+  one.insert(one.end(), closing.begin(), closing.end());
+  std::vector<std::string> two = opening;
+  two.insert(two.end(), echo.begin(), echo.end());
+  two.insert(two.end(), closing.begin(), closing.end());
+  EXPECT_EQ(story_of(trace.events_on(tracks[0])), one);
+  EXPECT_EQ(story_of(trace.events_on(tracks[1])), two);
+
+  // Each run is the task resumed, and each read and write says how much.
+  for (const int track : tracks) {
+    const std::vector<TraceEvent> events = trace.events_on(track);
+    for (const TraceEvent& event : events) {
+      if (event.name != "run") continue;
+      EXPECT_THAT(event.narration, testing::MatchesRegex("fd [0-9]+: running task [0-9]+"));
+    }
+    EXPECT_THAT(marks_named(events, "read").at(0).narration, HasSubstr("received 4 bytes"));
+    EXPECT_THAT(marks_named(events, "write").at(0).narration, HasSubstr("sent 4 bytes back"));
+    EXPECT_THAT(marks_named(events, "close").at(0).narration, testing::EndsWith(" finished"));
+  }
+  // The loop waits in select() and says what woke it: a task that can run.
+  int woken_for_a_task = 0;
+  for (const TraceEvent& wait : trace.events_on(trace.track("loop"))) {
+    if (wait.name != "wait" || wait.phase != 'X') continue;
+    EXPECT_EQ(wait.narration, "every task waits; select()");
+    if (wait.woken_by.ends_with("can run")) ++woken_for_a_task;
+  }
+  EXPECT_GE(woken_for_a_task, 7);  // two accepts, three messages, two ends
+}
+
+INSTANTIATE_TEST_SUITE_P(Lessons4And5, TaskServerTimelineTest,
+                         testing::Values("generator_echo_server", "coroutine_echo_server"),
+                         [](const testing::TestParamInfo<std::string>& info) {
+                           return info.param;
+                         });
 
 class EveryServerTimelineTest : public testing::TestWithParam<EchoServer> {
  protected:
