@@ -158,7 +158,7 @@ void Timeline::open_track(const std::string& key, Track track, Clock::time_point
   // Connections are numbered among themselves, as a descriptor's number
   // does not tell one from the next; anything else has a number of its own.
   std::string name = key;
-  if (track.noun == "fd") {
+  if (std::string_view(track.noun) == "fd") {
     name = "connection " + std::to_string(++connections_opened_) + " (fd " +
            std::to_string(track.number) + ")";
   }

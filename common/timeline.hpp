@@ -35,11 +35,14 @@ enum class EventKind { note, wait, open, run, read, write, close };
 // named so: "task 2", "image 7". Either is a track of its own only from
 // open() until close(); until then, and for a negative number (a task that
 // has no descriptor yet, say), its events are the loop's.
+//
+// The noun is a string literal (a const char*, not a std::string_view), so
+// that a Track fits in two registers, as a pair of numbers does.
 struct Track {
   constexpr Track(int fd) : noun("fd"), number(fd) {}
-  constexpr Track(std::string_view what, long which) : noun(what), number(which) {}
+  constexpr Track(const char* what, long which) : noun(what), number(which) {}
 
-  std::string_view noun;
+  const char* noun;
   long number;
 };
 

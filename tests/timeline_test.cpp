@@ -286,11 +286,11 @@ TEST_F(TimelineTest, AWaitOfADescriptorThatIsNoConnectionIsAMarkOfTheLoopThatDoe
 TEST_F(TimelineTest, TracksOfWhatIsNoConnectionAreNamedByTheirNounAndNumber) {
   {
     const common::Tracer trace(false, path_);
-    trace.open({"task", 1}, "print_numbers starts");
-    trace.open({"task", 2}, "print_seconds starts");
+    trace.open(common::Track("task", 1), "print_numbers starts");
+    trace.open(common::Track("task", 2), "print_seconds starts");
     trace.open(5, "accepted");
     trace.open(common::Track("image", 7), "GET /320/240");
-    trace.run({"task", 1}, "its timer is due");
+    trace.run(common::Track("task", 1), "its timer is due");
   }
   const TraceFile file = read();
   const std::vector<int> connections = file.connection_tracks();
@@ -308,10 +308,10 @@ TEST_F(TimelineTest, TracksOfWhatIsNoConnectionAreNamedByTheirNounAndNumber) {
 TEST_F(TimelineTest, ATrackOfANounAndADescriptorOfTheSameNumberAreTwoTracks) {
   {
     const common::Tracer trace(false, path_);
-    trace.open({"task", 5}, "starts");
+    trace.open(common::Track("task", 5), "starts");
     trace.open(5, "accepted");
     trace.read(5, "received 2 bytes");
-    trace.note({"task", 5}, "sleeps");
+    trace.note(common::Track("task", 5), "sleeps");
   }
   const TraceFile file = read();
   EXPECT_THAT(names_of(file.events_on(file.track("connection 1 (fd 5)")), 'i'),
@@ -371,7 +371,7 @@ TEST_F(TimelineTest, NarrationAndTimelineSayTheSameWords) {
   {
     const common::Tracer trace(true, path_);
     trace.read(5, "received ", 3, " bytes");
-    trace.read({"image", 7}, "received ", 4, " bytes");
+    trace.read(common::Track("image", 7), "received ", 4, " bytes");
     trace("stopping");
   }
   EXPECT_EQ(testing::internal::GetCapturedStderr(),
@@ -399,7 +399,7 @@ TEST_F(TimelineTest, ATracerWithNeitherOutputFormatsNothing) {
   off.read(5, CountedPart{written});
   off.wait(CountedPart{written});
   off.wait(5, CountedPart{written});
-  off.run({"task", 2}, CountedPart{written});
+  off.run(common::Track("task", 2), CountedPart{written});
   off(CountedPart{written});
   EXPECT_EQ(written, 0);
   const common::Tracer timeline_only(false, path_);
