@@ -147,7 +147,10 @@ def draw(events, names, title, clients):
     if loop_track is None or not tracks:
         fail("the timeline has no loop, or no track besides it: does this program trace them yet?")
     connections = [tid for tid in tracks if names[tid].startswith("connection ")]
-    zero_us = min(e["ts"] for e in events if e["name"] == "open" and e["tid"] in tracks)
+    openings = [e["ts"] for e in events if e["name"] == "open" and e["tid"] in tracks]
+    if not openings:
+        fail("no track of the timeline was ever opened: is the file cut short?")
+    zero_us = min(openings)
 
     def seconds(microseconds):
         """Seconds since the first opening, rounded to the grid."""

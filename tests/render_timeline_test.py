@@ -145,6 +145,14 @@ class RenderTimelineTest(unittest.TestCase):
         self.assertEqual(finished.stderr.count("\n"), 1, finished.stderr)
         self.assertIn("no track besides", finished.stderr)
 
+    def test_a_timeline_whose_tracks_never_open_is_one_line_and_exit_code_one(self):
+        document = timeline()
+        document["traceEvents"] = [e for e in document["traceEvents"] if e["name"] != "open"]
+        finished, _ = self.render(document)
+        self.assertEqual(finished.returncode, 1)
+        self.assertEqual(finished.stderr.count("\n"), 1, finished.stderr)
+        self.assertIn("ever opened", finished.stderr)
+
     def test_a_file_that_is_not_json_is_one_line_and_exit_code_one(self):
         source = os.path.join(self.folder.name, "broken.json")
         with open(source, "w", encoding="utf-8") as file:
