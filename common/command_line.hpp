@@ -96,7 +96,7 @@ class Tracer {
   // The loop's wait; a first part that is a descriptor (or a Track) calls
   // the wait below instead.
   template <typename First, typename... Parts>
-  requires(!TrackKey<First>) void wait(const First& first, const Parts&... parts) const {
+  void wait(const First& first, const Parts&... parts) const requires(!TrackKey<First>) {
     if (enabled_) record<EventKind::wait>(Timeline::loop, first, parts...);
   }
   template <TrackKey Key, typename... Parts>
