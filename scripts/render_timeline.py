@@ -182,7 +182,8 @@ def draw(events, names, title, clients):
     picture.text(10, y + BAR_HEIGHT - 2, "loop", weight="bold")
     # (A mark named wait on the loop's row is a task that waits for a socket
     # that is no connection, such as the listener: the loop does not block.)
-    waits = [e for e in events if e["tid"] == loop_track and e["name"] == "wait" and e["ph"] == "X"]
+    waits = [e for e in events
+             if e["tid"] == loop_track and e["name"] == "wait" and e["ph"] == "X"]
     wakes = {}
     for wait in waits:
         begin, end = max(seconds(wait["ts"]), start_s), min(seconds(wait["ts"] + wait["dur"]), end_s)
@@ -247,7 +248,7 @@ def draw(events, names, title, clients):
 
     # The legend, on as many lines as it needs. What the tracks follow is the
     # first word of their names: connection, task, image...
-    nouns = sorted({names[tid].split()[0] for tid in tracks})
+    nouns = sorted({(names[tid].split() or ["track"])[0] for tid in tracks})
     entries = [
         ("rect", COLORS["loop_waiting"], "loop waits"),
         ("rect", COLORS["loop_awake"], "loop woken"),
