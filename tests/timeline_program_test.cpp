@@ -6,12 +6,15 @@
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <poll.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <csignal>
 #include <cstdio>
 #include <optional>
+#include <regex>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -33,6 +36,10 @@ using test_support::TraceFile;
 using testing::ElementsAre;
 using testing::HasSubstr;
 using testing::StartsWith;
+
+// Timestamps are microseconds with three decimals: two sums of them may
+// differ in the last digit.
+constexpr double nanosecond = 0.001;
 
 // A file in the temporary folder, removed at the end. Its name is unique
 // also among test processes that run at once.
@@ -269,6 +276,53 @@ TEST_P(TaskServerTimelineTest,
     if (wait.woken_by.ends_with("can run")) ++woken_for_a_task;
   }
   EXPECT_GE(woken_for_a_task, 7);  // two accepts, three messages, two ends
+}
+
+// Backpressure: the task's send() finds the socket full, and only then does
+// its wait to write go through the Selector, for as long as the client
+// does not read.
+TEST_P(TaskServerTimelineTest, AClientThatDoesNotReadMakesItsTaskWaitToWriteUntilItReads) {
+  const TemporaryFile file;
+  test_support::Server server(GetParam(), {"--trace", "--timeline", file.path()});
+  auto client = connect_to(server.port());
+  const std::string client_name = common::local_name(client.get());
+  // Send without reading until the trace says that the task waits to write
+  // (a line that ends there: not the wait let through at once). Each round
+  // waits at most 10 ms for room to send.
+  const std::string block(64 * 1024, 'x');
+  std::size_t sent = 0;
+  const std::regex waits_to_write("task [0-9]+ waits to write\n");
+  for (int round = 0; round < 1000; ++round) {
+    if (std::regex_search(server.program().error_output(), waits_to_write)) break;
+    const ssize_t accepted = send(client.get(), block.data(), block.size(), MSG_DONTWAIT);
+    if (accepted > 0) {
+      sent += static_cast<std::size_t>(accepted);
+      continue;
+    }
+    ASSERT_EQ(errno, EAGAIN);
+    pollfd room{client.get(), POLLOUT, 0};
+    poll(&room, 1, 10);
+  }
+  ASSERT_TRUE(std::regex_search(server.program().error_output(), waits_to_write));
+  EXPECT_EQ(receive_exactly(client.get(), sent, 20s).size(), sent);
+  ASSERT_EQ(shutdown(client.get(), SHUT_WR), 0);
+  wait_for_line(server.program(), "connection from " + client_name + " closed");
+  ASSERT_EQ(server.stop(), 0);
+
+  const TraceFile trace = test_support::read_trace_file(file.path());
+  const std::vector<TraceEvent> events = trace.events_on(trace.connection_tracks().at(0));
+  // The wait that lasted until the client read: then the task ran, and wrote.
+  const auto waited = std::ranges::find_if(events, [](const TraceEvent& event) {
+    return event.name == "wait" && event.narration.ends_with(" waits to write");
+  });
+  ASSERT_NE(waited, events.end());
+  const auto run = std::ranges::find_if(waited + 1, events.end(),
+                                        [](const TraceEvent& event) { return event.phase == 'X'; });
+  ASSERT_NE(run, events.end());
+  EXPECT_EQ(run->name, "run");
+  EXPECT_NEAR(run->start_us, waited->end_us(), nanosecond);
+  ASSERT_NE(run + 1, events.end());
+  EXPECT_EQ((run + 1)->name, "write");
 }
 
 INSTANTIATE_TEST_SUITE_P(Lessons4And5, TaskServerTimelineTest,
