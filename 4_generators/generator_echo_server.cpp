@@ -48,8 +48,8 @@ using lesson4::Wait;
 // the Scheduler lets a first wait to write through at once.
 class ClientTask {
  public:
-  ClientTask(common::FileDescriptor connection, std::string name)
-      : connection_(std::move(connection)), closed_line_(std::move(name)) {}
+  ClientTask(common::FileDescriptor connection, std::string name, common::Tracer trace)
+      : connection_(std::move(connection)), closed_line_(std::move(name)), trace_(trace) {}
 
   // Python: next(task). The switch jumps to where the previous call stopped.
   std::optional<Wait> next() {
@@ -61,6 +61,7 @@ class ClientTask {
       case State::waiting_to_read: {  // resumes after yield ("read", client_socket)
         const std::optional<std::size_t> received = common::receive_some(fd, buffer_);
         if (!received) return finish();
+        trace_.read(fd, "received ", *received, " bytes");
         received_ = *received;
         sent_back_ = 0;
         break;
@@ -71,6 +72,7 @@ class ClientTask {
         const std::optional<std::size_t> sent = common::send_some(fd, unsent);
         if (!sent) return finish();
         sent_back_ += *sent;
+        trace_.write(fd, "sent ", *sent, " bytes back, ", received_ - sent_back_, " still to send");
         break;
       }
 
@@ -102,6 +104,7 @@ class ClientTask {
   std::array<char, common::receive_buffer_size> buffer_;
   std::size_t received_ = 0;   // bytes in buffer_, of which
   std::size_t sent_back_ = 0;  // so many have been sent back
+  common::Tracer trace_;
 };
 
 // Python: def server(): ... while True: yield ("read", server_socket);
@@ -114,11 +117,11 @@ class ServerTask {
 
   std::optional<Wait> next() {
     if (state_ == State::waiting_to_read) {  // resumes after yield ("read", server_socket)
-      if (std::optional<common::FileDescriptor> connection =
-              common::accept_client(listener_.get())) {
+      if (std::optional connection = common::accept_client(listener_.get())) {
         std::string name = common::peer_name(connection->get());
         std::cout << "connection from " << name << std::endl;
-        scheduler_.spawn(ClientTask(std::move(*connection), std::move(name)));
+        scheduler_.trace().open(connection->get(), "accepted");
+        scheduler_.spawn(ClientTask(std::move(*connection), std::move(name), scheduler_.trace()));
       }
     }
     state_ = State::waiting_to_read;

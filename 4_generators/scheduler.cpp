@@ -3,8 +3,10 @@
 namespace lesson4 {
 
 Scheduler::~Scheduler() {
-  // The Selector wants a socket unregistered before it is closed.
+  // Each task's socket closes with it: the trace says so first, and the
+  // Selector wants it unregistered first.
   for (const auto& [id, entry] : tasks_) {
+    trace_.close(entry->fd, "task ", id, " destroyed");
     if (entry->fd >= 0) selector_.unregister(entry->fd);
   }
 }
@@ -21,7 +23,7 @@ void Scheduler::run_until_readable(int stop_fd) {
       run(*runnable_[i]);
     runnable_.clear();
     // Every task now waits. Python: select(TO_READ, TO_WRITE, [])
-    trace_("every task waits; select()");
+    trace_.wait("every task waits; select()");
     for (const lesson3::ReadyEvent& event : selector_.select(std::nullopt)) {
       selector_.dispatch(event);
     }
@@ -30,7 +32,7 @@ void Scheduler::run_until_readable(int stop_fd) {
 }
 
 void Scheduler::run(Entry& entry) {
-  trace_("running task ", entry.id);
+  trace_.run(entry.fd, "running task ", entry.id);
   if (const std::optional<Wait> wait = entry.next()) {
     suspend(entry, *wait);
   } else {
@@ -48,14 +50,14 @@ void Scheduler::run(Entry& entry) {
 void Scheduler::suspend(Entry& entry, Wait wait) {
   const bool to_write = wait.events == lesson3::event_write;
   if (to_write && !entry.writing) {
-    trace_("task ", entry.id, " waits to write fd ", wait.fd,
-           ": queued again at once, as a socket is nearly always writable");
+    trace_.wait(wait.fd, "task ", entry.id,
+                " waits to write: queued again at once, as a socket is nearly always writable");
     entry.writing = true;
     runnable_.push_back(&entry);
     return;
   }
   entry.writing = to_write;
-  trace_("task ", entry.id, " waits to ", lesson3::describe(wait.events), " fd ", wait.fd);
+  trace_.wait(wait.fd, "task ", entry.id, " waits to ", lesson3::describe(wait.events));
   // Most of the time a task waits for what it waited for last time: the
   // kernel already watches that, so we tell it nothing.
   if (wait.fd == entry.fd && wait.events == entry.events) return;
@@ -82,7 +84,7 @@ void Scheduler::wake(Entry& entry) {
 // Python: except StopIteration. Destroying the task closes its socket, once
 // the selector no longer watches it.
 void Scheduler::finish(Entry& entry) {
-  trace_("task ", entry.id, " finished");
+  trace_.close(entry.fd, "task ", entry.id, " finished");
   if (entry.fd >= 0) selector_.unregister(entry.fd);
   tasks_.erase(entry.id);
 }

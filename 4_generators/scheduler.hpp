@@ -67,6 +67,9 @@ class Scheduler {
   // Python: event_loop(). Runs the tasks until stop_fd turns readable.
   void run_until_readable(int stop_fd);
 
+  // The tasks narrate what they do with it, among the scheduler's own events.
+  const common::Tracer& trace() const { return trace_; }
+
  private:
   // One task and the socket registered for it. Tasks of different types share
   // one queue through this base, as callables of different types share
@@ -77,7 +80,9 @@ class Scheduler {
     virtual std::optional<Wait> next() = 0;
 
     const std::size_t id;  // names the task in --trace
-    int fd = -1;           // registered with the selector; -1 before the first wait
+    // Registered with the selector; -1 before the first wait, when what the
+    // task does is traced as the loop's, as we do not know its socket yet.
+    int fd = -1;
     lesson3::EventMask events = 0;
     bool writing = false;  // it has waited to write since it last waited to read
   };

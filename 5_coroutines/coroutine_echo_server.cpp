@@ -48,7 +48,7 @@ using lesson5::Generator;
 // We read up to 1 KiB (common::receive_buffer_size says why), and wait to
 // write before each send() of what is unsent, not before each character;
 // the Scheduler lets a first wait to write through at once.
-Generator<Wait> client(common::FileDescriptor connection, std::string name) {
+Generator<Wait> client(common::FileDescriptor connection, std::string name, common::Tracer trace) {
   // When the frame goes, at the end or destroyed at Ctrl-C, closed_line says
   // "closed", and the socket closes.
   const common::ClosedLine closed_line(std::move(name));
@@ -58,12 +58,14 @@ Generator<Wait> client(common::FileDescriptor connection, std::string name) {
     co_yield lesson4::wait_to_read(fd);  // Python: yield ("read", client_socket)
     const std::optional<std::size_t> received = common::receive_some(fd, buffer);
     if (!received) co_return;
+    trace.read(fd, "received ", *received, " bytes");
     for (std::size_t sent_back = 0; sent_back < *received;) {
       co_yield lesson4::wait_to_write(fd);  // Python: yield ("write", client_socket)
       const std::span unsent = std::span(buffer).first(*received).subspan(sent_back);
       const std::optional<std::size_t> sent = common::send_some(fd, unsent);
       if (!sent) co_return;
       sent_back += *sent;
+      trace.write(fd, "sent ", *sent, " bytes back, ", *received - sent_back, " still to send");
     }
   }
 }
@@ -74,10 +76,11 @@ Generator<Wait> client(common::FileDescriptor connection, std::string name) {
 Generator<Wait> server(common::FileDescriptor listener, Scheduler& scheduler) {
   while (true) {
     co_yield lesson4::wait_to_read(listener.get());  // Python: yield ("read", server_socket)
-    if (std::optional<common::FileDescriptor> connection = common::accept_client(listener.get())) {
+    if (std::optional connection = common::accept_client(listener.get())) {
       std::string name = common::peer_name(connection->get());
       std::cout << "connection from " << name << std::endl;
-      scheduler.spawn(client(std::move(*connection), std::move(name)));
+      scheduler.trace().open(connection->get(), "accepted");
+      scheduler.spawn(client(std::move(*connection), std::move(name), scheduler.trace()));
     }
   }
 }

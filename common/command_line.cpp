@@ -129,9 +129,9 @@ Tracer::Tracer(bool narrate, const std::string& timeline_path)
       narrate_(narrate),
       timeline_(timeline_path.empty() ? nullptr : std::make_shared<Timeline>(timeline_path)) {}
 
-void Tracer::publish(EventKind kind, int fd, const std::string& narration) const {
+void Tracer::publish(EventKind kind, Track track, const std::string& narration) const {
   if (narrate_) std::cerr << "trace: " << narration << '\n';
-  if (timeline_) timeline_->record(kind, fd, narration);
+  if (timeline_) timeline_->record(kind, track, narration);
 }
 
 }  // namespace common

@@ -2,6 +2,7 @@
 // lesson's main() stays a few lines long and all programs answer alike.
 #pragma once
 
+#include <concepts>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -60,6 +61,10 @@ void add_server_options(CommandLine& command_line, ServerOptions& options);
 // --timeline FILE alone, for programs that are not echo servers.
 void add_timeline_option(CommandLine& command_line, std::string& path);
 
+// What an event is about: a descriptor, or a Track (timeline.hpp).
+template <typename Key>
+concept TrackKey = std::convertible_to<Key, Track>;
+
 // What a loop does, told once and shown two ways: narrated on standard error
 // for --trace, and drawn in a Timeline (timeline.hpp) for --timeline.
 //
@@ -67,13 +72,17 @@ void add_timeline_option(CommandLine& command_line, std::string& path);
 // about to block (the next event is what woke it). The others are about one
 // connection, named by its descriptor, and print "fd N: " before the rest:
 // trace.open(fd, ...) when it begins, trace.run(fd, ...) when a callback or
-// task runs for it, trace.read, trace.write and trace.note while it is
-// served, trace.close(fd, ...) before its descriptor closes.
+// task runs for it, trace.wait(fd, ...) when it goes back to waiting (the
+// rest says for what), trace.read, trace.write and trace.note while it is
+// served, trace.close(fd, ...) before its descriptor closes. What is no
+// connection (a task, a download) is named by a Track instead of a
+// descriptor, trace.run(common::Track("task", 2), ...), and prints "task 2: ".
 //
 // Event loops call it on every event, so the check is all that is inlined:
-// with both off an event costs a test and a jump, and parts that are inline
-// functions without side effects (lesson3::describe(), say) are not even
-// computed. Copies share the Timeline; the last one to go closes its file.
+// with both off an event costs a test and a jump. Nothing is formatted (a
+// descriptor does not even become a Track), and the compiler may leave out
+// parts that are inline functions without side effects (lesson3::describe(),
+// say). Copies share the Timeline; the last one to go closes its file.
 class Tracer {
  public:
   // Creates the timeline's file unless timeline_path is empty; throws
@@ -84,44 +93,51 @@ class Tracer {
   void operator()(const Parts&... parts) const {
     if (enabled_) record<EventKind::note>(Timeline::loop, parts...);
   }
-  template <typename... Parts>
-  void wait(const Parts&... parts) const {
-    if (enabled_) record<EventKind::wait>(Timeline::loop, parts...);
+  // The loop's wait; a first part that is a descriptor (or a Track) calls
+  // the wait below instead.
+  template <typename First, typename... Parts>
+  void wait(const First& first, const Parts&... parts) const requires(!TrackKey<First>) {
+    if (enabled_) record<EventKind::wait>(Timeline::loop, first, parts...);
   }
-  template <typename... Parts>
-  void open(int fd, const Parts&... parts) const {
-    if (enabled_) record<EventKind::open>(fd, parts...);
+  template <TrackKey Key, typename... Parts>
+  void wait(Key key, const Parts&... parts) const {
+    if (enabled_) record<EventKind::wait>(key, parts...);
   }
-  template <typename... Parts>
-  void run(int fd, const Parts&... parts) const {
-    if (enabled_) record<EventKind::run>(fd, parts...);
+  template <TrackKey Key, typename... Parts>
+  void open(Key key, const Parts&... parts) const {
+    if (enabled_) record<EventKind::open>(key, parts...);
   }
-  template <typename... Parts>
-  void read(int fd, const Parts&... parts) const {
-    if (enabled_) record<EventKind::read>(fd, parts...);
+  template <TrackKey Key, typename... Parts>
+  void run(Key key, const Parts&... parts) const {
+    if (enabled_) record<EventKind::run>(key, parts...);
   }
-  template <typename... Parts>
-  void write(int fd, const Parts&... parts) const {
-    if (enabled_) record<EventKind::write>(fd, parts...);
+  template <TrackKey Key, typename... Parts>
+  void read(Key key, const Parts&... parts) const {
+    if (enabled_) record<EventKind::read>(key, parts...);
   }
-  template <typename... Parts>
-  void note(int fd, const Parts&... parts) const {
-    if (enabled_) record<EventKind::note>(fd, parts...);
+  template <TrackKey Key, typename... Parts>
+  void write(Key key, const Parts&... parts) const {
+    if (enabled_) record<EventKind::write>(key, parts...);
   }
-  template <typename... Parts>
-  void close(int fd, const Parts&... parts) const {
-    if (enabled_) record<EventKind::close>(fd, parts...);
+  template <TrackKey Key, typename... Parts>
+  void note(Key key, const Parts&... parts) const {
+    if (enabled_) record<EventKind::note>(key, parts...);
+  }
+  template <TrackKey Key, typename... Parts>
+  void close(Key key, const Parts&... parts) const {
+    if (enabled_) record<EventKind::close>(key, parts...);
   }
 
  private:
-  template <EventKind kind, typename... Parts>
-  [[gnu::noinline]] void record(int fd, const Parts&... parts) const {
+  template <EventKind kind, typename Key, typename... Parts>
+  [[gnu::noinline]] void record(Key key, const Parts&... parts) const {
+    const Track track(key);
     std::ostringstream narration;
-    if (fd != Timeline::loop) narration << "fd " << fd << ": ";
+    if (track.number >= 0) narration << track.noun << ' ' << track.number << ": ";
     (narration << ... << parts);
-    publish(kind, fd, std::move(narration).str());
+    publish(kind, track, std::move(narration).str());
   }
-  void publish(EventKind kind, int fd, const std::string& narration) const;
+  void publish(EventKind kind, Track track, const std::string& narration) const;
 
   bool enabled_;  // narrate_ or a timeline: the one thing an event checks inline
   bool narrate_;

@@ -4,15 +4,17 @@
 // The Tracer (command_line.hpp) feeds it from the same calls that narrate
 // --trace; a lesson says each thing once.
 //
-// The file has a track for the loop and one for each connection: a new one
-// for every connection, as descriptor numbers are reused. The program has
-// one thread, doing one thing at a time, and the Timeline follows it:
+// The file has a track for the loop and one for each connection (or task,
+// or transfer: see Track): a new one each time one opens, as descriptor
+// numbers are reused. The program has one thread, doing one thing at a
+// time, and the Timeline follows it:
 // - the loop's track shows each wait (in select(), epoll_wait(), accept(),
 //   recv()...) from wait() to the next event, which is what woke it;
 // - a connection's track alternates "run" (the thread works for it: from
 //   run(), or from its first event since the thread did something else,
-//   until the thread turns elsewhere) and "wait" (it does not); reads,
-//   writes, notes, its opening and its closing are marks on it.
+//   until the thread turns elsewhere) and "wait" (it does not; from a wait()
+//   of its own on, the wait says what for); reads, writes, notes, its
+//   opening and its closing are marks on it.
 #pragma once
 
 #include <chrono>
@@ -26,11 +28,29 @@ namespace common {
 
 enum class EventKind { note, wait, open, run, read, write, close };
 
+// What an event is about. Usually a connection, by its descriptor, so a
+// descriptor converts to a Track (trace.read(fd, ...)); its track is named
+// "connection 3 (fd 8)". Anything else that a program numbers itself is a
+// noun and a number, Track("task", 2) or Track("image", 7), and its track is
+// named so: "task 2", "image 7". Either is a track of its own only from
+// open() until close(); until then, and for a negative number (a task that
+// has no descriptor yet, say), its events are the loop's.
+//
+// The noun is a string literal (a const char*, not a std::string_view), so
+// that a Track fits in two registers, as a pair of numbers does.
+struct Track {
+  constexpr Track(int fd) : noun("fd"), number(fd) {}
+  constexpr Track(const char* what, long which) : noun(what), number(which) {}
+
+  const char* noun;
+  long number;
+};
+
 // One per program, used from its one thread.
 class Timeline {
  public:
-  // The key of events about the loop rather than one connection.
-  static constexpr int loop = -1;
+  // What events about the loop itself are recorded under.
+  static constexpr Track loop{"loop", -1};
 
   // Creates or empties the file; throws std::system_error if it cannot.
   explicit Timeline(const std::string& path);
@@ -40,37 +60,39 @@ class Timeline {
   Timeline(const Timeline&) = delete;
   Timeline& operator=(const Timeline&) = delete;
 
-  // Records that something happened now. `key` is a connection's descriptor,
-  // from open(key) until close(key); any other key (the listener, the stop
-  // pipe, `loop`) stands for the loop.
-  void record(EventKind kind, int key, std::string_view narration);
+  // Records that something happened now. A wait of the loop means that the
+  // loop blocks; a wait of an open track, that it waits (the narration says
+  // for what); a wait of a track that is not open is a mark of the loop.
+  void record(EventKind kind, Track track, std::string_view narration);
 
  private:
   using Clock = std::chrono::steady_clock;
-  struct Connection {
-    int track;
+  struct OpenTrack {
+    int tid;
     std::optional<Clock::time_point> waiting_since;  // empty while the thread runs for it
+    std::string waiting_for;                         // what its last wait() said
   };
   // What the thread is doing: waiting (on the loop's track) or running for a
   // track. Nothing: the loop's own bookkeeping, which has no slice.
   struct Activity {
-    EventKind kind;  // wait or run
-    int key;
-    int track;
+    EventKind kind;   // wait or run
+    std::string key;  // of the open track it runs for; empty for the loop
+    int tid;
     Clock::time_point start;
     std::string narration;
   };
 
-  void open_track(int key, Clock::time_point now);
-  void close_track(int key, Clock::time_point now);
-  void start_run(int key, int track, Clock::time_point now, std::string_view narration);
+  void open_track(const std::string& key, Track track, Clock::time_point now);
+  void close_track(const std::string& key, Clock::time_point now);
+  void start_run(const std::string& key, int tid, Clock::time_point now,
+                 std::string_view narration);
+  void start_waiting(const std::string& key, Clock::time_point now, std::string_view narration);
   void finish_activity(Clock::time_point now, std::string_view woken_by = {});
-  void emit_wait(int track, Clock::time_point start, Clock::time_point end);
 
-  void write_metadata(std::string_view name, int track, std::string_view argument);
-  void write_slice(std::string_view name, int track, Clock::time_point start, Clock::time_point end,
+  void write_metadata(std::string_view name, int tid, std::string_view argument);
+  void write_slice(std::string_view name, int tid, Clock::time_point start, Clock::time_point end,
                    std::string_view narration, std::string_view woken_by);
-  void write_mark(EventKind kind, int track, Clock::time_point at, std::string_view narration);
+  void write_mark(EventKind kind, int tid, Clock::time_point at, std::string_view narration);
   void write_event(const std::string& json);
   void append_time(std::string& json, std::string_view field, Clock::duration since_start) const;
 
@@ -78,8 +100,9 @@ class Timeline {
   std::ofstream file_;
   Clock::time_point start_;
   bool first_event_ = true;
-  std::unordered_map<int, Connection> connections_;  // open connections, by key
-  int next_track_;
+  std::unordered_map<std::string, OpenTrack> open_tracks_;  // by key: "fd 8", "task 2"
+  int next_tid_;
+  int connections_opened_ = 0;  // numbers the connections' tracks
   std::optional<Activity> activity_;
 };
 

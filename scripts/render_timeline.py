@@ -1,13 +1,14 @@
 #!/usr/bin/env python3
-"""Draws a file that an echo server wrote with --timeline as an SVG picture.
+"""Draws a file that a program wrote with --timeline as an SVG picture.
 
     scripts/render_timeline.py TIMELINE.json PICTURE.svg [--title TEXT] [--clients FILE]
 
 One row for the loop: light while it waits (in select(), epoll_wait(),
 accept(), recv()...), with a dark tick each time something woke it. One row
-per connection, from its opening to its closing: light while it waits, dark
-while the thread runs for it, a green mark above for each read and an orange
-one below for each write. Hovering over a bar or a mark shows its narration.
+per connection (or task, or transfer: every other track), from its opening
+to its closing: light while it waits, dark while the thread runs for it, a
+green mark above for each read and an orange one below for each write.
+Hovering over a bar or a mark shows its narration (a wait's says what for).
 
 What the clients did, seen from their side, comes from --clients FILE: lines
 "CLIENT SECONDS connects" and "CLIENT SECONDS types", in seconds since the
@@ -15,7 +16,7 @@ first client connected. Client N is drawn on the row of the N-th connection
 (scripts/timeline.sh starts them far enough apart): a black dot where it typed
 a line, a dashed line while it was connected but not yet accepted.
 
-Time starts at the first connection. Times are rounded to 50 ms, so that a
+Time starts at the first opening. Times are rounded to 50 ms, so that a
 new run of the same scripted clients draws the same picture; the JSON keeps
 every nanosecond (Perfetto's UI or chrome://tracing show it all).
 Python's standard library only.
@@ -29,7 +30,7 @@ from xml.sax.saxutils import escape
 
 GRID_S = 0.05  # times are rounded to this
 PIXELS_PER_SECOND = 280
-MARGIN_S = 0.1  # shown before the first connection and after the last one closes
+MARGIN_S = 0.1  # shown before the first opening and after the last closing
 LABEL_WIDTH = 150
 ROW_HEIGHT = 34
 BAR_HEIGHT = 12
@@ -142,25 +143,30 @@ class Picture:
 
 def draw(events, names, title, clients):
     loop_track = next((tid for tid, name in names.items() if name == "loop"), None)
-    connections = sorted(tid for tid, name in names.items() if name.startswith("connection "))
-    if loop_track is None or not connections:
-        fail("the timeline has no loop or no connection: does this server trace them yet?")
-    zero_us = min(e["ts"] for e in events if e["name"] == "open" and e["tid"] in connections)
+    tracks = sorted(tid for tid in names if tid != loop_track)
+    if loop_track is None or not tracks:
+        fail("the timeline has no loop, or no track besides it: does this program trace them yet?")
+    connections = [tid for tid in tracks if names[tid].startswith("connection ")]
+    openings = [e["ts"] for e in events if e["name"] == "open" and e["tid"] in tracks]
+    if not openings:
+        fail("no track of the timeline was ever opened: is the file cut short?")
+    zero_us = min(openings)
 
     def seconds(microseconds):
-        """Seconds since the first connection, rounded to the grid."""
+        """Seconds since the first opening, rounded to the grid."""
         return on_grid((microseconds - zero_us) / 1e6)
 
-    ends = [seconds(e["ts"]) for e in events if e["name"] in ("open", "close")]
+    ends = [seconds(e["ts"]) for e in events
+            if e["name"] in ("open", "close") and e["tid"] in tracks]
     start_s = -MARGIN_S
     # The width grows in steps of half a second, so that it does not change
     # with a few milliseconds more or less.
     half_seconds = math.ceil((max(ends) + MARGIN_S) / 0.5)
     end_s = half_seconds * 0.5
-    picture = Picture(start_s, end_s, 1 + len(connections))
+    picture = Picture(start_s, end_s, 1 + len(tracks))
     picture.text(10, 18, title, size=14, weight="bold")
 
-    # The time axis, in seconds since the first connection.
+    # The time axis, in seconds since the first opening.
     for step in range(half_seconds + 1):
         x = picture.x(step * 0.5)
         picture.element(
@@ -174,7 +180,10 @@ def draw(events, names, title, clients):
     # The loop: asleep in its waits, a tick where something woke it.
     y = bar_y(0)
     picture.text(10, y + BAR_HEIGHT - 2, "loop", weight="bold")
-    waits = [e for e in events if e["tid"] == loop_track and e["name"] == "wait"]
+    # (A mark named wait on the loop's row is a task that waits for a socket
+    # that is no connection, such as the listener: the loop does not block.)
+    waits = [e for e in events
+             if e["tid"] == loop_track and e["name"] == "wait" and e["ph"] == "X"]
     wakes = {}
     for wait in waits:
         begin, end = max(seconds(wait["ts"]), start_s), min(seconds(wait["ts"] + wait["dur"]), end_s)
@@ -190,8 +199,8 @@ def draw(events, names, title, clients):
     for x, tooltip in sorted(wakes.items()):
         picture.rect(x - 1, y - 3, 2, BAR_HEIGHT + 6, COLORS["loop_awake"], tooltip)
 
-    # The connections: waiting, running, and their reads and writes.
-    for row, track in enumerate(connections, start=1):
+    # The other tracks: waiting, running, and their reads and writes.
+    for row, track in enumerate(tracks, start=1):
         y = bar_y(row)
         picture.text(10, y + BAR_HEIGHT - 2, names[track])
         slices = [e for e in events if e["tid"] == track and e["ph"] == "X"]
@@ -200,7 +209,8 @@ def draw(events, names, title, clients):
                 begin, end = seconds(piece["ts"]), seconds(piece["ts"] + piece["dur"])
                 x = picture.x(begin)
                 if kind == "wait":
-                    picture.rect(x, y, picture.x(end) - x, BAR_HEIGHT, COLORS["waiting"])
+                    tooltip = narration(piece) if "narration" in piece.get("args", {}) else None
+                    picture.rect(x, y, picture.x(end) - x, BAR_HEIGHT, COLORS["waiting"], tooltip)
                 else:
                     width = max(picture.x(end) - x, 2)
                     picture.rect(x, y, width, BAR_HEIGHT, COLORS["running"], narration(piece))
@@ -220,7 +230,7 @@ def draw(events, names, title, clients):
         if number > len(connections):
             continue
         track = connections[number - 1]
-        y = bar_y(number)
+        y = bar_y(1 + tracks.index(track))
         opened = min(seconds(e["ts"]) for e in events if e["tid"] == track and e["name"] == "open")
         for at, what in happenings:
             x = picture.x(on_grid(at))
@@ -236,11 +246,13 @@ def draw(events, names, title, clients):
                     f"client {number} has connected; the kernel queues it until accept()",
                 )
 
-    # The legend, on as many lines as it needs.
+    # The legend, on as many lines as it needs. What the tracks follow is the
+    # first word of their names: connection, task, image...
+    nouns = sorted({(names[tid].split() or ["track"])[0] for tid in tracks})
     entries = [
         ("rect", COLORS["loop_waiting"], "loop waits"),
         ("rect", COLORS["loop_awake"], "loop woken"),
-        ("rect", COLORS["waiting"], "connection waits"),
+        ("rect", COLORS["waiting"], f"{' or '.join(nouns)} waits"),
         ("rect", COLORS["running"], "thread runs for it"),
         ("rect", COLORS["read"], "read"),
         ("rect", COLORS["write"], "write"),
@@ -266,7 +278,7 @@ def draw(events, names, title, clients):
 
 
 def main():
-    parser = argparse.ArgumentParser(description="Draw an echo server's --timeline file as SVG.")
+    parser = argparse.ArgumentParser(description="Draw a program's --timeline file as SVG.")
     parser.add_argument("timeline", help="the JSON file that --timeline wrote")
     parser.add_argument("picture", help="the SVG file to write")
     parser.add_argument("--title", default="", help="a line above the picture")

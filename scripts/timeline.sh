@@ -3,7 +3,7 @@
 # scripted nc clients type three lines each, the second and third starting
 # 0.4 s and 0.8 s after the first; then draws the timeline.
 #
-#   scripts/timeline.sh LESSON [--out DIR]     LESSON is 1 or 3 (for now)
+#   scripts/timeline.sh LESSON [--out DIR]     LESSON is 1, 2, 3, 4 or 5
 #
 # Writes DIR/timeline.json (open it in Perfetto's UI or chrome://tracing)
 # and DIR/timeline.svg, the picture (scripts/render_timeline.py draws it).
@@ -24,10 +24,25 @@ case "$lesson" in
     folder=1_intro
     title="Lesson 1: a blocking server serves one client at a time"
     ;;
+  2)
+    server=select_echo_server
+    folder=2_event_loop
+    title="Lesson 2: one thread serves every client between its waits in select()"
+    ;;
   3)
     server=callback_echo_server
     folder=3_async_with_callbacks
     title="Lesson 3: one thread serves every client between its waits in epoll_wait()"
+    ;;
+  4)
+    server=generator_echo_server
+    folder=4_generators
+    title="Lesson 4: each client is a task, run again once its socket is ready"
+    ;;
+  5)
+    server=coroutine_echo_server
+    folder=5_coroutines
+    title="Lesson 5: the same tasks as lesson 4, written as coroutines"
     ;;
   *)
     usage >&2

@@ -1,6 +1,7 @@
 """scripts/render_timeline.py draws a --timeline file as SVG: a row for the
-loop and one per connection, marks for reads and writes, and the same
-picture again when the times move by a few milliseconds. Run by ctest."""
+loop and one per connection (or task, or transfer), marks for reads and
+writes, what each wait was for, and the same picture again when the times
+move by a few milliseconds. Run by ctest."""
 
 import json
 import os
@@ -16,15 +17,15 @@ READ_COLOR = "#2e8b57"
 WRITE_COLOR = "#e07b1f"
 
 
-def timeline(jitter_us=0):
-    """What common::Timeline writes for two connections served in turns (times
-    in µs). Every other event moves by jitter_us, the others as much back."""
+def timeline(jitter_us=0, names=("connection 1 (fd 5)", "connection 2 (fd 6)")):
+    """What common::Timeline writes for two connections (or tracks of other
+    names) served in turns (times in µs). Every other event moves by jitter_us,
+    the others as much back."""
     events = [
         {"name": "process_name", "ph": "M", "pid": 1, "tid": 1, "args": {"name": "server"}},
         {"name": "thread_name", "ph": "M", "pid": 1, "tid": 1, "args": {"name": "loop"}},
     ]
-    for track, fd in ((2, 5), (3, 6)):
-        name = f"connection {track - 1} (fd {fd})"
+    for track, name in zip((2, 3), names):
         events.append({"name": "thread_name", "ph": "M", "pid": 1, "tid": track, "args": {"name": name}})
 
     def moved(at):
@@ -102,13 +103,55 @@ class RenderTimelineTest(unittest.TestCase):
         with open(second, encoding="utf-8") as file:
             self.assertEqual(file.read(), before)
 
-    def test_a_timeline_without_connections_is_one_line_and_exit_code_one(self):
+    def test_tracks_that_are_not_connections_have_rows_named_as_the_file_names_them(self):
+        finished, picture = self.render(timeline(names=("image 1", "image 2")), title="Images")
+        self.assertEqual(finished.returncode, 0, finished.stderr)
+        root = ElementTree.parse(picture).getroot()
+        texts = [text.text for text in root.iter(SVG + "text")]
+        for label in ("loop", "image 1", "image 2", "image waits"):
+            self.assertIn(label, texts)
+        marks = list(root.iter(SVG + "polygon"))
+        self.assertEqual(sum(mark.get("fill") == READ_COLOR for mark in marks), 4)
+
+    def test_a_wait_of_a_track_shows_what_it_waited_for(self):
+        document = timeline()
+        document["traceEvents"].append({"name": "wait", "ph": "X", "pid": 1, "tid": 2, "ts": 100_000,
+                                        "dur": 400_000, "args": {"narration": "fd 5: task 2 waits to read"}})
+        finished, picture = self.render(document)
+        self.assertEqual(finished.returncode, 0, finished.stderr)
+        root = ElementTree.parse(picture).getroot()
+        tooltips = [title.text for title in root.iter(SVG + "title")]
+        self.assertIn("fd 5: task 2 waits to read", tooltips)
+
+    # Lesson 4's listener task waits for a socket that is no connection: a
+    # mark of the loop, with no duration, which the loop's waits leave out.
+    def test_a_mark_named_wait_on_the_loop_is_not_drawn_as_a_wait_of_the_loop(self):
+        document = timeline()
+        document["traceEvents"].append({"name": "wait", "ph": "i", "s": "t", "pid": 1, "tid": 1,
+                                        "ts": 100_020, "args": {"narration": "fd 3: task 1 waits"}})
+        finished, picture = self.render(document)
+        self.assertEqual(finished.returncode, 0, finished.stderr)
+        with open(picture, encoding="utf-8") as file:
+            drawn = file.read()
+        _, reference = self.render(timeline())
+        with open(reference, encoding="utf-8") as file:
+            self.assertEqual(drawn, file.read())
+
+    def test_a_timeline_with_no_track_besides_the_loop_is_one_line_and_exit_code_one(self):
         document = timeline()
         document["traceEvents"] = [e for e in document["traceEvents"] if e.get("tid") == 1]
         finished, _ = self.render(document)
         self.assertEqual(finished.returncode, 1)
         self.assertEqual(finished.stderr.count("\n"), 1, finished.stderr)
-        self.assertIn("no connection", finished.stderr)
+        self.assertIn("no track besides", finished.stderr)
+
+    def test_a_timeline_whose_tracks_never_open_is_one_line_and_exit_code_one(self):
+        document = timeline()
+        document["traceEvents"] = [e for e in document["traceEvents"] if e["name"] != "open"]
+        finished, _ = self.render(document)
+        self.assertEqual(finished.returncode, 1)
+        self.assertEqual(finished.stderr.count("\n"), 1, finished.stderr)
+        self.assertIn("ever opened", finished.stderr)
 
     def test_a_file_that_is_not_json_is_one_line_and_exit_code_one(self):
         source = os.path.join(self.folder.name, "broken.json")

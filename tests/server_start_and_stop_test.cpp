@@ -198,7 +198,7 @@ TEST_P(TaskTraceTest, ShowsTheClientTaskWaitingToWriteInAnOrdinaryExchange) {
   ASSERT_EQ(receive_exactly(client.get(), 6), "hello\n");
   ASSERT_EQ(server.stop(), 0);
   EXPECT_THAT(server.program().error_output(),
-              testing::ContainsRegex("task [0-9]+ waits to write fd [0-9]+"));
+              testing::ContainsRegex("fd [0-9]+: task [0-9]+ waits to write"));
 }
 
 INSTANTIATE_TEST_SUITE_P(Lessons4And5, TaskTraceTest,

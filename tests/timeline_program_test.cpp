@@ -1,16 +1,20 @@
 // --timeline FILE on the echo servers: lesson 1's file shows the second
 // connection served only after the first closed, lesson 3's shows two
-// connections served in turns; every server leaves a complete file when it
-// is stopped, and a file it cannot create is one line and exit code 1.
+// connections served in turns, lessons 4 and 5 show each connection's task
+// run, read, wait to write and write; every server leaves a complete file
+// when it is stopped, and a file it cannot create is one line and exit code 1.
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <poll.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <csignal>
 #include <cstdio>
 #include <optional>
+#include <regex>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -32,6 +36,10 @@ using test_support::TraceFile;
 using testing::ElementsAre;
 using testing::HasSubstr;
 using testing::StartsWith;
+
+// Timestamps are microseconds with three decimals: two sums of them may
+// differ in the last digit.
+constexpr double nanosecond = 0.001;
 
 // A file in the temporary folder, removed at the end. Its name is unique
 // also among test processes that run at once.
@@ -187,6 +195,141 @@ TEST_P(CallbackServerTimelineTest, TwoConnectionsAreServedInTurnsBetweenWaits) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, CallbackServerTimelineTest, testing::Values("epoll", "poll"));
+
+// What a connection's track shows, in time order: marks by name, runs, and
+// waits with what they were for ("wait" alone before the task said so).
+std::vector<std::string> story_of(const std::vector<TraceEvent>& events) {
+  std::vector<std::string> story;
+  for (const TraceEvent& event : events) {
+    const std::size_t waits = event.narration.find("waits to ");
+    if (event.name == "wait" && waits != std::string::npos) {
+      story.push_back("wait: " + event.narration.substr(waits));
+    } else {
+      story.push_back(event.name);
+    }
+  }
+  return story;
+}
+
+// Lessons 4 and 5 run the same Scheduler: a client's task runs when its
+// socket is ready, reads, waits to write (let through at once), writes, and
+// waits to read again.
+class TaskServerTimelineTest : public testing::TestWithParam<std::string> {};
+
+TEST_P(TaskServerTimelineTest,
+       EachConnectionsTaskRunsBeforeEachReadAndWaitsToWriteBeforeEachWrite) {
+  const TemporaryFile file;
+  test_support::Server server(GetParam(), {"--timeline", file.path()});
+  auto first = connect_to(server.port());
+  const std::string first_name = common::local_name(first.get());
+  echo(first, "one\n");
+  auto second = connect_to(server.port());
+  const std::string second_name = common::local_name(second.get());
+  echo(second, "two\n");
+  echo(first, "three\n");
+  first.reset();
+  wait_for_line(server.program(), "connection from " + first_name + " closed");
+  second.reset();
+  wait_for_line(server.program(), "connection from " + second_name + " closed");
+  ASSERT_EQ(server.stop(), 0) << server.program().error_output();
+
+  const TraceFile trace = test_support::read_trace_file(file.path());
+  const std::vector<int> tracks = trace.connection_tracks();
+  ASSERT_EQ(tracks.size(), 2u);
+  // Until its task first waits, the scheduler does not know its socket: that
+  // first run is the loop's, and the connection waits without saying for what.
+  const std::vector<std::string> opening = {"open", "wait", "wait: waits to read"};
+  const std::vector<std::string> echo = {
+      "run",
+      "read",
+      "wait: waits to write: queued again at once, as a socket is nearly always writable",
+      "run",
+      "write",
+      "wait: waits to read"};
+  const std::vector<std::string> closing = {"run", "close"};
+  std::vector<std::string> one = opening;
+  for (int message = 0; message < 2; ++message)
+    one.insert(one.end(), echo.begin(), echo.end());
+  one.insert(one.end(), closing.begin(), closing.end());
+  std::vector<std::string> two = opening;
+  two.insert(two.end(), echo.begin(), echo.end());
+  two.insert(two.end(), closing.begin(), closing.end());
+  EXPECT_EQ(story_of(trace.events_on(tracks[0])), one);
+  EXPECT_EQ(story_of(trace.events_on(tracks[1])), two);
+
+  // Each run is the task resumed, and each read and write says how much.
+  for (const int track : tracks) {
+    const std::vector<TraceEvent> events = trace.events_on(track);
+    for (const TraceEvent& event : events) {
+      if (event.name != "run") continue;
+      EXPECT_THAT(event.narration, testing::MatchesRegex("fd [0-9]+: running task [0-9]+"));
+    }
+    EXPECT_THAT(marks_named(events, "read").at(0).narration, HasSubstr("received 4 bytes"));
+    EXPECT_THAT(marks_named(events, "write").at(0).narration, HasSubstr("sent 4 bytes back"));
+    EXPECT_THAT(marks_named(events, "close").at(0).narration, testing::EndsWith(" finished"));
+  }
+  // The loop waits in select() and says what woke it: a task that can run.
+  int woken_for_a_task = 0;
+  for (const TraceEvent& wait : trace.events_on(trace.track("loop"))) {
+    if (wait.name != "wait" || wait.phase != 'X') continue;
+    EXPECT_EQ(wait.narration, "every task waits; select()");
+    if (wait.woken_by.ends_with("can run")) ++woken_for_a_task;
+  }
+  EXPECT_GE(woken_for_a_task, 7);  // two accepts, three messages, two ends
+}
+
+// Backpressure: the task's send() finds the socket full, and only then does
+// its wait to write go through the Selector, for as long as the client
+// does not read.
+TEST_P(TaskServerTimelineTest, AClientThatDoesNotReadMakesItsTaskWaitToWriteUntilItReads) {
+  const TemporaryFile file;
+  test_support::Server server(GetParam(), {"--trace", "--timeline", file.path()});
+  auto client = connect_to(server.port());
+  const std::string client_name = common::local_name(client.get());
+  // Send without reading until the trace says that the task waits to write
+  // (a line that ends there: not the wait let through at once). Each round
+  // waits at most 10 ms for room to send.
+  const std::string block(64 * 1024, 'x');
+  std::size_t sent = 0;
+  const std::regex waits_to_write("task [0-9]+ waits to write\n");
+  for (int round = 0; round < 1000; ++round) {
+    if (std::regex_search(server.program().error_output(), waits_to_write)) break;
+    const ssize_t accepted = send(client.get(), block.data(), block.size(), MSG_DONTWAIT);
+    if (accepted > 0) {
+      sent += static_cast<std::size_t>(accepted);
+      continue;
+    }
+    ASSERT_EQ(errno, EAGAIN);
+    pollfd room{client.get(), POLLOUT, 0};
+    poll(&room, 1, 10);
+  }
+  ASSERT_TRUE(std::regex_search(server.program().error_output(), waits_to_write));
+  EXPECT_EQ(receive_exactly(client.get(), sent, 20s).size(), sent);
+  ASSERT_EQ(shutdown(client.get(), SHUT_WR), 0);
+  wait_for_line(server.program(), "connection from " + client_name + " closed");
+  ASSERT_EQ(server.stop(), 0);
+
+  const TraceFile trace = test_support::read_trace_file(file.path());
+  const std::vector<TraceEvent> events = trace.events_on(trace.connection_tracks().at(0));
+  // The wait that lasted until the client read: then the task ran, and wrote.
+  const auto waited = std::ranges::find_if(events, [](const TraceEvent& event) {
+    return event.name == "wait" && event.narration.ends_with(" waits to write");
+  });
+  ASSERT_NE(waited, events.end());
+  const auto run = std::ranges::find_if(waited + 1, events.end(),
+                                        [](const TraceEvent& event) { return event.phase == 'X'; });
+  ASSERT_NE(run, events.end());
+  EXPECT_EQ(run->name, "run");
+  EXPECT_NEAR(run->start_us, waited->end_us(), nanosecond);
+  ASSERT_NE(run + 1, events.end());
+  EXPECT_EQ((run + 1)->name, "write");
+}
+
+INSTANTIATE_TEST_SUITE_P(Lessons4And5, TaskServerTimelineTest,
+                         testing::Values("generator_echo_server", "coroutine_echo_server"),
+                         [](const testing::TestParamInfo<std::string>& info) {
+                           return info.param;
+                         });
 
 class EveryServerTimelineTest : public testing::TestWithParam<EchoServer> {
  protected:
