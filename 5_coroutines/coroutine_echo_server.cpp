@@ -3,8 +3,10 @@
 //
 // Run it:      scripts/run.sh coroutine_echo_server --trace
 // Connect:     nc 127.0.0.1 5000      (from several terminals at once)
-// Observe:     everything lesson 4 showed, line for line: the same scheduler
-//              runs the same tasks, waiting for the same sockets.
+// Observe:     what lesson 4 showed: the same scheduler runs the same tasks,
+//              waiting for the same sockets. (One line moves: a client's
+//              "closed" comes as client() returns, before the scheduler says
+//              the task finished.)
 // Why:         client() and server() are coroutines (generator.hpp). Each
 //              co_yield hands the scheduler what the task waits for and
 //              suspends; next() resumes it right after. The compiler keeps

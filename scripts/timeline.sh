@@ -79,7 +79,7 @@ json="$out/timeline.json"
 "$REPO_ROOT/build/bin/$server" --port 0 --timeline "$json" >"$work/server.out" 2>"$work/server.err" &
 server_pid=$!
 for ((tries = 0; tries < 100; tries++)); do # 10 s at most
-  grep -q '^listening on ' "$work/server.out" && break
+  grep -qs '^listening on ' "$work/server.out" && break
   kill -0 "$server_pid" 2>/dev/null || fail "$server did not start: $(cat "$work/server.err")"
   sleep 0.1
 done
