@@ -5,17 +5,23 @@
 // Observe:     the first nc gets every line echoed back. The second one
 //              connects (the kernel queues it), but nothing it types comes
 //              back until the first nc leaves. Then all its lines arrive.
-// Why:         serve_client() blocks in recv() on one client. While it waits
+// Why:         client() blocks in recv() on one client. While it waits
 //              there, nobody calls accept() or recv() for anyone else.
+// The course:  its servers answer every message with b"Hello world\n". Ours
+//              send back the very bytes they received, in every lesson, so
+//              that you (and the tests) can see whose bytes came back and
+//              that none were lost or reordered on the way.
 // Next lesson: select() tells us which sockets are ready, so one thread can
 //              wait on all of them at once.
 
 #include <sys/socket.h>
 
+#include <array>
 #include <cerrno>
 #include <chrono>
 #include <iostream>
 #include <span>
+#include <string>
 #include <system_error>
 #include <thread>
 
@@ -25,11 +31,12 @@
 
 namespace {
 
-// send() may take fewer bytes than offered; keep offering the rest.
-// Returns false when the client is gone or we are asked to stop.
-bool send_all(int client, std::span<const char> bytes) {
+// send() may take fewer bytes than offered; keep offering the rest. (The
+// course's send() ignores that.) Returns false when the client is gone or we
+// are asked to stop.
+bool send_all(int connection, std::span<const char> bytes) {
   while (!bytes.empty()) {
-    const ssize_t sent = send(client, bytes.data(), bytes.size(), 0);
+    const ssize_t sent = send(connection, bytes.data(), bytes.size(), 0);
     if (sent < 0 && errno == EINTR && !common::stop_requested()) continue;
     if (sent < 0) return false;  // EPIPE, ECONNRESET: the client left
     bytes = bytes.subspan(static_cast<std::size_t>(sent));
@@ -37,34 +44,43 @@ bool send_all(int client, std::span<const char> bytes) {
   return true;
 }
 
-// Python: while True: data = conn.recv(1024); if not data: break; conn.send(data)
-void serve_client(int client, const common::Tracer& trace) {
-  char buffer[4096];
+// Python: while True: request = client_socket.recv(4096)
+//                     if not request: break
+//                     else: client_socket.send(response)
+// Our response is the request itself, and we read up to 1 KiB at a time
+// (common::receive_buffer_size says why).
+void client(int connection, const common::Tracer& trace) {
+  std::array<char, common::receive_buffer_size> buffer;
   while (true) {
-    trace("blocking in recv() on fd ", client, "; nobody else is served meanwhile");
-    const ssize_t received = recv(client, buffer, sizeof buffer, 0);
+    trace.wait("blocking in recv() on fd ", connection, "; nobody else is served meanwhile");
+    const ssize_t received = recv(connection, buffer.data(), buffer.size(), 0);
     if (received < 0 && errno == EINTR && !common::stop_requested()) continue;
     if (received <= 0) return;  // 0: the client closed; < 0: reset, or we stop
-    trace("received ", received, " bytes, sending them back");
-    if (!send_all(client, {buffer, static_cast<std::size_t>(received)})) return;
+    trace.read(connection, "received ", received, " bytes, sending them back");
+    if (!send_all(connection, std::span(buffer).first(static_cast<std::size_t>(received)))) return;
+    trace.write(connection, "sent them back");
   }
 }
 
-// Python: while True: conn, addr = sock.accept(); handle(conn)
+// Python: while True: client_socket, addr = server_socket.accept()
+//                     ...serve it until it leaves...; client_socket.close()
 //
 // A stop signal interrupts accept() or recv() with EINTR. One that lands just
 // before the call interrupts nothing, so we first name the socket we are about
 // to block on: the signal handler shuts it down, and the call returns at once.
 // Lessons 2-6 need no such care: they watch the stop pipe with their sockets.
-void run_server(int listener, const common::Tracer& trace) {
+void server(int listener, const common::Tracer& trace) {
   while (true) {
     common::set_blocking_socket(listener);
     if (common::stop_requested()) return;
-    trace("blocking in accept() on fd ", listener);
-    common::FileDescriptor client(accept4(listener, nullptr, nullptr, SOCK_CLOEXEC));
-    if (!client) {
+    trace.wait("blocking in accept() on fd ", listener);
+    common::FileDescriptor connection(accept4(listener, nullptr, nullptr, SOCK_CLOEXEC));
+    if (!connection) {
       if (common::stop_requested()) return;
       if (errno == EINTR || errno == ECONNABORTED) continue;
+      // Out of descriptors: a blocking server has nothing else to do but
+      // wait for one to be freed. (Lesson 2 turns the client away instead:
+      // its loop has other clients to serve.)
       if (errno == EMFILE || errno == ENFILE) {
         std::cerr << "accept: out of file descriptors, retrying shortly\n";
         std::this_thread::sleep_for(std::chrono::milliseconds(100));
@@ -72,11 +88,13 @@ void run_server(int listener, const common::Tracer& trace) {
       }
       throw std::system_error(errno, std::generic_category(), "accept");
     }
-    const std::string name = common::peer_name(client.get());
+    const std::string name = common::peer_name(connection.get());
     std::cout << "connection from " << name << std::endl;
-    common::set_blocking_socket(client.get());
-    if (!common::stop_requested()) serve_client(client.get(), trace);
-    common::set_blocking_socket(-1);  // client closes below, and its number may be reused
+    trace.open(connection.get(), "accepted; serving only this client until it leaves");
+    common::set_blocking_socket(connection.get());
+    if (!common::stop_requested()) client(connection.get(), trace);
+    common::set_blocking_socket(-1);  // the socket closes below, and its number may be reused
+    trace.close(connection.get(), "closing");
     std::cout << "connection from " << name << " closed" << std::endl;
   }
 }
@@ -90,10 +108,11 @@ int main(int argc, char** argv) {
   common::add_server_options(command_line, options);
   command_line.parse(argc, argv);
   try {
+    const common::Tracer trace(options.trace, options.timeline);  // creates --timeline's file
     common::install_stop_handlers();
     const common::FileDescriptor listener = common::listen_tcp(options.host, options.port);
     common::print_listening(listener.get());
-    run_server(listener.get(), common::Tracer(options.trace));
+    server(listener.get(), trace);
     common::set_blocking_socket(-1);  // the listener closes next
   } catch (const std::exception& error) {
     std::cerr << "blocking_echo_server: " << error.what() << '\n';

@@ -1,8 +1,7 @@
 #include "2_event_loop/echo_connection.hpp"
 
-#include <sys/socket.h>
-
 #include <cerrno>
+#include <cstddef>
 #include <cstring>
 #include <optional>
 #include <utility>
@@ -12,61 +11,36 @@ namespace lesson2 {
 Connection::Connection(common::FileDescriptor socket)
     : socket_(std::move(socket)), name_(common::peer_name(socket_.get())) {}
 
+bool Connection::serve(bool readable, bool writable, const common::Tracer& trace) {
+  if (wants_write()) return !writable || send_unsent(trace);
+  return !readable || receive(trace);
+}
+
 // Python: request = client_socket.recv(4096); client_socket.send(response)
-bool Connection::receive(std::span<char> buffer, const common::Tracer& trace) {
-  ssize_t received = 0;
-  do {
-    received = recv(fd(), buffer.data(), buffer.size(), 0);
-  } while (received < 0 && errno == EINTR);
-  if (received < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return true;  // nothing after all
-  if (received < 0) {
-    trace("fd ", fd(), ": recv() failed: ", std::strerror(errno));  // ECONNRESET, most likely
+// Our response is the request, read up to 1 KiB at a time
+// (common::receive_buffer_size says why).
+bool Connection::receive(const common::Tracer& trace) {
+  const std::optional<std::size_t> received = common::receive_some(fd(), buffer_);
+  if (!received) {
+    trace.read(fd(), "the client closed the connection (or reset it)");
     return false;
   }
-  if (received == 0) {
-    trace("fd ", fd(), ": the client has finished sending");
-    input_ended_ = true;
-    return wants_write();  // it may still be reading the echo we owe it
-  }
-  trace("fd ", fd(), ": received ", received, " bytes");
-  const std::string_view bytes(buffer.data(), static_cast<std::size_t>(received));
-  // Bytes that arrive behind older unsent ones wait behind them: order matters.
-  if (wants_write()) {
-    pending_output_.append(bytes);
-    return true;
-  }
-  return send_or_keep(bytes, trace);
+  if (*received == 0) return true;  // nothing after all: the readiness was stale
+  trace.read(fd(), "received ", *received, " bytes");
+  unsent_ = std::span(buffer_).first(*received);
+  return send_unsent(trace);
 }
 
-bool Connection::send_pending(const common::Tracer& trace) {
-  const std::optional<std::size_t> sent = common::send_some(fd(), pending_output_);
+// Usually the socket takes it all at once; the rest waits until it is
+// writable again.
+bool Connection::send_unsent(const common::Tracer& trace) {
+  const std::optional<std::size_t> sent = common::send_some(fd(), unsent_);
   if (!sent) {
-    trace("fd ", fd(), ": send() failed: ", std::strerror(errno));
+    trace.note(fd(), "send() failed: ", std::strerror(errno));  // EPIPE, ECONNRESET
     return false;
   }
-  pending_output_.erase(0, *sent);
-  trace("fd ", fd(), ": sent ", *sent, " pending bytes, ", pending_output_.size(),
-        " still pending");
-  if (wants_write()) return true;
-  pending_output_.shrink_to_fit();  // gives the memory back: an idle client holds no buffer
-  return !input_ended_;
-}
-
-// The common case sends straight from the loop's buffer and copies nothing;
-// only what the socket does not take now is kept.
-bool Connection::send_or_keep(std::string_view bytes, const common::Tracer& trace) {
-  const std::optional<std::size_t> sent = common::send_some(fd(), bytes);
-  if (!sent) {
-    trace("fd ", fd(), ": send() failed: ", std::strerror(errno));  // EPIPE, ECONNRESET
-    return false;
-  }
-  if (*sent == bytes.size()) {
-    trace("fd ", fd(), ": sent them all back");
-    return true;
-  }
-  pending_output_.append(bytes.substr(*sent));
-  trace("fd ", fd(), ": sent ", *sent, " back; ", pending_output_.size(),
-        " wait until the socket is writable");
+  unsent_ = unsent_.subspan(*sent);
+  trace.write(fd(), "sent ", *sent, " bytes back, ", unsent_.size(), " still to send");
   return true;
 }
 

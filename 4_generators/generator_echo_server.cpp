@@ -4,19 +4,22 @@
 // Connect:     nc 127.0.0.1 5000      (from several terminals at once)
 // Observe:     every client is echoed at once, as in lessons 2 and 3. The
 //              trace shows which task runs, what it waits for next, and which
-//              socket became ready to wake it.
+//              socket became ready to wake it. As in the course, a task waits
+//              to write before it sends.
 // Why:         each connection is a task, a generator written by hand: next()
 //              runs it until it must wait for its socket and returns what it
-//              waits for (Python: yield ('read', sock)). state_ says where the
-//              next call resumes; what must outlive a wait is a member. The
-//              Scheduler (scheduler.hpp) runs a task again when lesson 3's
-//              Selector reports its socket ready.
+//              waits for (Python: yield ("read", client_socket)). state_ says
+//              where the next call resumes; what must outlive a wait is a
+//              member. The Scheduler (scheduler.hpp) keeps waiting tasks,
+//              the course's TO_READ and TO_WRITE, in lesson 3's Selector, and
+//              runs a task again once its socket is ready.
 // Since 3:     the callbacks are gone: a connection's code is one function
 //              again, as in lesson 1, only cut into pieces at each wait.
 // Shortcuts:   one task per socket; epoll only (lesson 3 compares backends).
 // Next lesson: C++20 coroutines, with which the compiler cuts the function
 //              into these pieces for us.
 
+#include <array>
 #include <cstddef>
 #include <iostream>
 #include <memory>
@@ -24,11 +27,9 @@
 #include <span>
 #include <string>
 #include <utility>
-#include <vector>
 
 #include "3_async_with_callbacks/selector.hpp"
 #include "4_generators/scheduler.hpp"
-#include "4_generators/socket_calls.hpp"
 #include "common/command_line.hpp"
 #include "common/net.hpp"
 #include "common/stop_signal.hpp"
@@ -37,71 +38,61 @@ namespace {
 
 using lesson4::Scheduler;
 using lesson4::Wait;
-using lesson4::wait_to_read;
-using lesson4::wait_to_write;
 
-// Python: def client(client_socket): while True: yield ('read', ...);
-// data = recv(); yield ('write', ...); send(data). Each yield is a state.
-//
-// Unlike the course, it sends right after reading, and waits to write only
-// when send() did not take everything: a socket is nearly always writable,
-// and a trip through select() for every message would double the work.
-//
-// The bytes just received sit in the buffer every task shares, and only until
-// this task next waits, so what send() did not take moves to pending_output_.
-// While that is not empty the task stops reading: a client that sends without
-// reading fills its own socket buffers, and we hold at most one buffer for it.
+// Python: def client(client_socket): while True: yield ("read", client_socket);
+//         request = client_socket.recv(4096); if not request: break; and for
+//         each character r of its greeting: yield ("write", client_socket);
+//         client_socket.send(r.encode()).
+// We read up to 1 KiB (common::receive_buffer_size says why), and wait to
+// write before each send() of what is unsent, not before each character;
+// the Scheduler lets a first wait to write through at once.
 class ClientTask {
  public:
-  ClientTask(common::FileDescriptor connection, std::string name, std::span<char> buffer)
-      : connection_(std::move(connection)), name_(std::move(name)), buffer_(buffer) {}
-  ClientTask(ClientTask&&) = default;
-  // The scheduler destroys a task once it has finished, and every task at
-  // Ctrl-C: either way its client is gone. (A moved-from task has no socket.)
-  ~ClientTask() {
-    if (connection_) std::cout << "connection from " << name_ << " closed" << std::endl;
-  }
+  ClientTask(common::FileDescriptor connection, std::string name, common::Tracer trace)
+      : connection_(std::move(connection)), closed_line_(std::move(name)), trace_(trace) {}
 
   // Python: next(task). The switch jumps to where the previous call stopped.
   std::optional<Wait> next() {
     const int fd = connection_.get();
     switch (state_) {
       case State::created:
-        state_ = State::waiting_to_read;
-        return wait_to_read(fd);  // Python: yield ('read', client_socket)
+        break;
 
-      case State::waiting_to_read: {  // resumes after that yield
-        const std::optional<std::size_t> received = lesson4::receive_some(fd, buffer_);
+      case State::waiting_to_read: {  // resumes after yield ("read", client_socket)
+        const std::optional<std::size_t> received = common::receive_some(fd, buffer_);
         if (!received) return finish();
-        if (*received == 0) return wait_to_read(fd);
-        const std::optional<std::size_t> sent = common::send_some(fd, buffer_.first(*received));
-        if (!sent) return finish();
-        if (*sent == *received) return wait_to_read(fd);
-        pending_output_.assign(buffer_.data() + *sent, *received - *sent);
-        state_ = State::waiting_to_write;
-        return wait_to_write(fd);  // Python: yield ('write', client_socket)
+        trace_.read(fd, "received ", *received, " bytes");
+        received_ = *received;
+        sent_back_ = 0;
+        break;
       }
 
-      case State::waiting_to_write: {  // resumes after that yield
-        const std::optional<std::size_t> sent = common::send_some(fd, pending_output_);
+      case State::waiting_to_write: {  // resumes after yield ("write", client_socket)
+        const std::span unsent = std::span(buffer_).first(received_).subspan(sent_back_);
+        const std::optional<std::size_t> sent = common::send_some(fd, unsent);
         if (!sent) return finish();
-        pending_output_.erase(0, *sent);
-        if (!pending_output_.empty()) return wait_to_write(fd);
-        pending_output_.shrink_to_fit();  // an idle connection keeps no buffer
-        state_ = State::waiting_to_read;
-        return wait_to_read(fd);
+        sent_back_ += *sent;
+        trace_.write(fd, "sent ", *sent, " bytes back, ", received_ - sent_back_, " still to send");
+        break;
       }
 
       case State::finished:
-        break;
+        return std::nullopt;  // Python: a finished generator raises StopIteration again
     }
-    return std::nullopt;  // Python: a finished generator raises StopIteration again
+    // Wait to write the rest of the echo, if any is left; else to read more.
+    if (sent_back_ < received_) {
+      state_ = State::waiting_to_write;
+      return lesson4::wait_to_write(fd);  // Python: yield ("write", client_socket)
+    }
+    state_ = State::waiting_to_read;
+    return lesson4::wait_to_read(fd);  // Python: yield ("read", client_socket)
   }
 
  private:
   enum class State { created, waiting_to_read, waiting_to_write, finished };
 
-  // The socket closes when the scheduler destroys the finished task.
+  // The scheduler destroys a finished task, and every task at Ctrl-C: then
+  // closed_line_ says "closed", and the socket closes.
   std::optional<Wait> finish() {
     state_ = State::finished;
     return std::nullopt;
@@ -109,34 +100,32 @@ class ClientTask {
 
   State state_ = State::created;
   common::FileDescriptor connection_;
-  std::string name_;
-  std::span<char> buffer_;
-  std::string pending_output_;  // received, not yet sent back
+  common::ClosedLine closed_line_;
+  std::array<char, common::receive_buffer_size> buffer_;
+  std::size_t received_ = 0;   // bytes in buffer_, of which
+  std::size_t sent_back_ = 0;  // so many have been sent back
+  common::Tracer trace_;
 };
 
-// Python: def server(): while True: yield ('read', server_socket);
-// accept(); tasks.append(client(client_socket)). One yield, one state to resume.
+// Python: def server(): ... while True: yield ("read", server_socket);
+//         client_socket, addr = server_socket.accept(); ...;
+//         TASKS.append(client(client_socket))
 class ServerTask {
  public:
-  ServerTask(common::FileDescriptor listener, Scheduler& scheduler, std::span<char> buffer)
-      : listener_(std::move(listener)), scheduler_(scheduler), buffer_(buffer) {}
+  ServerTask(common::FileDescriptor listener, Scheduler& scheduler)
+      : listener_(std::move(listener)), scheduler_(scheduler) {}
 
   std::optional<Wait> next() {
-    switch (state_) {
-      case State::created:
-        state_ = State::waiting_to_read;
-        break;
-
-      case State::waiting_to_read:  // resumes after the yield below
-        if (std::optional<common::FileDescriptor> connection =
-                common::accept_client(listener_.get())) {
-          std::string name = common::peer_name(connection->get());
-          std::cout << "connection from " << name << std::endl;
-          scheduler_.spawn(ClientTask(std::move(*connection), std::move(name), buffer_));
-        }
-        break;
+    if (state_ == State::waiting_to_read) {  // resumes after yield ("read", server_socket)
+      if (std::optional connection = common::accept_client(listener_.get())) {
+        std::string name = common::peer_name(connection->get());
+        std::cout << "connection from " << name << std::endl;
+        scheduler_.trace().open(connection->get(), "accepted");
+        scheduler_.spawn(ClientTask(std::move(*connection), std::move(name), scheduler_.trace()));
+      }
     }
-    return wait_to_read(listener_.get());  // Python: yield ('read', server_socket)
+    state_ = State::waiting_to_read;
+    return lesson4::wait_to_read(listener_.get());  // Python: yield ("read", server_socket)
   }
 
  private:
@@ -145,7 +134,6 @@ class ServerTask {
   State state_ = State::created;
   common::FileDescriptor listener_;
   Scheduler& scheduler_;
-  std::span<char> buffer_;
 };
 
 }  // namespace
@@ -158,17 +146,17 @@ int main(int argc, char** argv) {
   common::add_server_options(command_line, options);
   command_line.parse(argc, argv);
   try {
+    const common::Tracer trace(options.trace, options.timeline);  // creates --timeline's file
     common::install_stop_handlers();
     common::FileDescriptor listener = common::listen_tcp(options.host, options.port);
+    // The listener may be reported ready for a client that gives up before
+    // we accept(); a blocking accept() would then hang the whole loop.
     common::set_nonblocking(listener.get());
     common::print_listening(listener.get());
-    // One receive buffer for every client: a task uses it between recv() and
-    // send() and never across a wait, so a connection costs only its task.
-    std::vector<char> buffer(64 * 1024);
     const std::unique_ptr<lesson3::Selector> selector =
         lesson3::make_selector(lesson3::Backend::epoll);
-    Scheduler scheduler(*selector, common::Tracer(options.trace));
-    scheduler.spawn(ServerTask(std::move(listener), scheduler, buffer));
+    Scheduler scheduler(*selector, trace);
+    scheduler.spawn(ServerTask(std::move(listener), scheduler));
     scheduler.run_until_readable(common::stop_fd());
   } catch (const std::exception& error) {
     std::cerr << "generator_echo_server: " << error.what() << '\n';

@@ -3,8 +3,10 @@
 namespace lesson4 {
 
 Scheduler::~Scheduler() {
-  // The Selector wants a socket unregistered before it is closed.
+  // Each task's socket closes with it: the trace says so first, and the
+  // Selector wants it unregistered first.
   for (const auto& [id, entry] : tasks_) {
+    trace_.close(entry->fd, "task ", id, " destroyed");
     if (entry->fd >= 0) selector_.unregister(entry->fd);
   }
 }
@@ -15,13 +17,13 @@ void Scheduler::run_until_readable(int stop_fd) {
     stopping_ = true;
   });
   while (!stopping_) {
-    // Python: task = tasks.pop(0); next(task), until no task can run. A task
-    // spawned meanwhile joins the end of the queue and runs in this pass too.
+    // Python: task = TASKS.pop(0); next(task), until no task can run. A task
+    // that joins the queue meanwhile runs in this pass too.
     for (std::size_t i = 0; i < runnable_.size(); ++i)
       run(*runnable_[i]);
     runnable_.clear();
-    // Every task now waits. Python: select(to_read, to_write, [])
-    trace_("every task waits; select()");
+    // Every task now waits. Python: select(TO_READ, TO_WRITE, [])
+    trace_.wait("every task waits; select()");
     for (const lesson3::ReadyEvent& event : selector_.select(std::nullopt)) {
       selector_.dispatch(event);
     }
@@ -30,7 +32,7 @@ void Scheduler::run_until_readable(int stop_fd) {
 }
 
 void Scheduler::run(Entry& entry) {
-  trace_("running task ", entry.id);
+  trace_.run(entry.fd, "running task ", entry.id);
   if (const std::optional<Wait> wait = entry.next()) {
     suspend(entry, *wait);
   } else {
@@ -38,9 +40,24 @@ void Scheduler::run(Entry& entry) {
   }
 }
 
-// Python: if reason == 'read': to_read[sock] = task (and to_write for 'write').
+// Python: if to_do == "read": TO_READ[sock] = task (TO_WRITE for "write").
+//
+// The course's select() reports a socket writable at once, as a socket
+// nearly always is, so we skip that trip (it would double the system calls
+// of every echo): a task's first wait to write goes straight back to the
+// queue, and its send() finds out. Only a task that comes back still waiting
+// to write, its socket full, waits for the Selector.
 void Scheduler::suspend(Entry& entry, Wait wait) {
-  trace_("task ", entry.id, " waits to ", lesson3::describe(wait.events), " fd ", wait.fd);
+  const bool to_write = wait.events == lesson3::event_write;
+  if (to_write && !entry.writing) {
+    trace_.wait(wait.fd, "task ", entry.id,
+                " waits to write: queued again at once, as a socket is nearly always writable");
+    entry.writing = true;
+    runnable_.push_back(&entry);
+    return;
+  }
+  entry.writing = to_write;
+  trace_.wait(wait.fd, "task ", entry.id, " waits to ", lesson3::describe(wait.events));
   // Most of the time a task waits for what it waited for last time: the
   // kernel already watches that, so we tell it nothing.
   if (wait.fd == entry.fd && wait.events == entry.events) return;
@@ -55,7 +72,7 @@ void Scheduler::suspend(Entry& entry, Wait wait) {
   entry.events = wait.events;
 }
 
-// Python: tasks.append(to_read.pop(sock)). The socket stays registered, as the
+// Python: TASKS.append(TO_READ.pop(sock)). The socket stays registered, as the
 // task will most likely wait for it again; it cannot be reported twice, since
 // every runnable task runs before the next select().
 void Scheduler::wake(Entry& entry) {
@@ -67,7 +84,7 @@ void Scheduler::wake(Entry& entry) {
 // Python: except StopIteration. Destroying the task closes its socket, once
 // the selector no longer watches it.
 void Scheduler::finish(Entry& entry) {
-  trace_("task ", entry.id, " finished");
+  trace_.close(entry.fd, "task ", entry.id, " finished");
   if (entry.fd >= 0) selector_.unregister(entry.fd);
   tasks_.erase(entry.id);
 }

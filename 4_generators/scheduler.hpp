@@ -1,6 +1,14 @@
 // Lesson 4's scheduler, Python's event_loop(): a queue of tasks that can run,
 // and tasks that wait for a socket, which lesson 3's Selector watches. Lesson 5
 // runs its coroutines on it unchanged: a task is anything with a next().
+//
+// The course's event_loop() keeps its waiting tasks in two dicts, socket to
+// task: TO_READ and TO_WRITE, and hands them to select(). Ours are the
+// Selector's registrations: a task that waits to read has its socket
+// registered for event_read, one that waits to write for event_write, and the
+// registration's callback puts the task back in the queue. We wait with the
+// Selector rather than select() for what lesson 3 showed: epoll keeps the
+// lists in the kernel between waits, and no descriptor is too high for it.
 #pragma once
 
 #include <concepts>
@@ -16,7 +24,7 @@
 
 namespace lesson4 {
 
-// What a task waits for when it stops. Python: yield ('read', sock).
+// What a task waits for when it stops. Python: yield ("read", sock).
 struct Wait {
   int fd;
   lesson3::EventMask events;  // event_read or event_write
@@ -45,7 +53,7 @@ class Scheduler {
   Scheduler(const Scheduler&) = delete;
   Scheduler& operator=(const Scheduler&) = delete;
 
-  // Python: tasks.append(task). The task runs for the first time before the
+  // Python: TASKS.append(task). The task runs for the first time before the
   // scheduler next waits for sockets.
   template <Resumable Task>
   void spawn(Task task) {
@@ -59,6 +67,9 @@ class Scheduler {
   // Python: event_loop(). Runs the tasks until stop_fd turns readable.
   void run_until_readable(int stop_fd);
 
+  // The tasks narrate what they do with it, among the scheduler's own events.
+  const common::Tracer& trace() const { return trace_; }
+
  private:
   // One task and the socket registered for it. Tasks of different types share
   // one queue through this base, as callables of different types share
@@ -69,8 +80,11 @@ class Scheduler {
     virtual std::optional<Wait> next() = 0;
 
     const std::size_t id;  // names the task in --trace
-    int fd = -1;           // registered with the selector; -1 before the first wait
+    // Registered with the selector; -1 before the first wait, when what the
+    // task does is traced as the loop's, as we do not know its socket yet.
+    int fd = -1;
     lesson3::EventMask events = 0;
+    bool writing = false;  // it has waited to write since it last waited to read
   };
 
   template <Resumable Task>
@@ -88,10 +102,7 @@ class Scheduler {
 
   lesson3::Selector& selector_;
   common::Tracer trace_;
-  // Python's tasks list. Its to_read and to_write dicts are the selector: a
-  // waiting task's socket is registered for what it waits for, and the
-  // callback puts the task back here.
-  std::vector<Entry*> runnable_;
+  std::vector<Entry*> runnable_;                                   // Python: TASKS
   std::unordered_map<std::size_t, std::unique_ptr<Entry>> tasks_;  // every live task, by id
   std::size_t next_id_ = 1;
   bool stopping_ = false;

@@ -3,8 +3,10 @@
 //
 // Run it:      scripts/run.sh coroutine_echo_server --trace
 // Connect:     nc 127.0.0.1 5000      (from several terminals at once)
-// Observe:     everything lesson 4 showed, line for line: the same scheduler
-//              runs the same tasks, waiting for the same sockets.
+// Observe:     what lesson 4 showed: the same scheduler runs the same tasks,
+//              waiting for the same sockets. (One line moves: a client's
+//              "closed" comes as client() returns, before the scheduler says
+//              the task finished.)
 // Why:         client() and server() are coroutines (generator.hpp). Each
 //              co_yield hands the scheduler what the task waits for and
 //              suspends; next() resumes it right after. The compiler keeps
@@ -13,10 +15,13 @@
 //              4 wrote by hand.
 // Since 4:     ClientTask and ServerTask became client() and server();
 //              nothing else changed (diff the two files).
+// The course:  its lesson 5 has no server; these are its lesson 4 client()
+//              and server(), and now C++ can write them as Python does.
 // Shortcuts:   as in lesson 4: one task per socket; epoll only.
 // Next lesson: tasks that co_await sockets, timers and other tasks, on an
 //              event loop of our own.
 
+#include <array>
 #include <cstddef>
 #include <iostream>
 #include <memory>
@@ -24,11 +29,9 @@
 #include <span>
 #include <string>
 #include <utility>
-#include <vector>
 
 #include "3_async_with_callbacks/selector.hpp"
 #include "4_generators/scheduler.hpp"
-#include "4_generators/socket_calls.hpp"
 #include "5_coroutines/generator.hpp"
 #include "common/command_line.hpp"
 #include "common/net.hpp"
@@ -38,57 +41,48 @@ namespace {
 
 using lesson4::Scheduler;
 using lesson4::Wait;
-using lesson4::wait_to_read;
-using lesson4::wait_to_write;
 using lesson5::Generator;
 
-// Python: def client(client_socket): while True: yield ('read', ...);
-// data = recv(); yield ('write', ...); send(data). Now it reads as it runs.
-//
-// Unlike the course, it sends right after reading, and waits to write only
-// when send() did not take everything: a socket is nearly always writable,
-// and a trip through select() for every message would double the work.
-//
-// The bytes just received sit in the buffer every task shares, and only until
-// this task next waits, so what send() did not take moves to pending_output.
-// While that is not empty the task stops reading: a client that sends without
-// reading fills its own socket buffers, and we hold at most one buffer for it.
-Generator<Wait> client(common::FileDescriptor connection, std::string name,
-                       std::span<char> buffer) {
-  const common::ClosedLine closed_line(name);  // says so when the frame goes
+// Python: def client(client_socket): while True: yield ("read", client_socket);
+//         request = client_socket.recv(4096); if not request: break; and for
+//         each character r of its greeting: yield ("write", client_socket);
+//         client_socket.send(r.encode()).
+// We read up to 1 KiB (common::receive_buffer_size says why), and wait to
+// write before each send() of what is unsent, not before each character;
+// the Scheduler lets a first wait to write through at once.
+Generator<Wait> client(common::FileDescriptor connection, std::string name, common::Tracer trace) {
+  // When the frame goes, at the end or destroyed at Ctrl-C, closed_line says
+  // "closed", and the socket closes.
+  const common::ClosedLine closed_line(std::move(name));
   const int fd = connection.get();
+  std::array<char, common::receive_buffer_size> buffer;
   while (true) {
-    co_yield wait_to_read(fd);  // Python: yield ('read', client_socket)
-    const std::optional<std::size_t> received = lesson4::receive_some(fd, buffer);
-    if (!received) break;
-    if (*received == 0) continue;
-    std::optional<std::size_t> sent = common::send_some(fd, buffer.first(*received));
-    if (!sent) break;
-    if (*sent == *received) continue;
-    std::string pending_output(buffer.data() + *sent, *received - *sent);
-    while (!pending_output.empty()) {
-      co_yield wait_to_write(fd);  // Python: yield ('write', client_socket)
-      sent = common::send_some(fd, pending_output);
-      if (!sent) break;
-      pending_output.erase(0, *sent);
+    co_yield lesson4::wait_to_read(fd);  // Python: yield ("read", client_socket)
+    const std::optional<std::size_t> received = common::receive_some(fd, buffer);
+    if (!received) co_return;
+    trace.read(fd, "received ", *received, " bytes");
+    for (std::size_t sent_back = 0; sent_back < *received;) {
+      co_yield lesson4::wait_to_write(fd);  // Python: yield ("write", client_socket)
+      const std::span unsent = std::span(buffer).first(*received).subspan(sent_back);
+      const std::optional<std::size_t> sent = common::send_some(fd, unsent);
+      if (!sent) co_return;
+      sent_back += *sent;
+      trace.write(fd, "sent ", *sent, " bytes back, ", *received - sent_back, " still to send");
     }
-    if (!sent) break;
   }
-  // closed_line speaks here, as the body ends; the socket closes when the
-  // scheduler destroys the finished generator. At Ctrl-C the scheduler
-  // destroys the suspended generator, and both happen then.
 }
 
-// Python: def server(): while True: yield ('read', server_socket);
-// accept(); tasks.append(client(client_socket)).
-Generator<Wait> server(common::FileDescriptor listener, Scheduler& scheduler,
-                       std::span<char> buffer) {
+// Python: def server(): ... while True: yield ("read", server_socket);
+//         client_socket, addr = server_socket.accept(); ...;
+//         TASKS.append(client(client_socket))
+Generator<Wait> server(common::FileDescriptor listener, Scheduler& scheduler) {
   while (true) {
-    co_yield wait_to_read(listener.get());  // Python: yield ('read', server_socket)
-    if (std::optional<common::FileDescriptor> connection = common::accept_client(listener.get())) {
+    co_yield lesson4::wait_to_read(listener.get());  // Python: yield ("read", server_socket)
+    if (std::optional connection = common::accept_client(listener.get())) {
       std::string name = common::peer_name(connection->get());
       std::cout << "connection from " << name << std::endl;
-      scheduler.spawn(client(std::move(*connection), std::move(name), buffer));
+      scheduler.trace().open(connection->get(), "accepted");
+      scheduler.spawn(client(std::move(*connection), std::move(name), scheduler.trace()));
     }
   }
 }
@@ -102,17 +96,17 @@ int main(int argc, char** argv) {
   common::add_server_options(command_line, options);
   command_line.parse(argc, argv);
   try {
+    const common::Tracer trace(options.trace, options.timeline);  // creates --timeline's file
     common::install_stop_handlers();
     common::FileDescriptor listener = common::listen_tcp(options.host, options.port);
+    // The listener may be reported ready for a client that gives up before
+    // we accept(); a blocking accept() would then hang the whole loop.
     common::set_nonblocking(listener.get());
     common::print_listening(listener.get());
-    // One receive buffer for every client: a task uses it between recv() and
-    // send() and never across a wait, so a connection costs only its task.
-    std::vector<char> buffer(64 * 1024);
     const std::unique_ptr<lesson3::Selector> selector =
         lesson3::make_selector(lesson3::Backend::epoll);
-    Scheduler scheduler(*selector, common::Tracer(options.trace));
-    scheduler.spawn(server(std::move(listener), scheduler, buffer));
+    Scheduler scheduler(*selector, trace);
+    scheduler.spawn(server(std::move(listener), scheduler));
     scheduler.run_until_readable(common::stop_fd());
   } catch (const std::exception& error) {
     std::cerr << "coroutine_echo_server: " << error.what() << '\n';

@@ -2,13 +2,13 @@
 // the states a generator goes through, and the course's online averager.
 //
 // Run it:      scripts/run.sh 5                  a narrated walkthrough
-//              scripts/run.sh 5 --interactive    drive gen and avg yourself (type help)
-// Observe:     gen is GEN_CREATED until next() runs it to its co_yield, and a
-//              value sent before that is refused, as Python refuses it. Once
-//              GEN_SUSPENDED, send("Ok") resumes it and its co_yield evaluates
-//              to "Ok". avg, once primed, answers every number with the
-//              running average; throwing Stop into it prints "Done!", and it
-//              returns its last average, which result() reads.
+//              scripts/run.sh 5 --interactive    drive gen_ and avg yourself (type help)
+// Observe:     gen_ is GEN_CREATED until send(None) or next() runs it to its
+//              co_yield, and a value sent before that is refused, as Python
+//              refuses it. Once GEN_SUSPENDED, send("example") resumes it and
+//              its co_yield evaluates to "example". avg starts primed and
+//              answers every number with the running average, rounded as
+//              Python rounds; StopIteration thrown into it prints "Done!".
 // Why:         the compiler turns a function with co_yield into a frame (its
 //              locals and the point where it stopped) that can be resumed;
 //              Generator (generator.hpp) is the handle through which we
@@ -16,11 +16,14 @@
 // Since lesson 4: there, each task's states and the locals that outlive a
 //              suspension were written out by hand; here the compiler derives
 //              them from straight-line code, and values flow in as well as out.
-// Shortcuts:   commands are read word by word, with no quoting.
+// Shortcuts:   the interpreter (repl.hpp) knows the course's few Python
+//              spellings, not Python.
 
-#include <cmath>
+#include <array>
+#include <charconv>
 #include <exception>
 #include <iostream>
+#include <limits>
 #include <optional>
 #include <string>
 
@@ -30,58 +33,81 @@
 
 namespace {
 
-// What `throw` raises. The course throws StopIteration in as a "please stop".
-class Stop : public std::exception {
+// The course throws StopIteration into avg to ask it to stop. C++ has no
+// StopIteration: where Python raises it because a generator finished,
+// Generator's next(), send() and throw_into() return std::nullopt
+// (generator.hpp). So this class is ours, named after Python's for a reader
+// following the course, and it only means "stop". (Python turns a
+// StopIteration that escapes a generator into a RuntimeError; this one
+// escapes as it is.)
+class StopIteration : public std::exception {
  public:
-  const char* what() const noexcept override { return "Stop"; }
+  const char* what() const noexcept override { return "StopIteration"; }
 };
 
 // Python:
 //   def gen():
-//       x = 'Ready to accept message'
+//       x = "Ready to accept message."
 //       message = yield x
-//       print('Generator received: ', message)
+//       print("Gen received: ", message)
 lesson5::Generator<std::string, std::string> gen() {
-  const std::string x = "Ready to accept message";
+  const std::string x = "Ready to accept message.";
   const std::optional<std::string> message = co_yield x;
-  std::cout << "Generator received: " << message.value_or("None") << '\n';
+  // The text as the course wrote it. (Its print() also puts a space between
+  // its two arguments, so Python shows two after the colon.)
+  std::cout << "Gen received: " << message.value_or("None") << '\n';
 }
 
-// Python: round(value, 2)
+// Python: round(value, 2), which rounds the exact binary value to two
+// decimals, half to even, and reads the result back. to_chars with a precision
+// rounds the same way, and from_chars reads back the nearest double.
+// (std::round(value * 100) / 100 rounds the product instead: 2.675, which is
+// 2.67499999999999982... in binary, would become 2.68, not Python's 2.67; and
+// value * 100 overflows for values above 1.8e306.)
 double round_to_cents(double value) {
-  return std::round(value * 100) / 100;
+  // The longest such text: a sign, 309 digits, the point and two decimals.
+  std::array<char, std::numeric_limits<double>::max_exponent10 + 5> text{};
+  const char* end =
+      std::to_chars(text.data(), text.data() + text.size(), value, std::chars_format::fixed, 2).ptr;
+  double rounded = 0;
+  std::from_chars(text.data(), end, rounded);  // "inf" and "nan" read back as themselves
+  return rounded;
 }
 
 // Python:
+//   @coroutine
 //   def average():
-//       count = 0
-//       summ = 0
+//       cnt = 0
+//       sm = 0
 //       average = None
+//
 //       while True:
 //           try:
 //               x = yield average
 //           except StopIteration:
-//               print('Done!')
+//               print("Done!")
 //               break
 //           else:
-//               count += 1
-//               summ += x
-//               average = round(summ / count, 2)
-//       return average
+//               cnt += 1
+//               sm += x
+//               average = round(sm / cnt, 2)
+//
+// The course's average() stops there and returns None. Ours returns its last
+// average, to show where a return value goes.
 lesson5::Generator<std::optional<double>, double, std::optional<double>> average() {
   int count = 0;
   double sum = 0;
-  std::optional<double> running_average;
+  std::optional<double> running_average;  // None until the first number
   while (true) {
     std::optional<double> x;
     try {
       x = co_yield running_average;
-    } catch (const Stop&) {
+    } catch (const StopIteration&) {
       std::cout << "Done!\n";
       break;
     }
-    // next() sends nothing (None). Python would fail at `summ += None`; we
-    // simply hand out the same average again.
+    // next() and send(None) send nothing. Python would fail at `sm += x`;
+    // we simply hand out the same average again.
     if (!x) continue;
     ++count;
     sum += *x;
@@ -90,37 +116,46 @@ lesson5::Generator<std::optional<double>, double, std::optional<double>> average
   co_return running_average;
 }
 
-// What the course types at Python's >>> prompt, as commands to the interpreter that
-// --interactive reads from standard input.
+// What the course has us type at Python's >>> prompt, in that order, as
+// commands to the interpreter that --interactive reads from standard input.
 constexpr lesson5::repl::Step walkthrough[] = {
-    {"gen() made a generator, but not one line of its body has run yet.", "state gen"},
-    {"So there is no co_yield waiting for a value, and Python refuses this:", "send gen Ok"},
-    {"next() runs gen up to its co_yield, which hands out the greeting.", "next gen"},
-    {"gen now waits at that co_yield, its locals kept in its frame.", "state gen"},
-    {"send() resumes it and the co_yield evaluates to what was sent. gen prints it and runs "
-     "off its end.",
-     "send gen Ok"},
-    {"", "state gen"},
-    {"avg is the online averager. prime() runs it to its first co_yield, as the course's "
-     "@coroutine decorator does.",
-     "prime avg"},
-    {"Each number sent comes back as the running average, rounded to two places.", "send avg 10"},
-    {"", "send avg 20"},
+    {"gen_ = gen() made a generator, but not one line of its body has run yet.", "state gen_"},
+    {"So no co_yield is waiting for a value, and Python refuses one:", "send gen_ example"},
+    {"None it takes: send(None) runs gen_ up to its co_yield, which hands out x.",
+     "send gen_ None"},
+    {"gen_ now waits at that co_yield, its locals kept in its frame.", "state gen_"},
+    {"next() sends None too. The co_yield evaluates to it, and gen_ prints it and runs off its "
+     "end.",
+     "next gen_"},
+    {"A new gen_, started with next() this time, the same as send(None). Then send() hands it "
+     "a value.",
+     "new gen_"},
+    {"", "next gen_"},
+    {"", "send gen_ example"},
+    {"", "state gen_"},
+    {"avg = average() is suspended already: the course's @coroutine decorator, prime() here, "
+     "ran it to its first co_yield, so it is ready for send().",
+     "state avg"},
+    {"Each number sent comes back as the running average, rounded to two places as Python's "
+     "round() does.",
+     "send avg 5"},
+    {"", "send avg 10"},
     {"", "send avg 4"},
-    {"Stop, thrown in, is raised at the co_yield where avg waits. avg catches it, prints "
-     "Done! and returns its last average.",
-     "throw avg"},
-    {"Python hands that value out in StopIteration; here result() reads it.", "result avg"},
-    {"A finished generator cannot be resumed.", "send avg 5"},
-    {"An exception the coroutine does not catch comes back out of throw_into().", "new gen"},
-    {"", "next gen"},
-    {"", "throw gen"},
-    {"close() raises GeneratorExit at the co_yield: avg does not catch it, so it ends there, "
-     "without a return value.",
+    {"StopIteration, thrown in, is raised at the co_yield where avg waits. avg catches it, "
+     "prints Done! and finishes.",
+     "throw avg StopIteration"},
+    {"The course's average() returns nothing. Ours returns its last average: Python would hand "
+     "it out in StopIteration.value, and result() reads it here.",
+     "result avg"},
+    {"A finished generator cannot be resumed (Python raises StopIteration again).", "send avg 5"},
+    {"An exception avg does not catch comes back out of throw(), and avg is closed.", "new avg"},
+    {"", "throw avg Exception"},
+    {"close() raises GeneratorExit at the co_yield. avg does not catch that either, so it ends "
+     "there, without a return value.",
      "new avg"},
-    {"", "prime avg"},
     {"", "close avg"},
     {"", "result avg"},
+    {"Every command can be typed in the course's Python spelling too.", "getgeneratorstate(gen_)"},
 };
 
 }  // namespace
@@ -134,9 +169,14 @@ int main(int argc, char** argv) {
   command_line.flag("--interactive", "read commands from standard input (type help)", interactive);
   command_line.parse(argc, argv);
 
+  // Python: gen_ = gen(); avg = average(), which @coroutine primes.
+  auto gen_ = gen();
+  auto avg = lesson5::prime(average());
+
   lesson5::repl::Interpreter interpreter;
-  interpreter.add<Stop>("gen", gen);
-  interpreter.add<Stop>("avg", average);
+  interpreter.add_exception<StopIteration>();
+  interpreter.add("gen_", gen_, "gen_ = gen()", [&gen_] { gen_ = gen(); });
+  interpreter.add("avg", avg, "avg = average()", [&avg] { avg = lesson5::prime(average()); });
   if (interactive) {
     interpreter.run(std::cin);
   } else {

@@ -2,38 +2,42 @@
 // over to a sub-coroutine until that one finishes, and receives its result.
 //
 // Run it:      scripts/run.sh delegation                  a narrated walkthrough
-//              scripts/run.sh delegation --interactive    drive it yourself (type help)
-// Observe:     every message sent to the delegator `g` is printed by subgen,
-//              after a "..........", though g is what we send to. An
-//              exception thrown into g is raised in subgen, which returns
-//              "BlaBlaException raised."; that string is what g's
-//              co_await yield_from(...) evaluates to, and g prints it.
-// Why:         the chain g -> subgen is one generator for its caller:
-//              Generator resumes the innermost coroutine directly and
-//              forwards sends and throws to it, so a chain of any depth costs
+//              scripts/run.sh delegation --interactive    drive sg and g yourself (type help)
+// Observe:     every message sent to the delegator g is printed by sg after a
+//              "..........", though g is what we send to. An exception thrown
+//              into g is raised in sg, which returns "SomeException raised.";
+//              that string is what g's co_await yield_from(sub) evaluates to,
+//              and g prints it. GeneratorExit, which is no Exception, goes
+//              through both.
+// Why:         the chain g -> sg is one generator for its caller: Generator
+//              resumes the innermost coroutine directly and forwards sends and
+//              throws to it (yield_from.hpp), so a chain of any depth costs
 //              the same per step and no stack.
 // Since coroutines.cpp: one coroutine awaits another with yield_from().
 // Shortcuts:   subgen names an exception by its what(), where Python prints
-//              the name of its class.
+//              the name of its class. While g delegates to sg, sg is driven
+//              through g only; Python would let us send to sg directly too.
 
 #include <exception>
 #include <iostream>
 #include <optional>
 #include <string>
-#include <utility>
 
 #include "5_coroutines/generator.hpp"
 #include "5_coroutines/repl.hpp"
+#include "5_coroutines/yield_from.hpp"
 #include "common/command_line.hpp"
 
 namespace {
 
+using lesson5::Generator;
 using lesson5::None;
 
-// Python: class BlaBlaException(Exception): pass
-class BlaBlaException : public std::exception {
+// Python: class SomeException(Exception). Python's Exception is
+// std::exception here.
+class SomeException : public std::exception {
  public:
-  const char* what() const noexcept override { return "BlaBlaException"; }
+  const char* what() const noexcept override { return "SomeException"; }
 };
 
 // Python:
@@ -42,10 +46,10 @@ class BlaBlaException : public std::exception {
 //           try:
 //               message = yield
 //           except Exception as e:
-//               return f'{type(e).__name__} raised.'
+//               return f"{e.__class__.__name__} raised."
 //           else:
-//               print('..........', message)
-lesson5::Generator<None, std::string, std::string> subgen() {
+//               print("..........", message)
+Generator<None, std::string, std::string> subgen() {
   while (true) {
     std::optional<std::string> message;
     try {
@@ -59,31 +63,43 @@ lesson5::Generator<None, std::string, std::string> subgen() {
 
 // Python:
 //   @coroutine
-//   def delegator():
-//       result = yield from subgen()
-//       print('res:', result)
-lesson5::Generator<None, std::string> delegator() {
-  const std::string result = co_await lesson5::yield_from(subgen());
+//   def delegator(g: Generator):
+//       res = yield from g
+//       print("res: ", res)
+//
+// Like Python's g, `sub` is a generator that the caller made and still holds:
+// yield_from(sub) borrows it, and the caller keeps it alive meanwhile.
+Generator<None, std::string> delegator(Generator<None, std::string, std::string>& sub) {
+  const std::string result = co_await lesson5::yield_from(sub);
+  // The text as the course wrote it (Python's print() shows two spaces).
   std::cout << "res: " << result << '\n';
 }
 
 constexpr lesson5::repl::Step walkthrough[] = {
-    {"g is delegator(), not started. prime() runs it into subgen(), which it delegates to, "
-     "up to subgen's co_yield.",
-     "prime g"},
-    {"We send to g, but subgen is the one waiting: its co_yield receives the message.",
-     "send g ok"},
+    {"sg = subgen(), then g = delegator(sg), which the course's @coroutine primes (prime() "
+     "here): g ran up to its yield from, which started sg. Both wait now, sg at its co_yield.",
+     "state g"},
+    {"", "state sg"},
+    {"We send to g, but sg is the one waiting: its co_yield receives the message.", "send g ok"},
     {"", "send g hello"},
-    {"next() sends nothing, Python's None.", "next g"},
-    {"g is suspended as long as subgen is.", "state g"},
-    {"An exception thrown into g is raised in subgen, which returns a string. That is "
-     "what g's co_await yield_from(...) evaluates to; g prints it and finishes.",
-     "throw g"},
-    {"", "state g"},
-    {"close() reaches subgen the same way: GeneratorExit ends subgen, then g.", "new g"},
-    {"", "prime g"},
+    {"next() sends None.", "next g"},
+    {"While g delegates to sg, sg is driven through g only (Python would let us send to sg "
+     "too).",
+     "send sg hi"},
+    {"An exception thrown into g is raised in sg, which catches it and returns a string. That "
+     "is what g's co_await yield_from(sub) evaluates to; g prints it and finishes.",
+     "throw g SomeException"},
+    {"sg finished first, and its result is still there to read.", "state sg"},
+    {"", "result sg"},
+    {"subgen catches any Exception, std::exception here. GeneratorExit is no Exception: it goes "
+     "through sg, then through g.",
+     "new g"},
+    {"", "throw g GeneratorExit"},
+    {"", "state sg"},
+    {"close() raises GeneratorExit in sg the same way, and both end quietly.", "new g"},
     {"", "send g one more"},
     {"", "close g"},
+    {"", "state sg"},
 };
 
 }  // namespace
@@ -98,8 +114,22 @@ int main(int argc, char** argv) {
   command_line.flag("--interactive", "read commands from standard input (type help)", interactive);
   command_line.parse(argc, argv);
 
+  // Python: sg = subgen(); g = delegator(sg), which @coroutine primes. g comes
+  // second so that it is destroyed first: it borrows sg.
+  auto sg = subgen();
+  auto g = lesson5::prime(delegator(sg));
+  // `new sg` and `new g` make both again. The old g is closed first, which
+  // closes the old sg it delegates to, so that sg is free to be replaced.
+  const auto make_both_again = [&sg, &g] {
+    g.close();
+    sg = subgen();
+    g = lesson5::prime(delegator(sg));
+  };
+
   lesson5::repl::Interpreter interpreter;
-  interpreter.add<BlaBlaException>("g", delegator);
+  interpreter.add_exception<SomeException>();
+  interpreter.add("sg", sg, "sg = subgen(); g = delegator(sg)", make_both_again);
+  interpreter.add("g", g, "sg = subgen(); g = delegator(sg)", make_both_again);
   if (interactive) {
     interpreter.run(std::cin);
   } else {

@@ -6,38 +6,42 @@
 //   }
 //
 // What a caller does with one, next to Python:
-//   g.next()             next(g)       resume it; returns what the next co_yield hands out
-//   g.send(v)            g.send(v)     the same, and the co_yield where it waits evaluates to v
-//   g.throw_into(e)      g.throw(e)    raise e at the co_yield where it waits
-//   g.close()            g.close()     raise GeneratorExit there; it must not co_yield again
-//   g.state()            inspect.getgeneratorstate(g)
-//   g.result()           StopIteration.value: what it handed to co_return
-//   prime(g)             the course's @coroutine decorator: run g to its first co_yield
-//   co_await yield_from(sub)           yield from sub: evaluates to sub's co_return value
+//   auto g = count_to(3)   g = count_to(3)   make it; none of its body runs yet
+//   g.state()              inspect.getgeneratorstate(g)
+//   g.next()               next(g)       resume it; returns what the next co_yield hands out
+//   g.send(v)              g.send(v)     the same, and the co_yield where it waits evaluates to v
+//   g.throw_into(e)        g.throw(e)    raise e at the co_yield where it waits
+//   g.close()              g.close()     raise GeneratorExit there; it must not co_yield again
+//   g.result()             StopIteration.value: what it handed to co_return
+//   prime(g)               the course's @coroutine decorator: run g to its first co_yield
+// yield_from.hpp adds delegation, Python's `yield from`.
 //
 // Inside the coroutine, `co_yield v` evaluates to std::optional<Sent>: the value
 // sent, or std::nullopt when it was resumed by next() (Python's None).
 //
-// When the coroutine finishes, Python raises StopIteration carrying the return
-// value. Here next(), send() and throw_into() return std::nullopt instead, and
-// result() holds the value: finishing is a normal outcome, not an exception.
+// C++ has no StopIteration. When the coroutine finishes, Python raises it,
+// carrying the return value; here next(), send() and throw_into() return
+// std::nullopt instead, and result() holds the value: finishing is a normal
+// outcome, not an exception.
 //
 // GeneratorError reports misuse, in Python's words where Python has them:
-// sending a value to a just-started generator, resuming a closed or a running
-// one, using a moved-from one, yielding again after close(), asking for the
-// result too early. An exception that escapes the coroutine comes out of the
-// call that resumed it, and the generator is closed from then on.
+// sending a value to a just-started generator, resuming a running one, using a
+// moved-from one, yielding again after close(), asking for the result too
+// early. Resuming a finished generator is one too (Python raises StopIteration
+// again). An exception that escapes the coroutine comes out of the call that
+// resumed it, and the generator is closed from then on.
 //
-// Destroying a Generator destroys its coroutine frame, and the frames it
-// delegates to, running the destructors of every local alive in them. Unlike
-// Python it does not call close() first: a destructor must not throw.
+// Destroying a Generator destroys its coroutine frame, running the destructors
+// of every local alive in it. Unlike Python it does not call close() first: a
+// destructor must not throw.
 //
-// close() during a yield_from raises GeneratorExit in the innermost generator
-// only, like throw_into(); Python raises it in each delegator too, so that one
-// whose sub-generator caught it and returned stops all the same.
+// Below: the states and errors, then Generator (what a caller uses), then its
+// promise (what the compiler calls), and last the part of the promise that
+// yield_from.hpp needs.
 #pragma once
 
 #include <coroutine>
+#include <cstdio>
 #include <exception>
 #include <memory>
 #include <optional>
@@ -86,122 +90,14 @@ class GeneratorError : public std::logic_error {
 // `catch (const std::exception&)` in the coroutine lets it pass.
 struct GeneratorExit {};
 
-template <typename Yield, typename Sent = None, typename Return = void>
-class Generator;
-
 namespace detail {
-
-// One generator's place in a delegation chain (yield from), and what the
-// consumer and the innermost generator hand each other. Generators with
-// different Return types can delegate to one another, so this part of the
-// promise does not depend on Return.
-template <typename Yield, typename Sent>
-struct Link {
-  std::coroutine_handle<> frame;  // this generator's coroutine
-  Link* root = this;              // the outermost generator: the one the consumer holds
-  Link* parent = nullptr;         // the generator that delegates to this one
-
-  // Used in the root only.
-  Link* leaf = this;  // the innermost generator: the consumer resumes it directly
-  GeneratorState state = GeneratorState::created;
-  const Yield* yielded = nullptr;  // what the leaf's co_yield hands out; lives in its frame
-  std::optional<Sent> sent;        // what the leaf's co_yield evaluates to
-  std::exception_ptr thrown;       // what it raises instead (throw_into, close)
-
-  std::exception_ptr escaped;  // the exception that ended this coroutine, if one did
-
-  // What a co_yield evaluates to once resumed.
-  std::optional<Sent> take_sent() {
-    if (thrown) std::rethrow_exception(std::exchange(thrown, nullptr));
-    return std::exchange(sent, std::nullopt);
-  }
-
-  // yield from: `sub`, with whatever it delegates to already, joins this chain
-  // below this generator and becomes the leaf that the consumer resumes next.
-  void delegate_to(Link& sub) noexcept {
-    for (Link* link = sub.leaf; link != nullptr; link = link->parent)
-      link->root = root;
-    sub.parent = this;
-    root->leaf = std::exchange(sub.leaf, &sub);  // only the root's leaf is kept up to date
-  }
-
-  // At final suspend, a sub-generator makes its parent the leaf again; the
-  // consumer resumes the parent, whose yield_from() then reads the result.
-  void finish() noexcept {
-    if (parent != nullptr) root->leaf = parent;
-  }
-};
-
-// co_yield value: hand out the value's address, suspend, and on resumption
-// evaluate to what was sent (or raise what was thrown in).
-template <typename Yield, typename Sent>
-struct YieldAwaiter {
-  Link<Yield, Sent>& link;
-
-  bool await_ready() const noexcept { return false; }
-  void await_suspend(std::coroutine_handle<>) const noexcept {}
-  // Read root at resumption: a primed generator may have joined a chain since.
-  std::optional<Sent> await_resume() const { return link.root->take_sent(); }
-};
-
-struct FinalAwaiter {
-  bool await_ready() const noexcept { return false; }
-  template <typename Promise>
-  void await_suspend(std::coroutine_handle<Promise> finished) const noexcept {
-    finished.promise().finish();
-  }
-  void await_resume() const noexcept {}
-};
-
-// A coroutine has either return_value or return_void, never both.
-template <typename Return>
-struct ReturnSlot {
-  std::optional<Return> value;
-  void return_value(Return returned) { value.emplace(std::move(returned)); }
-};
-
-template <>
-struct ReturnSlot<void> {
-  void return_void() const noexcept {}
-};
-
 template <typename Yield, typename Sent, typename Return>
+class Promise;
+template <typename Yield, typename Sent, typename Return, bool lent>
 class YieldFrom;
-
-template <typename Yield, typename Sent, typename Return>
-class Promise : public Link<Yield, Sent>, public ReturnSlot<Return> {
- public:
-  Generator<Yield, Sent, Return> get_return_object() noexcept {
-    const auto handle = std::coroutine_handle<Promise>::from_promise(*this);
-    this->frame = handle;
-    return Generator<Yield, Sent, Return>(handle);
-  }
-
-  // Lazy start: the body runs on the first resumption, as in Python.
-  std::suspend_always initial_suspend() const noexcept { return {}; }
-  FinalAwaiter final_suspend() const noexcept { return {}; }
-
-  YieldAwaiter<Yield, Sent> yield_value(const Yield& value) noexcept {
-    // A temporary being yielded lives until the co_yield expression ends,
-    // which is after the consumer has copied it.
-    this->root->yielded = std::addressof(value);
-    return {*this};
-  }
-  // return_value or return_void: see ReturnSlot.
-
-  void unhandled_exception() noexcept { this->escaped = std::current_exception(); }
-
-  // The only thing a generator may co_await is yield_from(sub).
-  template <typename SubReturn>
-  YieldFrom<Yield, Sent, SubReturn>&& await_transform(
-      YieldFrom<Yield, Sent, SubReturn>&& delegation) const noexcept {
-    return std::move(delegation);
-  }
-};
-
 }  // namespace detail
 
-template <typename Yield, typename Sent, typename Return>
+template <typename Yield, typename Sent = None, typename Return = void>
 class [[nodiscard]] Generator {
   static_assert(std::is_object_v<Yield> && !std::is_array_v<Yield>,
                 "a generator yields values: use None for nothing");
@@ -222,8 +118,9 @@ class [[nodiscard]] Generator {
   ~Generator() { destroy(); }
 
   // A moved-from generator reports GEN_CLOSED: there is nothing left to run.
+  // One lent to a yield_from is in the state of the generator it is lent to.
   GeneratorState state() const noexcept {
-    return handle_ ? handle_.promise().state : GeneratorState::closed;
+    return handle_ ? handle_.promise().root->state : GeneratorState::closed;
   }
 
   // Python: next(g)
@@ -290,7 +187,8 @@ class [[nodiscard]] Generator {
 
  private:
   friend promise_type;
-  friend class detail::YieldFrom<Yield, Sent, Return>;
+  template <typename, typename, typename, bool>
+  friend class detail::YieldFrom;
   using Handle = std::coroutine_handle<promise_type>;
 
   explicit Generator(Handle handle) noexcept : handle_(handle) {}
@@ -303,90 +201,45 @@ class [[nodiscard]] Generator {
     if (!handle_) throw_moved_from();
     if (state() == GeneratorState::running) throw GeneratorError("generator already executing");
     if (state() == GeneratorState::closed) throw GeneratorError("generator is closed");
+    if (handle_.promise().lent) {
+      throw GeneratorError(
+          "generator is lent to a yield_from: resume the one that delegates to it");
+    }
   }
 
-  // Runs the chain until its innermost generator yields or the outermost one
-  // finishes. Entering or leaving a yield_from() suspends back to this loop,
-  // which resumes the new leaf: a trampoline. (Returning the next handle from
-  // await_suspend, symmetric transfer, is a jump only when the compiler makes
-  // it a tail call; g++ -O0 does not, and a long chain overflows the stack.)
+  // Resumes the coroutine until it yields or finishes. For a generator that
+  // delegates to none, leaf is itself and the loop turns once; yield_from.hpp
+  // says why it may turn more.
   std::optional<Yield> resume() {
-    promise_type& root = handle_.promise();
-    root.state = GeneratorState::running;
-    root.yielded = nullptr;
+    promise_type& promise = handle_.promise();
+    promise.state = GeneratorState::running;
+    promise.yielded = nullptr;
     do {
-      root.leaf->frame.resume();
-    } while (root.yielded == nullptr && !handle_.done());
+      promise.leaf->frame.resume();
+    } while (promise.yielded == nullptr && !handle_.done());
     if (handle_.done()) {
-      root.state = GeneratorState::closed;
-      if (root.escaped) std::rethrow_exception(std::exchange(root.escaped, nullptr));
+      promise.state = GeneratorState::closed;
+      if (promise.escaped) std::rethrow_exception(std::exchange(promise.escaped, nullptr));
       return std::nullopt;
     }
-    root.state = GeneratorState::suspended;
-    return std::optional<Yield>(std::in_place, *root.yielded);
+    promise.state = GeneratorState::suspended;
+    return std::optional<Yield>(std::in_place, *promise.yielded);
   }
 
-  // Innermost frame first: a chain of any depth is destroyed by this loop,
-  // not by a recursion as deep as the chain.
   void destroy() noexcept {
     if (!handle_) return;
-    detail::Link<Yield, Sent>* link = handle_.promise().leaf;
-    while (link != &handle_.promise()) {
-      detail::Link<Yield, Sent>* parent = link->parent;
-      link->frame.destroy();
-      link = parent;
+    if (handle_.promise().lent) {
+      // As for a std::thread still joinable: going on would leave the
+      // generator it is lent to resuming a destroyed frame.
+      std::fputs("a Generator was destroyed while lent to a yield_from\n", stderr);
+      std::terminate();
     }
+    handle_.promise().destroy_delegates();
     std::exchange(handle_, nullptr).destroy();
   }
 
   Handle handle_;
 };
-
-namespace detail {
-
-// The awaiter behind `co_await yield_from(sub)`. While `sub` runs, its frame
-// belongs to the chain (the root destroys it if it is destroyed first); once
-// `sub` finishes, this awaiter takes it back, hands out its result and
-// destroys it at the end of the co_await expression.
-template <typename Yield, typename Sent, typename Return>
-class [[nodiscard]] YieldFrom {
- public:
-  explicit YieldFrom(Generator<Yield, Sent, Return> sub) : sub_(std::move(sub)) {
-    if (!sub_.handle_) sub_.throw_moved_from();
-  }
-
-  // Python: yield from a finished generator evaluates to its result at once.
-  bool await_ready() const noexcept { return sub_.state() == GeneratorState::closed; }
-
-  template <typename ParentPromise>
-  void await_suspend(std::coroutine_handle<ParentPromise> parent) noexcept {
-    running_ = std::exchange(sub_.handle_, nullptr);
-    parent.promise().delegate_to(running_.promise());
-  }
-
-  Return await_resume() {
-    if (running_) sub_.handle_ = std::exchange(running_, nullptr);
-    Promise<Yield, Sent, Return>& finished = sub_.handle_.promise();
-    if (finished.escaped) std::rethrow_exception(std::exchange(finished.escaped, nullptr));
-    if constexpr (!std::is_void_v<Return>) {
-      if (!finished.value) throw GeneratorError("generator finished without a return value");
-      return std::move(*finished.value);
-    }
-  }
-
- private:
-  Generator<Yield, Sent, Return> sub_;
-  std::coroutine_handle<Promise<Yield, Sent, Return>> running_;
-};
-
-}  // namespace detail
-
-// Python: yield from sub. Usage, inside a generator with the same Yield and
-// Sent types: `auto result = co_await yield_from(sub_generator());`
-template <typename Yield, typename Sent, typename Return>
-detail::YieldFrom<Yield, Sent, Return> yield_from(Generator<Yield, Sent, Return> sub) {
-  return detail::YieldFrom<Yield, Sent, Return>(std::move(sub));
-}
 
 // The course's @coroutine decorator: runs a new generator up to its first
 // co_yield, so that it is ready to receive send().
@@ -395,5 +248,160 @@ template <typename Yield, typename Sent, typename Return>
   generator.next();
   return generator;
 }
+
+namespace detail {
+
+// What the consumer and the coroutine hand each other, and the generator's
+// place in a chain of delegations (yield_from.hpp). Generators with different
+// Return types can delegate to one another, so this part of the promise does
+// not depend on Return.
+template <typename Yield, typename Sent>
+struct Link {
+  std::coroutine_handle<> frame;  // this generator's coroutine
+  GeneratorState state = GeneratorState::created;
+  const Yield* yielded = nullptr;  // what the co_yield hands out; lives in the coroutine's frame
+  std::optional<Sent> sent;        // what the co_yield evaluates to
+  std::exception_ptr thrown;       // what it raises instead (throw_into, close)
+  std::exception_ptr escaped;      // the exception that ended this coroutine, if one did
+
+  // A generator that delegates to none is a chain of one: root and leaf are
+  // itself. In a longer chain, every generator uses the root's state,
+  // yielded, sent and thrown above.
+  Link* root = this;       // the outermost generator: the one the consumer holds
+  Link* leaf = this;       // kept up to date in the root only: the generator the consumer resumes
+  Link* parent = nullptr;  // the generator that delegates to this one
+  bool lent = false;       // its frame belongs to a Generator held elsewhere, not to the chain
+
+  // What a co_yield evaluates to once resumed.
+  std::optional<Sent> take_sent() {
+    if (thrown) std::rethrow_exception(std::exchange(thrown, nullptr));
+    return std::exchange(sent, std::nullopt);
+  }
+
+  // At final suspend, a generator that was delegated to makes its parent the
+  // leaf again; the consumer resumes the parent, whose yield_from reads the result.
+  void finish() noexcept {
+    if (parent != nullptr) root->leaf = parent;
+  }
+
+  // Defined at the end of this file, with the chain they maintain.
+  void delegate_to(Link& sub) noexcept;
+  void leave_chain(Link* innermost, GeneratorState now) noexcept;
+  void destroy_delegates() noexcept;
+};
+
+// co_yield value: hand out the value's address, suspend, and on resumption
+// evaluate to what was sent (or raise what was thrown in).
+template <typename Yield, typename Sent>
+struct YieldAwaiter {
+  Link<Yield, Sent>& link;
+
+  bool await_ready() const noexcept { return false; }
+  void await_suspend(std::coroutine_handle<>) const noexcept {}
+  // Read root at resumption: a primed generator may have joined a chain since.
+  std::optional<Sent> await_resume() const { return link.root->take_sent(); }
+};
+
+struct FinalAwaiter {
+  bool await_ready() const noexcept { return false; }
+  template <typename Promise>
+  void await_suspend(std::coroutine_handle<Promise> finished) const noexcept {
+    finished.promise().finish();
+  }
+  void await_resume() const noexcept {}
+};
+
+// A coroutine has either return_value or return_void, never both.
+template <typename Return>
+struct ReturnSlot {
+  std::optional<Return> value;
+  void return_value(Return returned) { value.emplace(std::move(returned)); }
+};
+
+template <>
+struct ReturnSlot<void> {
+  void return_void() const noexcept {}
+};
+
+template <typename Yield, typename Sent, typename Return>
+class Promise : public Link<Yield, Sent>, public ReturnSlot<Return> {
+ public:
+  Generator<Yield, Sent, Return> get_return_object() noexcept {
+    const auto handle = std::coroutine_handle<Promise>::from_promise(*this);
+    this->frame = handle;
+    return Generator<Yield, Sent, Return>(handle);
+  }
+
+  // Lazy start: the body runs on the first resumption, as in Python.
+  std::suspend_always initial_suspend() const noexcept { return {}; }
+  FinalAwaiter final_suspend() const noexcept { return {}; }
+
+  YieldAwaiter<Yield, Sent> yield_value(const Yield& value) noexcept {
+    // A temporary being yielded lives until the co_yield expression ends,
+    // which is after the consumer has copied it.
+    this->root->yielded = std::addressof(value);
+    return {*this};
+  }
+  // return_value or return_void: see ReturnSlot.
+
+  void unhandled_exception() noexcept { this->escaped = std::current_exception(); }
+
+  // The only thing a generator may co_await is yield_from(sub) (yield_from.hpp).
+  template <typename SubReturn, bool lent>
+  YieldFrom<Yield, Sent, SubReturn, lent>&& await_transform(
+      YieldFrom<Yield, Sent, SubReturn, lent>&& delegation) const noexcept {
+    return std::move(delegation);
+  }
+};
+
+// ---- The chain that yield_from.hpp builds ----
+
+// `sub`, with whatever it delegates to already, joins this chain below this
+// generator and becomes the leaf that the consumer resumes next.
+template <typename Yield, typename Sent>
+void Link<Yield, Sent>::delegate_to(Link& sub) noexcept {
+  for (Link* link = sub.leaf; link != nullptr; link = link->parent)
+    link->root = root;
+  sub.parent = this;
+  root->leaf = std::exchange(sub.leaf, &sub);
+}
+
+// The other way: this generator, with `innermost` and the ones between, leaves
+// the chain and is a chain of its own again, in state `now`.
+template <typename Yield, typename Sent>
+void Link<Yield, Sent>::leave_chain(Link* innermost, GeneratorState now) noexcept {
+  for (Link* link = innermost; link != this; link = link->parent)
+    link->root = this;
+  root = this;
+  leaf = innermost;
+  parent = nullptr;
+  lent = false;
+  state = now;
+}
+
+// Called on a root about to be destroyed: destroys the frames it delegates to,
+// innermost first, so that a chain of any depth is destroyed by this loop, not
+// by a recursion as deep as the chain. A lent generator is not the chain's to
+// destroy: from the highest one down, the chain goes back to its lender.
+template <typename Yield, typename Sent>
+void Link<Yield, Sent>::destroy_delegates() noexcept {
+  Link* highest_lent = nullptr;
+  for (Link* link = leaf; link != this; link = link->parent) {
+    if (link->lent) highest_lent = link;
+  }
+  Link* link = leaf;
+  if (highest_lent != nullptr) {
+    link = highest_lent->parent;
+    highest_lent->leave_chain(leaf, GeneratorState::suspended);
+  }
+  while (link != this) {
+    Link* const next = link->parent;
+    link->frame.destroy();
+    link = next;
+  }
+  leaf = this;
+}
+
+}  // namespace detail
 
 }  // namespace lesson5

@@ -6,20 +6,25 @@
 //              --trace, watch the loop wait, see which descriptor is ready,
 //              and resume the task that waits on it.
 // Why:         set it beside lesson 1 (diff 1_intro/blocking_echo_server.cpp
-//              this file): serve_client() and run_server() have the same
-//              shape, a plain loop of "receive, then send it all back". Where
-//              lesson 1 blocked the whole thread, `co_await` suspends only
-//              this task, and the event loop runs the others meanwhile.
-// Since lesson 5: no hand-written scheduler and no state machine per client;
-//              a client's state is simply the locals of its coroutine.
+//              this file): client() and server() have the same shape, a
+//              plain loop of "receive, then send it all back". Where lesson 1
+//              blocked the whole thread, `co_await` suspends only this task,
+//              and the event loop runs the others meanwhile.
+// Since lesson 5: a task no longer says what it waits for (co_yield a Wait);
+//              it awaits the call it wants to make (read_some, write_all), and
+//              the runtime (runtime/, on lesson 3's Selector) waits and makes
+//              it. The Scheduler is gone.
+// The course:  its lesson 6 shows asyncio with timers and downloads, and no
+//              server; the Python lines below point at its lesson 4 server,
+//              whose shape this one keeps.
 //
-// Memory stays bounded per client: a task does not read again until all it
-// read has been sent, so a client that does not read its echo stops being
-// read (backpressure). Each client's coroutine frame holds its 1 KiB buffer
-// (Python's recv(1024)), which keeps ten thousand idle clients cheap. Running
-// out of descriptors is lesson6::accept()'s business: it says so and rests the
-// listener for a moment, as asyncio's servers do.
+// Memory stays bounded per client, as in every lesson: a task reads again
+// only once all it read has been sent back (backpressure). Its buffer lives
+// in its coroutine frame for as long as the client is connected, idle or
+// not, which is why every lesson's buffer is small (common::receive_buffer_size).
 
+#include <array>
+#include <cstddef>
 #include <iostream>
 #include <span>
 #include <string>
@@ -33,32 +38,38 @@
 
 namespace {
 
-// Python: while True: data = await loop.sock_recv(conn, 1024); if not data: break;
-//         await loop.sock_sendall(conn, data)
-lesson6::Task<void> serve_client(lesson6::Socket client, common::Tracer trace) {
-  const std::string name = common::peer_name(client.get());
-  std::cout << "connection from " << name << std::endl;
-  // Says "closed" when the frame goes: at the end, or destroyed at Ctrl-C.
-  const common::ClosedLine closed_line(name);
-  char buffer[1024];
+// Python: def client(client_socket): while True: yield ("read", client_socket);
+//         request = client_socket.recv(4096); if not request: break; and for
+//         each character r of its greeting: yield ("write", client_socket);
+//         client_socket.send(r.encode()).
+// Each "yield, then call" of lesson 4 is one co_await here.
+lesson6::Task<void> client(lesson6::Socket connection, std::string name, common::Tracer trace) {
+  // When the frame goes, at the end or destroyed at Ctrl-C, closed_line says
+  // "closed", and the socket closes.
+  const common::ClosedLine closed_line(std::move(name));
+  std::array<char, common::receive_buffer_size> buffer;
   try {
     while (true) {
-      const std::size_t received = co_await lesson6::read_some(client, buffer);
-      if (received == 0) break;  // the client closed
-      trace("received ", received, " bytes from fd ", client.get(), ", sending them back");
-      co_await lesson6::write_all(client, std::span(buffer).first(received));
+      const std::size_t received = co_await lesson6::read_some(connection, buffer);
+      if (received == 0) co_return;  // the client closed
+      trace("received ", received, " bytes from fd ", connection.get(), ", sending them back");
+      co_await lesson6::write_all(connection, std::span(buffer).first(received));
     }
   } catch (const std::system_error& error) {
-    trace("fd ", client.get(), ": ", error.what());  // a reset or a broken pipe: this client only
+    // A reset or a broken pipe ends this client only.
+    trace("fd ", connection.get(), ": ", error.what());
   }
 }
 
-// Python: while True: conn, addr = await loop.sock_accept(sock); loop.create_task(handle(conn))
-lesson6::Task<void> run_server(lesson6::Socket listener, common::Tracer trace) {
+// Python: def server(): ... while True: yield ("read", server_socket);
+//         client_socket, addr = server_socket.accept(); ...;
+//         TASKS.append(client(client_socket))
+lesson6::Task<void> server(lesson6::Socket listener, common::Tracer trace) {
   while (true) {
-    lesson6::Socket client = co_await lesson6::accept(listener);
-    trace("accepted fd ", client.get(), ": spawning a task to serve it");
-    lesson6::spawn(serve_client(std::move(client), trace));
+    lesson6::Socket connection = co_await lesson6::accept(listener);
+    std::string name = common::peer_name(connection.get());
+    std::cout << "connection from " << name << std::endl;
+    lesson6::spawn(client(std::move(connection), std::move(name), trace));
   }
 }
 
@@ -71,12 +82,14 @@ int main(int argc, char** argv) {
   common::add_server_options(command_line, options);
   command_line.parse(argc, argv);
   try {
+    const common::Tracer trace(options.trace, options.timeline);  // creates --timeline's file
     common::install_stop_handlers();
     lesson6::Socket listener(common::listen_tcp(options.host, options.port));
+    // The listener may be reported ready for a client that gives up before
+    // we accept(); a blocking accept() would then hang the whole loop.
     common::set_nonblocking(listener.get());
     common::print_listening(listener.get());
-    const common::Tracer trace(options.trace);
-    lesson6::run(run_server(std::move(listener), trace), trace);
+    lesson6::run(server(std::move(listener), trace), trace);
   } catch (const lesson6::Stopped&) {
     return 0;  // SIGINT or SIGTERM: every client's task was destroyed, its socket closed
   } catch (const std::exception& error) {

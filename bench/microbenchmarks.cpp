@@ -19,6 +19,7 @@
 
 #include "3_async_with_callbacks/selector.hpp"
 #include "5_coroutines/generator.hpp"
+#include "5_coroutines/yield_from.hpp"
 #include "6_async_await/runtime/runtime.hpp"
 #include "common/net.hpp"
 

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <charconv>
 #include <cstdlib>
+#include <iostream>
 
 namespace common {
 
@@ -114,6 +115,23 @@ void add_server_options(CommandLine& command_line, ServerOptions& options) {
                       });
   command_line.option("--port", "port to listen on; 0 picks a free one", options.port);
   command_line.flag("--trace", "narrate the event loop on standard error", options.trace);
+  add_timeline_option(command_line, options.timeline);
+}
+
+void add_timeline_option(CommandLine& command_line, std::string& path) {
+  command_line.option("--timeline",
+                      "write what the loop did to this file, for Perfetto's UI or chrome://tracing",
+                      path, [](std::string_view text) { return !text.empty(); });
+}
+
+Tracer::Tracer(bool narrate, const std::string& timeline_path)
+    : enabled_(narrate || !timeline_path.empty()),
+      narrate_(narrate),
+      timeline_(timeline_path.empty() ? nullptr : std::make_shared<Timeline>(timeline_path)) {}
+
+void Tracer::publish(EventKind kind, Track track, const std::string& narration) const {
+  if (narrate_) std::cerr << "trace: " << narration << '\n';
+  if (timeline_) timeline_->record(kind, track, narration);
 }
 
 }  // namespace common

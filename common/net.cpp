@@ -138,6 +138,16 @@ std::optional<FileDescriptor> accept_client(int listener) {
   }
 }
 
+std::optional<std::size_t> receive_some(int fd, std::span<char> buffer) {
+  while (true) {
+    const ssize_t received = recv(fd, buffer.data(), buffer.size(), 0);
+    if (received > 0) return static_cast<std::size_t>(received);
+    if (received == 0) return std::nullopt;  // an orderly close
+    if (errno == EAGAIN || errno == EWOULDBLOCK) return 0;
+    if (errno != EINTR) return std::nullopt;  // ECONNRESET and the like
+  }
+}
+
 std::optional<std::size_t> send_some(int fd, std::span<const char> bytes) {
   while (true) {
     const ssize_t sent = send(fd, bytes.data(), bytes.size(), 0);
@@ -157,8 +167,17 @@ long raise_descriptor_limit() {
   return static_cast<long>(std::min<rlim_t>(limit.rlim_cur, LONG_MAX));
 }
 
+void lower_descriptor_limit(int limit) {
+  rlimit current{};
+  if (getrlimit(RLIMIT_NOFILE, &current) < 0) throw os_error("getrlimit(RLIMIT_NOFILE)");
+  if (current.rlim_cur > static_cast<rlim_t>(limit)) {
+    current.rlim_cur = static_cast<rlim_t>(limit);
+    if (setrlimit(RLIMIT_NOFILE, &current) < 0) throw os_error("setrlimit(RLIMIT_NOFILE)");
+  }
+}
+
 ClosedLine::~ClosedLine() {
-  std::cout << "connection from " << name_ << " closed" << std::endl;
+  if (!name_.empty()) std::cout << "connection from " << name_ << " closed" << std::endl;
 }
 
 void print_listening(int listener) {

@@ -1,5 +1,6 @@
 // The socket plumbing every lesson needs and no lesson is about: an owning
-// file descriptor, a listening socket, a peer's name, non-blocking mode.
+// file descriptor, a listening socket, a peer's name, non-blocking mode, and
+// one accept(), recv() or send() on a non-blocking socket.
 // Errors come out as std::system_error; main() turns them into exit codes.
 #pragma once
 
@@ -54,6 +55,20 @@ void set_nonblocking(int fd);
 // Lessons 2 to 6 all accept with it, so they treat a shortage alike.
 std::optional<FileDescriptor> accept_client(int listener);
 
+// The size of an echo server's receive buffer, one per client. A client is
+// not read again until all it sent has been sent back, so one that sends
+// without reading costs us this much at most (backpressure). The course reads
+// recv(4096); we take 1 KiB because lesson 6 keeps the buffer in each
+// client's coroutine frame, which an idle client holds too: at 1 KiB a whole
+// frame stays under 2 KiB, and ten thousand idle clients under 20 MiB.
+inline constexpr std::size_t receive_buffer_size = 1024;
+
+// One recv() on a non-blocking socket, retried only when a signal interrupts
+// it. How many bytes came into `buffer` (0 when none have yet: EAGAIN means
+// wait), or nullopt when the peer has closed the connection or reset it.
+// `buffer` must not be empty: a recv() into nothing looks like a close.
+std::optional<std::size_t> receive_some(int fd, std::span<char> buffer);
+
 // One send() on a non-blocking socket, retried only when a signal interrupts
 // it. How many bytes the kernel took (0 when the socket's buffer is full:
 // EAGAIN means wait), or nullopt when the connection is broken (EPIPE,
@@ -65,15 +80,22 @@ std::optional<std::size_t> send_some(int fd, std::span<const char> bytes);
 // Returns the limit now in force.
 long raise_descriptor_limit();
 
-// Prints "connection from H:P closed" when it is destroyed. A coroutine that
-// keeps one among its locals says so however it ends: by returning, or
-// destroyed at a stop signal, because destroying a coroutine's frame runs the
-// destructors of the locals alive in it.
+// Lowers this process's soft limit on open descriptors to `limit`, if it is
+// higher. From then on every new descriptor is numbered below `limit`, or the
+// call that would make it (socket(), accept(), pipe()...) fails with EMFILE;
+// descriptors already open keep their numbers.
+void lower_descriptor_limit(int limit);
+
+// Prints "connection from H:P closed" when it is destroyed. A task that
+// keeps one (a member, or a local of a coroutine) says so however it ends: by
+// finishing, or destroyed at a stop signal, because destroying a coroutine's
+// frame runs the destructors of the locals alive in it. Moving one hands the
+// line over: only the last owner prints it.
 class ClosedLine {
  public:
   explicit ClosedLine(std::string name) : name_(std::move(name)) {}
-  ClosedLine(const ClosedLine&) = delete;
-  ClosedLine& operator=(const ClosedLine&) = delete;
+  ClosedLine(ClosedLine&& other) noexcept : name_(std::exchange(other.name_, {})) {}
+  ClosedLine& operator=(ClosedLine&&) = delete;
   ~ClosedLine();
 
  private:

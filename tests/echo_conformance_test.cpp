@@ -3,10 +3,12 @@
 // own server on a free port, talks to it over loopback, and stops it with
 // SIGTERM expecting exit code 0. Every wait is bounded.
 
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
+#include <sys/select.h>
 #include <sys/socket.h>
 
 #include <algorithm>
@@ -187,6 +189,34 @@ void expect_echo(int fd, std::string_view message) {
   EXPECT_EQ(receive_exactly(fd, message.size()), message);
 }
 
+// Connects clients one at a time, each sending a line, until the server turns
+// one away (it closes that connection rather than echo the line or keep the
+// client waiting), or until `most` have come. Returns the clients it served.
+struct Crowd {
+  std::vector<common::FileDescriptor> served;
+  bool one_turned_away = false;
+};
+
+Crowd connect_until_one_is_turned_away(std::uint16_t port, int most) {
+  Crowd crowd;
+  for (int i = 0; i < most && !crowd.one_turned_away; ++i) {
+    common::FileDescriptor client = connect_to(port);
+    send_all(client.get(), "knock\n");
+    const std::string reply = receive_exactly(client.get(), 6);
+    if (reply == "knock\n") {
+      crowd.served.push_back(std::move(client));
+      continue;
+    }
+    // The end of the stream, or a reset: the server closed with our line unread.
+    char byte;
+    const ssize_t after = recv(client.get(), &byte, 1, MSG_DONTWAIT);
+    EXPECT_TRUE(reply.empty() && (after == 0 || (after < 0 && errno == ECONNRESET)))
+        << "client " << i << " got '" << reply << "' and is not closed";
+    crowd.one_turned_away = true;
+  }
+  return crowd;
+}
+
 class EchoServerTest : public testing::TestWithParam<EchoServer> {
  protected:
   EchoServerTest() : server_(GetParam().program, GetParam().extra_arguments) {}
@@ -199,6 +229,7 @@ class EchoServerTest : public testing::TestWithParam<EchoServer> {
 
   std::uint16_t port() const { return server_.port(); }
   test_support::Program& program() { return server_.program(); }
+  int stop() { return server_.stop(bulk_timeout); }
 
  private:
   test_support::Server server_;
@@ -309,13 +340,15 @@ TEST_P(EchoServerTest, ServesTheNextClientAfterClientsResetTheirConnections) {
   expect_echo(next.get(), "next, please\n");
 }
 
-TEST_P(EchoServerTest, AnnouncesEachConnectionAndItsClose) {
+TEST_P(EchoServerTest, AnnouncesEachConnectionAndItsCloseOnce) {
   auto client = connect_to(port());
   const std::string name = common::local_name(client.get());
   EXPECT_EQ(program().read_line(), "connection from " + name);
   expect_echo(client.get(), "hi\n");
   client.reset();
   EXPECT_EQ(program().read_line(), "connection from " + name + " closed");
+  ASSERT_EQ(stop(), 0);
+  EXPECT_EQ(program().read_remaining_output(), "");
 }
 
 TEST_P(ConcurrentEchoServerTest, EchoesEachOfAHundredClientsItsOwnBytes) {
@@ -373,10 +406,78 @@ TEST_P(ConcurrentEchoServerTest, LeavesOtherClientsAloneWhenClientsResetTheirCon
   expect_echo(newcomer.get(), "hello\n");
 }
 
+// A server that runs out of descriptors closes the next client at once
+// (common::accept_client()): it cannot leave it queued, as the listener
+// would then stay ready and the loop would spin.
+class OutOfDescriptorsTest : public testing::TestWithParam<EchoServer> {};
+
+TEST_P(OutOfDescriptorsTest, TurnsAClientAwayKeepsServingTheOthersAndServesANewcomerOnceOneLeft) {
+  // Room for a few clients, whatever the server keeps open for itself.
+  constexpr int limit = 32;
+  test_support::Server server(GetParam().program, GetParam().extra_arguments, {.limit = limit});
+  Crowd crowd = connect_until_one_is_turned_away(server.port(), limit);
+  ASSERT_TRUE(crowd.one_turned_away) << crowd.served.size() << " clients were all served";
+  ASSERT_FALSE(crowd.served.empty());
+  for (const common::FileDescriptor& client : crowd.served)
+    expect_echo(client.get(), "still served\n");
+
+  const std::string leaving = common::local_name(crowd.served.back().get());
+  crowd.served.pop_back();
+  EXPECT_TRUE(prints_line(server.program(), "connection from " + leaving + " closed"));
+  const auto newcomer = connect_to(server.port());
+  expect_echo(newcomer.get(), "room for me?\n");
+  ASSERT_EQ(server.stop(), 0) << server.program().error_output();
+  EXPECT_THAT(server.program().error_output(), testing::HasSubstr("turning a client away"));
+}
+
+// select() cannot watch a descriptor at or beyond FD_SETSIZE: lesson 2 turns
+// away a client that would need one, even with descriptors to spare.
+TEST(SelectEchoServerTest, TurnsAwayAClientWhoseDescriptorSelectCouldNotWatch) {
+  if (!test_support::descriptor_limit_allows(2 * FD_SETSIZE))
+    GTEST_SKIP() << "the hard descriptor limit is low";
+  // Leaves the server about ten descriptors below FD_SETSIZE.
+  test_support::Server server("select_echo_server", {},
+                              {.inherited = FD_SETSIZE - 16, .limit = 2 * FD_SETSIZE});
+  Crowd crowd = connect_until_one_is_turned_away(server.port(), 32);
+  ASSERT_TRUE(crowd.one_turned_away) << crowd.served.size() << " clients were all served";
+  for (const common::FileDescriptor& client : crowd.served)
+    expect_echo(client.get(), "still served\n");
+  EXPECT_EQ(server.stop(), 0) << server.program().error_output();
+}
+
+// The others have no such limit (lesson 3's epoll, and the lessons after it).
+class BeyondFdSetsizeTest : public testing::TestWithParam<EchoServer> {};
+
+TEST_P(BeyondFdSetsizeTest, ServesClientsWhoseDescriptorsAreBeyondFdSetsize) {
+  if (!test_support::descriptor_limit_allows(2 * FD_SETSIZE))
+    GTEST_SKIP() << "the hard descriptor limit is low";
+  test_support::Server server(GetParam().program, GetParam().extra_arguments,
+                              {.inherited = FD_SETSIZE, .limit = 2 * FD_SETSIZE});
+  for (int i = 0; i < 3; ++i) {
+    const auto client = connect_to(server.port());
+    expect_echo(client.get(), "client " + std::to_string(i) + "\n");
+  }
+  EXPECT_EQ(server.stop(), 0) << server.program().error_output();
+}
+
+std::vector<EchoServer> without_select() {
+  std::vector<EchoServer> servers = echo_servers::all();
+  std::erase_if(servers,
+                [](const EchoServer& server) { return server.program == "select_echo_server"; });
+  return servers;
+}
+
 INSTANTIATE_TEST_SUITE_P(EchoServers, EchoServerTest, testing::ValuesIn(echo_servers::all()),
                          echo_servers::test_name);
-INSTANTIATE_TEST_SUITE_P(EchoServers, ConcurrentEchoServerTest,
-                         testing::ValuesIn(echo_servers::serving_clients_at_once()),
+INSTANTIATE_TEST_SUITE_P(
+    EchoServers, ConcurrentEchoServerTest,
+    testing::ValuesIn(echo_servers::all_that(&EchoServer::serves_clients_at_once)),
+    echo_servers::test_name);
+
+INSTANTIATE_TEST_SUITE_P(EchoServers, OutOfDescriptorsTest,
+                         testing::ValuesIn(echo_servers::all_that(&EchoServer::turns_clients_away)),
+                         echo_servers::test_name);
+INSTANTIATE_TEST_SUITE_P(EchoServers, BeyondFdSetsizeTest, testing::ValuesIn(without_select()),
                          echo_servers::test_name);
 
 }  // namespace

@@ -19,25 +19,29 @@ struct EchoServer {
   // Lesson 1 serves one client at a time, so the cases with several clients
   // served together leave it out.
   bool serves_clients_at_once;
+  // Out of descriptors, it turns the next client away at once (it accepts
+  // with common::accept_client()) rather than leave it waiting.
+  bool turns_clients_away;
 };
 
 inline const std::vector<EchoServer>& all() {
   static const std::vector<EchoServer> servers = {
-      {"blocking_echo_server", {}, false},                    // lesson 1
-      {"select_echo_server", {}, true},                       // lesson 2
-      {"callback_echo_server", {}, true},                     // lesson 3
-      {"callback_echo_server", {"--backend", "poll"}, true},  // lesson 3
-      {"generator_echo_server", {}, true},                    // lesson 4
-      {"coroutine_echo_server", {}, true},                    // lesson 5
-      {"async_echo_server", {}, true},                        // lesson 6
+      {"blocking_echo_server", {}, false, false},                   // lesson 1
+      {"select_echo_server", {}, true, true},                       // lesson 2
+      {"callback_echo_server", {}, true, true},                     // lesson 3
+      {"callback_echo_server", {"--backend", "poll"}, true, true},  // lesson 3
+      {"generator_echo_server", {}, true, true},                    // lesson 4
+      {"coroutine_echo_server", {}, true, true},                    // lesson 5
+      {"async_echo_server", {}, true, false},                       // lesson 6
   };
   return servers;
 }
 
-inline std::vector<EchoServer> serving_clients_at_once() {
+// The servers for which `has` is true.
+inline std::vector<EchoServer> all_that(bool EchoServer::*has) {
   std::vector<EchoServer> servers;
   for (const EchoServer& server : all()) {
-    if (server.serves_clients_at_once) servers.push_back(server);
+    if (server.*has) servers.push_back(server);
   }
   return servers;
 }

@@ -1,7 +1,9 @@
 // Lesson 5's Generator: states, send/next/throw_into/close, values in and out,
-// return values, misuse errors, delegation (yield_from) and frame lifetime.
+// return values, misuse errors, frame lifetime, and delegation (yield_from),
+// of a generator handed over or lent.
 
 #include "5_coroutines/generator.hpp"
+#include "5_coroutines/yield_from.hpp"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -571,6 +573,150 @@ TEST(GeneratorDelegation, AMillionDelegationsInALoopRunInConstantStack) {
   EXPECT_EQ(generator.next(), 0);
   EXPECT_EQ(generator.next(), std::nullopt);
   EXPECT_EQ(generator.result(), static_cast<long long>(times) * (times - 1) / 2);
+}
+
+// --- delegation to a lent generator: yield_from(sub) on one its holder keeps ---
+
+Generator<int, std::string, std::string> borrow(Generator<int, std::string, std::string>& sub) {
+  const std::string result = co_await yield_from(sub);
+  co_return "outer got " + result;
+}
+
+TEST(GeneratorLending, ALentGeneratorIsInTheStateOfTheOneItIsLentTo) {
+  std::vector<std::string> log;
+  auto sub = sub_logger(&log);
+  EXPECT_EQ(sub.state(), GeneratorState::created);
+  auto outer = prime(borrow(sub));  // starts sub: Python's yield from does too
+  EXPECT_EQ(sub.state(), GeneratorState::suspended);
+  EXPECT_EQ(outer.send("a"), 1);
+  EXPECT_EQ(sub.state(), GeneratorState::suspended);
+  EXPECT_THAT(log, ElementsAre("a"));
+}
+
+Generator<GeneratorState> lend_state_reporter(Generator<GeneratorState>& sub) {
+  co_await yield_from(sub);
+}
+
+TEST(GeneratorLending, ALentGeneratorIsRunningWhileTheChainRuns) {
+  const Generator<GeneratorState>* self = nullptr;
+  auto sub = report_own_state(&self);
+  self = &sub;
+  auto outer = lend_state_reporter(sub);
+  EXPECT_EQ(outer.next(), GeneratorState::running);
+}
+
+TEST(GeneratorLending, ALentGeneratorIsResumedThroughTheOneItIsLentToOnly) {
+  std::vector<std::string> log;
+  auto sub = sub_logger(&log);
+  auto outer = prime(borrow(sub));
+  const std::string words = "lent to a yield_from";
+  expect_generator_error([&] { sub.next(); }, words);
+  expect_generator_error([&] { sub.send("direct"); }, words);
+  expect_generator_error([&] { sub.throw_into(std::runtime_error("direct")); }, words);
+  expect_generator_error([&] { sub.close(); }, words);
+  EXPECT_EQ(outer.send("through"), 1);
+  EXPECT_THAT(log, ElementsAre("through"));
+}
+
+TEST(GeneratorLending, ALentGeneratorThatFinishesIsClosedAndKeepsItsResultForItsHolder) {
+  std::vector<std::string> log;
+  auto sub = sub_logger(&log);
+  auto outer = prime(borrow(sub));
+  EXPECT_EQ(outer.send("a"), 1);
+  EXPECT_EQ(outer.next(), std::nullopt);  // None ends sub_logger, then outer
+  EXPECT_EQ(outer.result(), "outer got done after 1");
+  EXPECT_EQ(sub.state(), GeneratorState::closed);
+  EXPECT_EQ(sub.result(), "done after 1");
+  expect_generator_error([&] { sub.next(); }, "closed");
+}
+
+Generator<int> resume_lent(Generator<int>& sub) {
+  co_await yield_from(sub);
+}
+
+TEST(GeneratorLending, AnExceptionEscapingALentGeneratorClosesItAndReachesTheDelegator) {
+  auto sub = fail_after_one();
+  auto outer = prime(resume_lent(sub));
+  EXPECT_THROW(outer.next(), std::out_of_range);
+  EXPECT_EQ(outer.state(), GeneratorState::closed);
+  EXPECT_EQ(sub.state(), GeneratorState::closed);
+}
+
+// depth generators, each owning the next through yield_from; the innermost
+// yields twice what it was last sent (None repeats it) and returns on a
+// negative number. Each returns one more than the one it delegated to.
+Generator<int, int, int> doubler(int depth, int* alive) {
+  const Counted local(alive);
+  if (depth > 0) co_return 1 + co_await yield_from(doubler(depth - 1, alive));
+  int last = 0;
+  while (true) {
+    const std::optional<int> received = co_yield last * 2;
+    if (received && *received < 0) co_return 0;
+    if (received) last = *received;
+  }
+}
+
+Generator<int, int, int> borrow_doubler(Generator<int, int, int>& sub) {
+  co_return co_await yield_from(sub);
+}
+
+TEST(GeneratorLending, DestroyingTheDelegatorGivesTheLentGeneratorBackWithItsOwnChain) {
+  int alive = 0;
+  auto sub = prime(doubler(3, &alive));
+  EXPECT_EQ(alive, 4);
+  {
+    auto outer = prime(borrow_doubler(sub));
+    EXPECT_EQ(outer.send(5), 10);
+  }
+  EXPECT_EQ(alive, 4);  // the chain inside sub is sub's, and alive
+  EXPECT_EQ(sub.state(), GeneratorState::suspended);
+  EXPECT_EQ(sub.send(7), 14);
+  EXPECT_EQ(sub.send(-1), std::nullopt);
+  EXPECT_EQ(sub.result(), 3);
+  EXPECT_EQ(alive, 0);
+}
+
+TEST(GeneratorLending, ALentGeneratorCanBeLentOnAgainOnceTheFirstDelegatorIsGone) {
+  int alive = 0;
+  auto sub = prime(doubler(2, &alive));
+  { auto first = prime(borrow_doubler(sub)); }
+  auto second = prime(borrow_doubler(sub));
+  EXPECT_EQ(second.send(4), 8);
+  EXPECT_EQ(second.send(-1), std::nullopt);
+  EXPECT_EQ(second.result(), 2);
+  EXPECT_EQ(alive, 0);
+}
+
+TEST(GeneratorLending, LendingAGeneratorThatIsLentAlreadyIsAnError) {
+  std::vector<std::string> log;
+  auto sub = sub_logger(&log);
+  auto first = prime(borrow(sub));
+  auto second = borrow(sub);
+  expect_generator_error([&] { second.next(); }, "already lent");
+  EXPECT_EQ(second.state(), GeneratorState::closed);
+  EXPECT_EQ(first.send("still first's"), 1);
+}
+
+Generator<int, None, int> delegate_to_self(Generator<int, None, int>* const* self) {
+  co_return co_await yield_from(**self);
+}
+
+TEST(GeneratorLending, AGeneratorCannotDelegateToItself) {
+  Generator<int, None, int>* self = nullptr;
+  auto generator = delegate_to_self(&self);
+  self = &generator;
+  expect_generator_error([&] { generator.next(); }, "already executing");
+}
+
+TEST(GeneratorLendingDeathTest, DestroyingALentGeneratorEndsTheProgramWithAMessage) {
+  EXPECT_DEATH(
+      {
+        std::vector<std::string> log;
+        auto sub = sub_logger(&log);
+        auto outer = prime(borrow(sub));
+        sub = sub_logger(&log);  // destroys the frame outer delegates to
+      },
+      "destroyed while lent to a yield_from");
 }
 
 }  // namespace

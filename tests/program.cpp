@@ -5,6 +5,7 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -51,11 +52,17 @@ const bool sigpipe_ignored = [] {
 
 }  // namespace
 
+bool descriptor_limit_allows(long limit) {
+  rlimit current{};
+  return getrlimit(RLIMIT_NOFILE, &current) == 0 && current.rlim_max >= static_cast<rlim_t>(limit);
+}
+
 std::string program_path(std::string_view name) {
   return std::string(PROGRAM_DIR) + "/" + std::string(name);
 }
 
-Program::Program(std::string_view name, const std::vector<std::string>& arguments) {
+Program::Program(std::string_view name, const std::vector<std::string>& arguments,
+                 const Descriptors& descriptors) {
   const std::string path = program_path(name);
   std::vector<std::string> words{path};
   words.insert(words.end(), arguments.begin(), arguments.end());
@@ -65,6 +72,15 @@ Program::Program(std::string_view name, const std::vector<std::string>& argument
   argv.push_back(nullptr);
 
   if (access(path.c_str(), X_OK) != 0) throw os_error("cannot run " + path);
+  rlimit limit{};
+  if (getrlimit(RLIMIT_NOFILE, &limit) < 0) throw os_error("getrlimit(RLIMIT_NOFILE)");
+  if (descriptors.limit > 0) limit.rlim_cur = static_cast<rlim_t>(descriptors.limit);
+  if (limit.rlim_cur > limit.rlim_max ||
+      limit.rlim_cur < static_cast<rlim_t>(3 + descriptors.inherited)) {
+    throw std::invalid_argument("no room for " + std::to_string(descriptors.inherited) +
+                                " inherited descriptors under a limit of " +
+                                std::to_string(limit.rlim_cur));
+  }
 
   Pipe input = make_pipe();
   Pipe output = make_pipe();
@@ -81,6 +97,16 @@ Program::Program(std::string_view name, const std::vector<std::string>& argument
         dup2(output.write_end.get(), STDOUT_FILENO) < 0 ||
         dup2(errors.write_end.get(), STDERR_FILENO) < 0) {
       _exit(127);
+    }
+    // (setrlimit() too is a plain system call.) The pipes' own descriptors
+    // close at exec, so /dev/null may take their numbers.
+    if (setrlimit(RLIMIT_NOFILE, &limit) < 0) _exit(127);
+    if (descriptors.inherited > 0) {
+      const int null = open("/dev/null", O_RDONLY);
+      for (int fd = 3; fd < 3 + descriptors.inherited; ++fd) {
+        if (null < 0 || dup2(null, fd) < 0) _exit(127);
+      }
+      if (null >= 3 + descriptors.inherited) close(null);
     }
     execv(path.c_str(), argv.data());
     _exit(127);
@@ -211,8 +237,9 @@ std::string Program::error_output() const {
 }
 
 Finished run_program(std::string_view name, const std::vector<std::string>& arguments,
-                     std::string_view input, std::chrono::milliseconds timeout) {
-  Program program(name, arguments);
+                     std::string_view input, std::chrono::milliseconds timeout,
+                     const Descriptors& descriptors) {
+  Program program(name, arguments, descriptors);
   program.write_input(input);
   program.close_input();
   std::string output = program.read_remaining_output(timeout);
@@ -220,12 +247,16 @@ Finished run_program(std::string_view name, const std::vector<std::string>& argu
   return {exit_code, std::move(output), program.error_output()};
 }
 
-Server::Server(std::string_view name, const std::vector<std::string>& extra_arguments)
-    : program_(name, [&] {
-        std::vector<std::string> arguments{"--port", "0"};
-        arguments.insert(arguments.end(), extra_arguments.begin(), extra_arguments.end());
-        return arguments;
-      }()) {
+Server::Server(std::string_view name, const std::vector<std::string>& extra_arguments,
+               const Descriptors& descriptors)
+    : program_(
+          name,
+          [&] {
+            std::vector<std::string> arguments{"--port", "0"};
+            arguments.insert(arguments.end(), extra_arguments.begin(), extra_arguments.end());
+            return arguments;
+          }(),
+          descriptors) {
   const std::optional<std::string> line = program_.read_line(10s);
   const std::string_view prefix = "listening on 127.0.0.1:";
   if (!line || !line->starts_with(prefix)) {

@@ -28,12 +28,26 @@ using namespace std::chrono_literals;
 // build/bin/NAME: where CMake puts every program.
 std::string program_path(std::string_view name);
 
+// The descriptors a program starts with, beyond its standard streams.
+struct Descriptors {
+  // So many left open to it (on /dev/null), numbered from 3 up, as a careless
+  // parent leaves them.
+  int inherited = 0;
+  // Its soft limit on open descriptors (RLIMIT_NOFILE); 0 keeps ours. It
+  // must not exceed our hard limit, and must leave room for `inherited`.
+  long limit = 0;
+};
+
+// Whether our hard limit lets a program start with a descriptor limit this high.
+bool descriptor_limit_allows(long limit);
+
 // A program started with a pipe on each of its standard streams. A thread
 // drains its standard output into lines and another its standard error, so it
 // never blocks on a full pipe however much it prints.
 class Program {
  public:
-  explicit Program(std::string_view name, const std::vector<std::string>& arguments = {});
+  explicit Program(std::string_view name, const std::vector<std::string>& arguments = {},
+                   const Descriptors& descriptors = {});
   ~Program();
   Program(const Program&) = delete;
   Program& operator=(const Program&) = delete;
@@ -85,14 +99,16 @@ struct Finished {
   std::string error;
 };
 Finished run_program(std::string_view name, const std::vector<std::string>& arguments,
-                     std::string_view input = {}, std::chrono::milliseconds timeout = 30s);
+                     std::string_view input = {}, std::chrono::milliseconds timeout = 30s,
+                     const Descriptors& descriptors = {});
 
 // A server started with --port 0 (and the extra arguments), once it has
 // printed "listening on 127.0.0.1:P". The constructor throws if that line does
 // not come within 10 seconds.
 class Server {
  public:
-  explicit Server(std::string_view name, const std::vector<std::string>& extra_arguments = {});
+  explicit Server(std::string_view name, const std::vector<std::string>& extra_arguments = {},
+                  const Descriptors& descriptors = {});
 
   std::uint16_t port() const { return port_; }
   Program& program() { return program_; }

@@ -194,6 +194,54 @@ class ReadThenWriteTask {
   int step_ = 0;
 };
 
+// Waits to write, sends one byte and logs what send() found, twice; then
+// stops the scheduler.
+class OneByteWriter {
+ public:
+  OneByteWriter(Log& log, int fd, StopTimer& stop) : log_(&log), fd_(fd), stop_(&stop) {}
+
+  std::optional<Wait> next() {
+    if (sends_ > 0) {
+      const bool sent = send(fd_, "x", 1, 0) == 1;
+      log_->push_back(sent ? "writer sent" : "writer found the socket full");
+    }
+    if (sends_++ == 2) {
+      stop_->expire_now();
+      return std::nullopt;
+    }
+    return wait_to_write(fd_);
+  }
+
+ private:
+  Log* log_;
+  int fd_;
+  StopTimer* stop_;
+  int sends_ = 0;
+};
+
+// Waits to read, then reads all there is, and finishes.
+class Drainer {
+ public:
+  Drainer(Log& log, int fd) : log_(&log), fd_(fd) {}
+
+  std::optional<Wait> next() {
+    if (!waiting_) {
+      waiting_ = true;
+      return wait_to_read(fd_);
+    }
+    char bytes[64 * 1024];
+    while (recv(fd_, bytes, sizeof bytes, 0) > 0) {
+    }
+    log_->push_back("drainer drained");
+    return std::nullopt;
+  }
+
+ private:
+  Log* log_;
+  int fd_;
+  bool waiting_ = false;
+};
+
 // Waits to read a socket that never becomes readable.
 class ForeverTask {
  public:
@@ -259,6 +307,23 @@ TEST_P(SchedulerTest, ResumesATaskForWritingAfterItWaitedForReading) {
   scheduler.spawn(ReadThenWriteTask(log_, sockets.ours.get(), stop_));
   scheduler.run_until_readable(stop_.fd());
   EXPECT_THAT(log_, ElementsAre("resumed to read", "resumed to write"));
+}
+
+// A task's first wait to write is let through without asking the Selector:
+// the writer runs again at once and finds its socket full. Only its next
+// wait to write waits for the Selector, until the drainer has made room.
+TEST_P(SchedulerTest, LetsAFirstWaitToWriteThroughAtOnceAndMakesTheNextWaitForTheSocket) {
+  const test_support::SocketPair sockets = test_support::make_socket_pair();
+  const std::vector<char> block(64 * 1024, 'x');
+  for (int attempt = 0; attempt < 1000; ++attempt) {
+    if (send(sockets.ours.get(), block.data(), block.size(), 0) < 0) break;
+  }
+  ASSERT_EQ(send(sockets.ours.get(), "x", 1, 0), -1) << "the socket did not fill up";
+  Scheduler scheduler(*selector_, common::Tracer(false));
+  scheduler.spawn(OneByteWriter(log_, sockets.ours.get(), stop_));
+  scheduler.spawn(Drainer(log_, sockets.theirs.get()));
+  scheduler.run_until_readable(stop_.fd());
+  EXPECT_THAT(log_, ElementsAre("writer found the socket full", "drainer drained", "writer sent"));
 }
 
 TEST_P(SchedulerTest, DestroysTheTasksStillWaitingWhenItIsDestroyed) {

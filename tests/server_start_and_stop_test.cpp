@@ -1,9 +1,13 @@
 // How every echo server starts and stops, as the contract says: the flags it
 // takes and rejects, a port already in use, --help, --trace, and a clean exit
 // on SIGTERM and SIGINT. The servers are the list in tests/echo_servers.hpp.
+// Then what only some of them do: lesson 2 refuses to start with descriptors
+// select() cannot watch, and the traces of lessons 4 and 5 show a task waiting
+// to write.
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <sys/select.h>
 
 #include <algorithm>
 #include <csignal>
@@ -166,5 +170,41 @@ TEST_P(ServerStartAndStopTest, StaysQuietOnStandardErrorWithoutTrace) {
 
 INSTANTIATE_TEST_SUITE_P(EchoServers, ServerStartAndStopTest,
                          testing::ValuesIn(echo_servers::all()), echo_servers::test_name);
+
+// select() cannot watch a descriptor at or beyond FD_SETSIZE. Started with
+// that many descriptors open, lesson 2 gets its stop pipe and listener beyond
+// it, and must say so rather than write outside its fd_sets.
+TEST(SelectEchoServerStartTest, RefusesToStartWhenItsOwnDescriptorsAreBeyondWhatSelectCanWatch) {
+  if (!test_support::descriptor_limit_allows(2 * FD_SETSIZE)) {
+    GTEST_SKIP() << "the hard descriptor limit is low";
+  }
+  const test_support::Finished finished =
+      test_support::run_program("select_echo_server", {"--port", "0"}, {}, 30s,
+                                {.inherited = FD_SETSIZE + 6, .limit = 2 * FD_SETSIZE});
+  EXPECT_EQ(finished.exit_code, 1);
+  EXPECT_TRUE(is_one_line(finished.error)) << finished.error;
+  EXPECT_THAT(finished.error, HasSubstr("select()"));
+  EXPECT_EQ(finished.output, "");
+}
+
+// Lessons 4 and 5 wait to write before they send, as the course's client()
+// does before each character: the trace of an ordinary exchange shows it.
+class TaskTraceTest : public testing::TestWithParam<std::string> {};
+
+TEST_P(TaskTraceTest, ShowsTheClientTaskWaitingToWriteInAnOrdinaryExchange) {
+  test_support::Server server(GetParam(), {"--trace"});
+  const auto client = connect_to(server.port());
+  send_all(client.get(), "hello\n");
+  ASSERT_EQ(receive_exactly(client.get(), 6), "hello\n");
+  ASSERT_EQ(server.stop(), 0);
+  EXPECT_THAT(server.program().error_output(),
+              testing::ContainsRegex("fd [0-9]+: task [0-9]+ waits to write"));
+}
+
+INSTANTIATE_TEST_SUITE_P(Lessons4And5, TaskTraceTest,
+                         testing::Values("generator_echo_server", "coroutine_echo_server"),
+                         [](const testing::TestParamInfo<std::string>& info) {
+                           return info.param;
+                         });
 
 }  // namespace

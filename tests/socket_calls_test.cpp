@@ -1,9 +1,7 @@
-// The socket calls the event-loop lessons make through small helpers
-// (4_generators/socket_calls.hpp, common/net.hpp): what each returns for
-// data, for "nothing yet", for a closed or broken connection, and how
-// common::accept_client() copes with running out of descriptors.
-
-#include "4_generators/socket_calls.hpp"
+// The socket calls the event-loop lessons make through common/net.hpp: what
+// each returns for data, for "nothing yet", for a closed or broken
+// connection, how common::accept_client() copes with running out of
+// descriptors, and the descriptor limit lesson 2 lowers.
 
 #include <fcntl.h>
 #include <gtest/gtest.h>
@@ -48,19 +46,19 @@ class SocketCallsTest : public testing::Test {
 TEST_F(SocketCallsTest, ReceiveSomeReturnsTheBytesThatCame) {
   const test_support::SocketPair sockets = test_support::make_socket_pair();
   ASSERT_EQ(send(sockets.theirs.get(), "hello", 5, 0), 5);
-  EXPECT_EQ(lesson4::receive_some(sockets.ours.get(), buffer_), 5u);
+  EXPECT_EQ(common::receive_some(sockets.ours.get(), buffer_), 5u);
   EXPECT_EQ(std::string(buffer_, 5), "hello");
 }
 
 TEST_F(SocketCallsTest, ReceiveSomeReturnsZeroWhenNothingHasComeYet) {
   const test_support::SocketPair sockets = test_support::make_socket_pair();
-  EXPECT_EQ(lesson4::receive_some(sockets.ours.get(), buffer_), 0u);
+  EXPECT_EQ(common::receive_some(sockets.ours.get(), buffer_), 0u);
 }
 
 TEST_F(SocketCallsTest, ReceiveSomeReturnsNothingOnceThePeerHasClosed) {
   test_support::SocketPair sockets = test_support::make_socket_pair();
   sockets.theirs.reset();
-  EXPECT_EQ(lesson4::receive_some(sockets.ours.get(), buffer_), std::nullopt);
+  EXPECT_EQ(common::receive_some(sockets.ours.get(), buffer_), std::nullopt);
 }
 
 TEST_F(SocketCallsTest, SendSomeReturnsZeroOnceTheSocketBufferIsFull) {
@@ -128,6 +126,28 @@ TEST_F(SocketCallsTest, AcceptClientTurnsAClientAwayWhenOutOfDescriptors) {
   const common::FileDescriptor next = test_support::connect_to(port_of(listener.get()));
   ASSERT_TRUE(test_support::wait_readable(listener.get(), std::chrono::seconds(10)));
   EXPECT_TRUE(common::accept_client(listener.get()).has_value());
+}
+
+TEST_F(SocketCallsTest, LowerDescriptorLimitKeepsNewDescriptorsBelowItAndNeverRaisesIt) {
+  rlimit saved{};
+  ASSERT_EQ(getrlimit(RLIMIT_NOFILE, &saved), 0);
+  const int lowest_free = open("/dev/null", O_RDONLY | O_CLOEXEC);
+  ASSERT_GE(lowest_free, 0);
+  close(lowest_free);
+
+  common::lower_descriptor_limit(lowest_free + 1);
+  const common::FileDescriptor last(open("/dev/null", O_RDONLY | O_CLOEXEC));
+  const common::FileDescriptor beyond(open("/dev/null", O_RDONLY | O_CLOEXEC));
+  const int beyond_error = errno;
+  common::lower_descriptor_limit(lowest_free + 100);
+  rlimit after{};
+  ASSERT_EQ(getrlimit(RLIMIT_NOFILE, &after), 0);
+  ASSERT_EQ(setrlimit(RLIMIT_NOFILE, &saved), 0);
+
+  EXPECT_EQ(last.get(), lowest_free);
+  EXPECT_FALSE(beyond);
+  EXPECT_EQ(beyond_error, EMFILE);
+  EXPECT_EQ(after.rlim_cur, static_cast<rlim_t>(lowest_free + 1));
 }
 
 }  // namespace

@@ -1,0 +1,6 @@
+// Before: a header comment
+// that the count leaves out.
+
+int answer() {
+  return 41;
+}

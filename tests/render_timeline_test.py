@@ -1,0 +1,168 @@
+"""scripts/render_timeline.py draws a --timeline file as SVG: a row for the
+loop and one per connection (or task, or transfer), marks for reads and
+writes, what each wait was for, and the same picture again when the times
+move by a few milliseconds. Run by ctest."""
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import unittest
+import xml.etree.ElementTree as ElementTree
+
+RENDERER = os.path.join(os.path.dirname(__file__), "..", "scripts", "render_timeline.py")
+SVG = "{http://www.w3.org/2000/svg}"
+READ_COLOR = "#2e8b57"
+WRITE_COLOR = "#e07b1f"
+
+
+def timeline(jitter_us=0, names=("connection 1 (fd 5)", "connection 2 (fd 6)")):
+    """What common::Timeline writes for two connections (or tracks of other
+    names) served in turns (times in µs). Every other event moves by jitter_us,
+    the others as much back."""
+    events = [
+        {"name": "process_name", "ph": "M", "pid": 1, "tid": 1, "args": {"name": "server"}},
+        {"name": "thread_name", "ph": "M", "pid": 1, "tid": 1, "args": {"name": "loop"}},
+    ]
+    for track, name in zip((2, 3), names):
+        events.append({"name": "thread_name", "ph": "M", "pid": 1, "tid": track, "args": {"name": name}})
+
+    def moved(at):
+        return at + (jitter_us if len(events) % 2 else -jitter_us)
+
+    def mark(name, track, at):
+        events.append({"name": name, "ph": "i", "s": "t", "pid": 1, "tid": track,
+                       "ts": moved(at), "args": {"narration": f"{name} at {at}"}})
+
+    def piece(name, track, start, end, **args):
+        events.append({"name": name, "ph": "X", "pid": 1, "tid": track, "ts": moved(start),
+                       "dur": end - start, "args": args})
+
+    piece("wait", 1, 0, 100_000, narration="select(): waiting", **{"woken by": "fd 3: ready"})
+    mark("open", 2, 100_000)
+    piece("wait", 1, 100_050, 300_000, narration="select(): waiting", **{"woken by": "fd 3: ready"})
+    mark("open", 3, 300_000)
+    for start, track in ((500_000, 2), (700_000, 3), (900_000, 2), (1_100_000, 3)):
+        piece("wait", 1, start - 199_900, start, narration="select(): waiting",
+              **{"woken by": f"fd {track + 3}: ready"})
+        piece("run", track, start, start + 30, narration="ready to read")
+        mark("read", track, start + 5)
+        mark("write", track, start + 20)
+    mark("close", 2, 1_200_000)
+    mark("close", 3, 1_300_000)
+    return {"displayTimeUnit": "ms", "traceEvents": events}
+
+
+class RenderTimelineTest(unittest.TestCase):
+    def setUp(self):
+        self.folder = tempfile.TemporaryDirectory()
+        self.addCleanup(self.folder.cleanup)
+
+    def render(self, document, title="Two connections"):
+        source = os.path.join(self.folder.name, "timeline.json")
+        picture = os.path.join(self.folder.name, "timeline.svg")
+        with open(source, "w", encoding="utf-8") as file:
+            json.dump(document, file)
+        finished = subprocess.run([sys.executable, RENDERER, "--title", title, source, picture],
+                                  capture_output=True, text=True, timeout=60)
+        return finished, picture
+
+    def test_draws_a_row_for_the_loop_and_each_connection_with_their_marks(self):
+        finished, picture = self.render(timeline())
+        self.assertEqual(finished.returncode, 0, finished.stderr)
+        root = ElementTree.parse(picture).getroot()
+        texts = [text.text for text in root.iter(SVG + "text")]
+        self.assertEqual(texts[0], "Two connections")
+        for label in ("loop", "connection 1 (fd 5)", "connection 2 (fd 6)"):
+            self.assertIn(label, texts)
+        marks = list(root.iter(SVG + "polygon"))
+        self.assertEqual(sum(mark.get("fill") == READ_COLOR for mark in marks), 4)
+        self.assertEqual(sum(mark.get("fill") == WRITE_COLOR for mark in marks), 4)
+        tooltips = [title.text for title in root.iter(SVG + "title")]
+        self.assertIn("read at 500005", tooltips)
+        self.assertIn("select(): waiting\nwoken by: fd 5: ready", tooltips)
+
+    def test_marks_of_two_connections_alternate_in_time(self):
+        finished, picture = self.render(timeline())
+        self.assertEqual(finished.returncode, 0, finished.stderr)
+        root = ElementTree.parse(picture).getroot()
+        reads = sorted((float(mark.get("points").split()[2].split(",")[0]),
+                        float(mark.get("points").split()[2].split(",")[1]))
+                       for mark in root.iter(SVG + "polygon") if mark.get("fill") == READ_COLOR)
+        rows = [y for _, y in reads]
+        self.assertEqual(rows[0], rows[2])
+        self.assertEqual(rows[1], rows[3])
+        self.assertNotEqual(rows[0], rows[1])
+
+    def test_a_few_milliseconds_later_the_picture_is_the_same(self):
+        _, first = self.render(timeline())
+        with open(first, encoding="utf-8") as file:
+            before = file.read()
+        _, second = self.render(timeline(jitter_us=2_000))
+        with open(second, encoding="utf-8") as file:
+            self.assertEqual(file.read(), before)
+
+    def test_tracks_that_are_not_connections_have_rows_named_as_the_file_names_them(self):
+        finished, picture = self.render(timeline(names=("image 1", "image 2")), title="Images")
+        self.assertEqual(finished.returncode, 0, finished.stderr)
+        root = ElementTree.parse(picture).getroot()
+        texts = [text.text for text in root.iter(SVG + "text")]
+        for label in ("loop", "image 1", "image 2", "image waits"):
+            self.assertIn(label, texts)
+        marks = list(root.iter(SVG + "polygon"))
+        self.assertEqual(sum(mark.get("fill") == READ_COLOR for mark in marks), 4)
+
+    def test_a_wait_of_a_track_shows_what_it_waited_for(self):
+        document = timeline()
+        document["traceEvents"].append({"name": "wait", "ph": "X", "pid": 1, "tid": 2, "ts": 100_000,
+                                        "dur": 400_000, "args": {"narration": "fd 5: task 2 waits to read"}})
+        finished, picture = self.render(document)
+        self.assertEqual(finished.returncode, 0, finished.stderr)
+        root = ElementTree.parse(picture).getroot()
+        tooltips = [title.text for title in root.iter(SVG + "title")]
+        self.assertIn("fd 5: task 2 waits to read", tooltips)
+
+    # Lesson 4's listener task waits for a socket that is no connection: a
+    # mark of the loop, with no duration, which the loop's waits leave out.
+    def test_a_mark_named_wait_on_the_loop_is_not_drawn_as_a_wait_of_the_loop(self):
+        document = timeline()
+        document["traceEvents"].append({"name": "wait", "ph": "i", "s": "t", "pid": 1, "tid": 1,
+                                        "ts": 100_020, "args": {"narration": "fd 3: task 1 waits"}})
+        finished, picture = self.render(document)
+        self.assertEqual(finished.returncode, 0, finished.stderr)
+        with open(picture, encoding="utf-8") as file:
+            drawn = file.read()
+        _, reference = self.render(timeline())
+        with open(reference, encoding="utf-8") as file:
+            self.assertEqual(drawn, file.read())
+
+    def test_a_timeline_with_no_track_besides_the_loop_is_one_line_and_exit_code_one(self):
+        document = timeline()
+        document["traceEvents"] = [e for e in document["traceEvents"] if e.get("tid") == 1]
+        finished, _ = self.render(document)
+        self.assertEqual(finished.returncode, 1)
+        self.assertEqual(finished.stderr.count("\n"), 1, finished.stderr)
+        self.assertIn("no track besides", finished.stderr)
+
+    def test_a_timeline_whose_tracks_never_open_is_one_line_and_exit_code_one(self):
+        document = timeline()
+        document["traceEvents"] = [e for e in document["traceEvents"] if e["name"] != "open"]
+        finished, _ = self.render(document)
+        self.assertEqual(finished.returncode, 1)
+        self.assertEqual(finished.stderr.count("\n"), 1, finished.stderr)
+        self.assertIn("ever opened", finished.stderr)
+
+    def test_a_file_that_is_not_json_is_one_line_and_exit_code_one(self):
+        source = os.path.join(self.folder.name, "broken.json")
+        with open(source, "w", encoding="utf-8") as file:
+            file.write('{"traceEvents":[')
+        finished = subprocess.run([sys.executable, RENDERER, source, source + ".svg"],
+                                  capture_output=True, text=True, timeout=60)
+        self.assertEqual(finished.returncode, 1)
+        self.assertEqual(finished.stderr.count("\n"), 1, finished.stderr)
+        self.assertIn("cannot read a timeline", finished.stderr)
+
+
+if __name__ == "__main__":
+    unittest.main()
