@@ -61,7 +61,7 @@ class ClientTask {
       case State::waiting_to_read: {  // resumes after yield ("read", client_socket)
         const std::optional<std::size_t> received = common::receive_some(fd, buffer_);
         if (!received) return finish();
-        trace_.read(fd, "received ", *received, " bytes");
+        if (*received > 0) trace_.read(fd, "received ", *received, " bytes");
         received_ = *received;
         sent_back_ = 0;
         break;

@@ -60,7 +60,7 @@ Generator<Wait> client(common::FileDescriptor connection, std::string name, comm
     co_yield lesson4::wait_to_read(fd);  // Python: yield ("read", client_socket)
     const std::optional<std::size_t> received = common::receive_some(fd, buffer);
     if (!received) co_return;
-    trace.read(fd, "received ", *received, " bytes");
+    if (*received > 0) trace.read(fd, "received ", *received, " bytes");
     for (std::size_t sent_back = 0; sent_back < *received;) {
       co_yield lesson4::wait_to_write(fd);  // Python: yield ("write", client_socket)
       const std::span unsent = std::span(buffer).first(*received).subspan(sent_back);

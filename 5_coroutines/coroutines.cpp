@@ -120,19 +120,16 @@ lesson5::Generator<std::optional<double>, double, std::optional<double>> average
 // commands to the interpreter that --interactive reads from standard input.
 constexpr lesson5::repl::Step walkthrough[] = {
     {"gen_ = gen() made a generator, but not one line of its body has run yet.", "state gen_"},
-    {"So no co_yield is waiting for a value, and Python refuses one:", "send gen_ example"},
-    {"None it takes: send(None) runs gen_ up to its co_yield, which hands out x.",
-     "send gen_ None"},
+    {"send(None) runs gen_ up to its co_yield, which hands out x.", "send gen_ None"},
     {"gen_ now waits at that co_yield, its locals kept in its frame.", "state gen_"},
-    {"next() sends None too. The co_yield evaluates to it, and gen_ prints it and runs off its "
-     "end.",
-     "next gen_"},
-    {"A new gen_, started with next() this time, the same as send(None). Then send() hands it "
-     "a value.",
-     "new gen_"},
-    {"", "next gen_"},
-    {"", "send gen_ example"},
+    {"send() resumes it: the co_yield evaluates to what was sent, and gen_ prints it and runs "
+     "off its end.",
+     "send gen_ example"},
     {"", "state gen_"},
+    {"A new gen_ has no co_yield waiting for a value yet, and Python refuses one:", "new gen_"},
+    {"", "send gen_ example"},
+    {"next() is send(None): it runs gen_ to its co_yield, and once more, past it.", "next gen_"},
+    {"", "next gen_"},
     {"avg = average() is suspended already: the course's @coroutine decorator, prime() here, "
      "ran it to its first co_yield, so it is ready for send().",
      "state avg"},

@@ -3,9 +3,8 @@
 //
 //   Generator<int, None, std::string> inner() { co_yield 1; co_yield 2; co_return "done"; }
 //
-//   Generator<int> outer() {
-//     const std::string result = co_await yield_from(inner());  // Python: result = yield from
-//     inner()
+//   Generator<int> outer() {  // Python: result = yield from inner()
+//     const std::string result = co_await yield_from(inner());
 //   }
 //
 // While outer delegates, whoever holds outer talks to inner: next() and send()

@@ -54,11 +54,10 @@ configure_preset() {
   }
 }
 
-# Whether PRESET's build knows a target of that name.
+# Whether PRESET's build knows a target of that name. Every generator gives
+# a target a folder of its own, CMakeFiles/NAME.dir.
 has_target() {
-  local targets
-  targets="$(cmake --build "$(preset_dir "$1")" --target help 2>/dev/null)" || return
-  grep -qx "\.\.\. $2" <<<"$targets"
+  [ -n "$(find "$(preset_dir "$1")" -type d -name "$2.dir" -path '*/CMakeFiles/*' -print -quit)" ]
 }
 
 # build_targets PRESET TARGET...: configures the preset the first time, then

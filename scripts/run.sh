@@ -37,11 +37,15 @@ case "$lesson" in
   4) program=generator_echo_server ;;
   5) program=coroutines ;;
   6) program=download_demo ;;
-  *[!a-z_]* | "")
-    echo "run.sh: unknown lesson '$lesson' (try --help)" >&2
+  blocking_echo_server | select_echo_server | callback_echo_server | generator_echo_server | \
+    coroutines | delegation | coroutine_echo_server | async_await | async_echo_server | \
+    image_server | image_downloader)
+    program="$lesson"
+    ;;
+  *)
+    echo "run.sh: no lesson or program named '$lesson' (try --help)" >&2
     exit 2
     ;;
-  *) program="$lesson" ;;
 esac
 
 case "$program" in
@@ -49,11 +53,6 @@ case "$program" in
   *) targets=("$program") ;;
 esac
 ensure_build_tools
-configure_preset default || exit 1
-if ! has_target default "${targets[0]}"; then
-  echo "run.sh: no program named '$program' (try --help)" >&2
-  exit 2
-fi
 build_targets default "${targets[@]}" || exit 1
 bin="$REPO_ROOT/build/bin"
 
@@ -82,9 +81,5 @@ download_demo() {
 if [ "$program" = download_demo ]; then
   download_demo "$@"
   exit $?
-fi
-if [ ! -x "$bin/$program" ]; then
-  echo "run.sh: no program named '$program' (try --help)" >&2
-  exit 2
 fi
 exec "$bin/$program" "$@"

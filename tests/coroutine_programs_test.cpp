@@ -86,20 +86,27 @@ TEST(CoroutinesWalkthrough, TypesWhatTheCourseTypesInTheCoursesOrder) {
   ASSERT_FALSE(exchanges.empty());
   EXPECT_EQ(exchanges.front().command, "state gen_");
   EXPECT_THAT(exchanges.front().answer, ElementsAre("GEN_CREATED"));
-  EXPECT_TRUE(in_order(exchanges, {"state gen_", "send gen_ None", "next gen_", "send gen_ example",
-                                   "send avg 5", "throw avg StopIteration"}));
+  // The course: getgeneratorstate(gen_), gen_.send(None), getgeneratorstate(gen_),
+  // gen_.send("example"), getgeneratorstate(gen_), then avg.send(5) ... avg.throw(StopIteration).
+  EXPECT_TRUE(
+      in_order(exchanges, {"state gen_", "send gen_ None", "state gen_", "send gen_ example",
+                           "state gen_", "send avg 5", "throw avg StopIteration"}));
+  EXPECT_THAT(answer_to(exchanges, "state gen_", 1), ElementsAre("GEN_SUSPENDED"));
+  EXPECT_THAT(answer_to(exchanges, "state gen_", 2), ElementsAre("GEN_CLOSED"));
 }
 
-TEST(CoroutinesWalkthrough, ShowsGenRefusingAnEarlySendThenTheCoursesTexts) {
+TEST(CoroutinesWalkthrough, ShowsTheCoursesTextsThenGenRefusingAnEarlySend) {
   const std::vector<Exchange> exchanges = walkthrough_of("coroutines");
-  EXPECT_THAT(answer_to(exchanges, "send gen_ example"),
-              ElementsAre("error: can't send non-None value to a just-started generator"));
   EXPECT_THAT(answer_to(exchanges, "send gen_ None"),
               ElementsAre("gen_ yielded 'Ready to accept message.'"));
-  EXPECT_THAT(answer_to(exchanges, "next gen_"),
-              ElementsAre("Gen received: None", HasSubstr("gen_ finished")));
-  EXPECT_THAT(answer_to(exchanges, "send gen_ example", 1),
+  EXPECT_THAT(answer_to(exchanges, "send gen_ example"),
               ElementsAre("Gen received: example", HasSubstr("gen_ finished")));
+  EXPECT_THAT(answer_to(exchanges, "send gen_ example", 1),
+              ElementsAre("error: can't send non-None value to a just-started generator"));
+  EXPECT_THAT(answer_to(exchanges, "next gen_"),
+              ElementsAre("gen_ yielded 'Ready to accept message.'"));
+  EXPECT_THAT(answer_to(exchanges, "next gen_", 1),
+              ElementsAre("Gen received: None", HasSubstr("gen_ finished")));
 }
 
 TEST(CoroutinesWalkthrough, ShowsAvgPrimedItsAveragesDoneAndAnExceptionItDoesNotCatch) {

@@ -189,14 +189,15 @@ void expect_echo(int fd, std::string_view message) {
   EXPECT_EQ(receive_exactly(fd, message.size()), message);
 }
 
-// Connects clients one at a time, each sending a line, until the server turns
-// one away (it closes that connection rather than echo the line or keep the
-// client waiting), or until `most` have come. Returns the clients it served.
+// The clients a server served, and whether it turned one away.
 struct Crowd {
   std::vector<common::FileDescriptor> served;
   bool one_turned_away = false;
 };
 
+// Connects clients one at a time, each sending a line, until the server turns
+// one away (it closes that connection rather than echo the line or keep the
+// client waiting), or until `most` have come. Returns the clients it served.
 Crowd connect_until_one_is_turned_away(std::uint16_t port, int most) {
   Crowd crowd;
   for (int i = 0; i < most && !crowd.one_turned_away; ++i) {

@@ -32,7 +32,7 @@ inline const std::vector<EchoServer>& all() {
       {"callback_echo_server", {"--backend", "poll"}, true, true},  // lesson 3
       {"generator_echo_server", {}, true, true},                    // lesson 4
       {"coroutine_echo_server", {}, true, true},                    // lesson 5
-      {"async_echo_server", {}, true, false},                       // lesson 6
+      {"async_echo_server", {}, true, true},                        // lesson 6
   };
   return servers;
 }
