@@ -494,7 +494,7 @@ def run_beside_server(server_argv, argv, root, timeout):
             process.send_signal(signal.SIGTERM)
             reader.join(timeout)
         if (server_code := exit_code(process, timeout)) != 0:
-            server.fail(f'exited with code {server_code} on SIGTERM')
+            server.fail(f'exited with code {server_code}, not 0, at SIGTERM')
         return address, code, output
     finally:
         close_server(process)
@@ -510,6 +510,8 @@ def transcript(kind, context, options, script, old_content):
         return [str(context.bin_dir / word[len('build/bin/'):]) if word.startswith('build/bin/')
                 else word for word in shlex.split(command)]
     command, timeout = old_content[0][2:], float(options.get('timeout', 10))
+    if script and 'server' in options:
+        raise PageError('a run beside a server takes no input lines')
     if kind == 'session':
         code, output = run_session(argv(command), context.root, script, timeout)
     elif script:
@@ -684,7 +686,7 @@ def fill_block(context, words, script, old_content):
         arguments, options, masks = options_of(words[1:], ('from', 'to'))
         language, content = code_block(context.root, arguments, options)
     else:
-        allowed = ('exit', 'timeout', 'mask') + (('prompt', 'server') if words[0] == 'run' else ())
+        allowed = ('exit', 'timeout', 'prompt', 'mask') + (('server',) if words[0] == 'run' else ())
         arguments, options, masks = options_of(words[1:], allowed)
         if arguments:
             raise PageError(f"{words[0]} takes options only; the command is the block's first line")

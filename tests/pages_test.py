@@ -179,12 +179,18 @@ class FixturePage(unittest.TestCase):
         directive = "<!-- run server='build/bin/echo_server --port 0' -->"
         for server, problem in (('echo_server --port 5000', 'a server is started with --port 0'),
                                 ('greet --sleep 30 --port 0', "never printed 'listening on H:P'"),
-                                ('echo_server --port 0 --exit 3', 'exited with code 3 on SIGTERM')):
+                                ('echo_server --port 0 --exit 3', 'exited with code 3, not 0')):
             self.page.write_text(self.pristine.replace(
                 directive, f"<!-- run timeout=1 server='build/bin/{server}' -->"))
             code, report = self.tool('--check')
             self.assertEqual(code, 1, report)
             self.assertIn(problem, report)
+
+    def test_a_run_beside_a_server_takes_no_input_lines(self):
+        self.edit('<!-- run\nfirst line', "<!-- run server='build/bin/echo_server --port 0'\nfirst line")
+        code, report = self.tool('--check')
+        self.assertEqual(code, 1)
+        self.assertIn('a run beside a server takes no input lines', report)
 
     def test_a_page_that_does_not_exist_is_reported(self):
         code, report = self.tool('--check', str(self.root / 'nowhere.md'))
