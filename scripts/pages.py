@@ -19,7 +19,7 @@ the fenced block it fills:
       TEXT to the next containing the second; with a NAME, from= alone keeps
       the rest of that definition. --update writes a missing fence.
 
-  <!-- run [exit=N] [timeout=SECONDS] [prompt=TEXT] [mask=REGEX]...
+  <!-- run [exit=N] [timeout=SECONDS] [prompt=TEXT] [server=COMMAND] [mask=REGEX]...
   INPUT LINE...
   -->
       The block's first line is `$ COMMAND` as a reader types it; the rest is
@@ -27,6 +27,8 @@ the fenced block it fills:
       empty, LC_ALL=C, standard error merged into standard output. Given input
       lines, it runs on a terminal instead, and each line is typed once the
       prompt (default '>>> ') has appeared; the end of input follows the last.
+      With server=, that server (started with --port 0) runs first, each
+      127.0.0.1:PORT in COMMAND names it, and SIGTERM must end it with code 0.
 
   <!-- session [exit=N] [timeout=SECONDS] [mask=REGEX]...
   connect A       connect client A, wait for the server's 'connection from H:P'
@@ -64,6 +66,7 @@ import sys
 import tempfile
 import termios
 import textwrap
+import threading
 import time
 from pathlib import Path
 
@@ -71,6 +74,7 @@ BLOCK_DIRECTIVE = re.compile(r'<!--\s*(code|run|session)\b')
 INLINE_DIRECTIVE = re.compile(r'(<!--\s*(changed-lines|nonblank-lines)\b(.*?)-->)(\d*)')
 FENCE = re.compile(r' {0,3}(`{3,}|~{3,})')
 DEFAULT_MASKS = [r'\b127\.0\.0\.1:(\d+)', r'\b(\d+\.\d+) s\b']
+SERVER_ADDRESS = re.compile(r'\b127\.0\.0\.1:\d+')  # in a command run beside a server
 LANGUAGES = {'.cpp': 'cpp', '.hpp': 'cpp', '.py': 'python', '.sh': 'sh', '.md': 'markdown'}
 
 
@@ -361,6 +365,11 @@ class ServerOutput:
             return bool(data)
         return True
 
+    def read_to_end(self, deadline):
+        """Until the server closes its output (it exits), or the deadline."""
+        while time.monotonic() < deadline and self.read(deadline):
+            pass
+
     def fail(self, what):
         raise PageError(f'the server {what}; it printed:\n{self.text[-1000:]}')
 
@@ -419,53 +428,106 @@ def run_step(server, step, address, clients, timeout):
     server.wait_until_idle()
 
 
-def run_session(argv, root, steps, timeout):
-    """Starts a server, runs the steps one at a time, stops it with SIGTERM."""
+def start_server(argv, root, timeout):
+    """Starts a server with --port 0: the process, its output, and its
+    address 'H:P' once it has printed 'listening on H:P'."""
     if not re.search(r'(^| )--port(=| )0( |$)', ' '.join(argv)):
-        raise PageError('a session starts its server with --port 0, so that no two share a port')
+        raise PageError('a server is started with --port 0, so that no two share a port')
     process = start(argv, root, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                     stderr=subprocess.STDOUT)
-    server, clients = ServerOutput(process, timeout), {}
+    server = ServerOutput(process, timeout)
     try:
         listening = server.wait_for(r'listening on \S+:\d+', 'listening on H:P')
-        host, port = listening.split()[-1].rsplit(':', 1)
+    except BaseException:
+        close_server(process)
+        raise
+    return process, server, listening.split()[-1]
+
+
+def exit_code(process, timeout):
+    """The exit code of a server sent SIGTERM, once it has exited."""
+    try:
+        return process.wait(timeout)
+    except subprocess.TimeoutExpired:
+        raise PageError(f'still running {timeout} s after SIGTERM') from None
+
+
+def close_server(process):
+    process.kill()
+    process.wait()
+    process.stdout.close()
+
+
+def run_session(argv, root, steps, timeout):
+    """Starts a server, runs the steps one at a time, stops it with SIGTERM."""
+    process, server, address = start_server(argv, root, timeout)
+    clients = {}
+    try:
+        host, port = address.rsplit(':', 1)
         server.wait_until_idle()
         for step in steps:
             run_step(server, step, (host, int(port)), clients, timeout)
         process.send_signal(signal.SIGTERM)
         deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline and server.read(deadline):
-            pass
-        return process.wait(max(deadline - time.monotonic(), 0)), server.text
-    except subprocess.TimeoutExpired:
-        raise PageError(f'still running {timeout} s after SIGTERM') from None
+        server.read_to_end(deadline)
+        return exit_code(process, max(deadline - time.monotonic(), 0)), server.text
     finally:
-        process.kill()
-        process.wait()
-        process.stdout.close()
+        close_server(process)
         for client in clients.values():  # only now: the server stops with them connected
             client.close()
 
 
+def run_beside_server(server_argv, argv, root, timeout):
+    """Starts the server, runs the command with each 127.0.0.1:PORT in it
+    naming the server, then stops the server, which must exit with code 0:
+    the server's address, and the command's exit code and output."""
+    process, server, address = start_server(server_argv, root, timeout)
+    try:
+        # Read all the server prints, so that it never waits on a full pipe.
+        reader = threading.Thread(target=server.read_to_end,
+                                  args=(time.monotonic() + 2 * timeout,), daemon=True)
+        reader.start()
+        try:
+            code, output = run_piped([SERVER_ADDRESS.sub(address, word) for word in argv], root,
+                                     timeout)
+        finally:
+            process.send_signal(signal.SIGTERM)
+            reader.join(timeout)
+        if (server_code := exit_code(process, timeout)) != 0:
+            server.fail(f'exited with code {server_code}, not 0, at SIGTERM')
+        return address, code, output
+    finally:
+        close_server(process)
+
+
 def transcript(kind, context, options, script, old_content):
-    """The command line of the old block, and what running it printed now."""
+    """The block's command line (beside a server, with the port of this run)
+    and what running it printed now."""
     if not old_content or not old_content[0].startswith('$ ') or not old_content[0][2:].strip():
         raise PageError('the block must start with the command: $ COMMAND')
-    argv = [str(context.bin_dir / word[len('build/bin/'):]) if word.startswith('build/bin/')
-            else word for word in shlex.split(old_content[0][2:])]
-    timeout = float(options.get('timeout', 10))
+
+    def argv(command):
+        return [str(context.bin_dir / word[len('build/bin/'):]) if word.startswith('build/bin/')
+                else word for word in shlex.split(command)]
+    command, timeout = old_content[0][2:], float(options.get('timeout', 10))
+    if script and 'server' in options:
+        raise PageError('a run beside a server takes no input lines')
     if kind == 'session':
-        code, output = run_session(argv, context.root, script, timeout)
+        code, output = run_session(argv(command), context.root, script, timeout)
     elif script:
         prompt = options.get('prompt', '>>> ')
-        code, output = run_on_terminal(argv, context.root, script, prompt, timeout)
+        code, output = run_on_terminal(argv(command), context.root, script, prompt, timeout)
+    elif 'server' in options:
+        address, code, output = run_beside_server(argv(options['server']), argv(command),
+                                                  context.root, timeout)
+        command = SERVER_ADDRESS.sub(address, command)  # the page shows the port of its run
     else:
-        code, output = run_piped(argv, context.root, timeout)
+        code, output = run_piped(argv(command), context.root, timeout)
     lines = [line.rstrip() for line in output.replace('\r', '').rstrip().split('\n')]
     if code != int(options.get('exit', 0)):
         raise PageError(f"exit code {code}, not {options.get('exit', 0)}; the output ended:\n"
                         + '\n'.join(lines[-20:]))
-    return old_content[:1] + lines
+    return ['$ ' + command] + lines
 
 
 def mask(lines, patterns):
@@ -624,7 +686,8 @@ def fill_block(context, words, script, old_content):
         arguments, options, masks = options_of(words[1:], ('from', 'to'))
         language, content = code_block(context.root, arguments, options)
     else:
-        arguments, options, masks = options_of(words[1:], ('exit', 'timeout', 'prompt', 'mask'))
+        allowed = ('exit', 'timeout', 'prompt', 'mask') + (('server',) if words[0] == 'run' else ())
+        arguments, options, masks = options_of(words[1:], allowed)
         if arguments:
             raise PageError(f"{words[0]} takes options only; the command is the block's first line")
         language = 'console' if words[0] == 'run' else 'text'

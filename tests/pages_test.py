@@ -4,6 +4,7 @@ of its own: a page with every kind of directive (page.md.in, stored so that the
 project's own check leaves it alone), the files it quotes and the programs it
 runs. Each test works on a fresh copy of it, out of any git checkout."""
 
+import re
 import shutil
 import subprocess
 import sys
@@ -143,7 +144,7 @@ class FixturePage(unittest.TestCase):
         self.assertIn('still running after 1.0 s', report)
 
     def test_a_session_needs_port_zero(self):
-        self.edit('build/bin/echo_server --port 0', 'build/bin/echo_server --port 5000')
+        self.edit('$ build/bin/echo_server --port 0', '$ build/bin/echo_server --port 5000')
         self.assertIn('--port 0', self.tool('--check')[1])
 
     def test_each_step_waits_until_the_server_has_come_to_rest(self):
@@ -160,6 +161,36 @@ class FixturePage(unittest.TestCase):
         code, report = self.tool('--check')
         self.assertEqual(code, 1)
         self.assertIn("the server never printed 'listening on H:P'", report)
+
+    def test_a_transcript_beside_a_server_edited_by_hand_fails_and_update_puts_it_right(self):
+        self.assert_caught_and_put_right('hello, neighbour\n', 'hello, stranger\n',
+                                         "<!-- run server='build/bin/echo_server --port 0' -->")
+
+    def test_the_command_beside_a_server_reaches_it_whatever_port_the_page_shows(self):
+        # Nobody listens on port 1: greet fails unless the tool names its server.
+        self.edit('greet --via 127.0.0.1:40969', 'greet --via 127.0.0.1:1')
+        self.assertEqual(self.tool('--check'), (0, ''))
+        self.edit('hello, neighbour\n', 'hello, stranger\n')
+        self.assertEqual(self.tool('--update')[0], 0)
+        shown = re.search(r'greet --via 127\.0\.0\.1:(\d+) neighbour', self.page.read_text())
+        self.assertNotEqual(shown[1], '1', 'the page shows the port of the run it shows')
+
+    def test_a_server_beside_a_command_must_take_port_zero_listen_and_stop_with_code_zero(self):
+        directive = "<!-- run server='build/bin/echo_server --port 0' -->"
+        for server, problem in (('echo_server --port 5000', 'a server is started with --port 0'),
+                                ('greet --sleep 30 --port 0', "never printed 'listening on H:P'"),
+                                ('echo_server --port 0 --exit 3', 'exited with code 3, not 0')):
+            self.page.write_text(self.pristine.replace(
+                directive, f"<!-- run timeout=1 server='build/bin/{server}' -->"))
+            code, report = self.tool('--check')
+            self.assertEqual(code, 1, report)
+            self.assertIn(problem, report)
+
+    def test_a_run_beside_a_server_takes_no_input_lines(self):
+        self.edit('<!-- run\nfirst line', "<!-- run server='build/bin/echo_server --port 0'\nfirst line")
+        code, report = self.tool('--check')
+        self.assertEqual(code, 1)
+        self.assertIn('a run beside a server takes no input lines', report)
 
     def test_a_page_that_does_not_exist_is_reported(self):
         code, report = self.tool('--check', str(self.root / 'nowhere.md'))
