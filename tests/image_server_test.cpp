@@ -13,7 +13,6 @@
 #include <set>
 #include <string>
 #include <string_view>
-#include <thread>
 #include <vector>
 
 #include "common/net.hpp"
@@ -28,6 +27,7 @@ using image_checks::BitmapSize;
 using image_checks::http_get;
 using image_checks::is_valid_bitmap;
 using image_checks::stat;
+using image_checks::stat_once_it_is;
 using test_support::connect_to;
 using test_support::receive_exactly;
 using test_support::send_all;
@@ -225,17 +225,6 @@ TEST(ImageServerTest, KeepsServingOthersWhenClientsVanish) {
 
   EXPECT_TRUE(is_valid_bitmap(get(server.port(), "/image").body));
   EXPECT_EQ(server.stop(), 0) << server.program().error_output();
-}
-
-// Asks /stats until `name` shows `value`, 500 times at most, 10 ms apart (an
-// answer comes at once): what it saw last.
-long stat_once_it_is(std::uint16_t port, const std::string& name, long value) {
-  long seen = stat(port, name);
-  for (int asked = 1; seen != value && asked < 500; ++asked) {
-    std::this_thread::sleep_for(10ms);
-    seen = stat(port, name);
-  }
-  return seen;
 }
 
 TEST(ImageServerTest, AClientThatLeavesWhileItsPictureWaitsIsNoLongerInFlight) {
