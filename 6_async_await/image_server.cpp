@@ -7,19 +7,24 @@
 // Observe:     every request for an image is answered after --latency-ms
 //              (200 by default) with a picture no earlier request got. Ten
 //              clients at once all have theirs after about one latency, not
-//              ten: the delay is an awaited sleep, so the loop serves the
-//              others meanwhile. /stats counts the images served and the most
-//              requests that were ever in flight at once.
+//              ten: the delay is an awaited timer, so the loop serves the
+//              others meanwhile. /stats counts the images served, the
+//              requests in flight and the most that ever were at once; a
+//              client that hangs up while it waits is no longer counted.
 // Why:         next to async_echo_server.cpp, the same accept loop and one
-//              task per connection; answer_request() reads a request, sleeps,
-//              writes the answer, and serve_client() asks for another.
+//              task per connection; answer_request() reads a request, waits
+//              out the latency (reading meanwhile, to notice a client that
+//              leaves: wait_for() and until_hang_up()), writes the answer,
+//              and serve_client() asks for another.
 // Pictures:    /W/H is W x H pixels, the course's loremflickr.com/320/240
 //              shape; /image is 320 x 240. bitmap.hpp makes them; http.hpp
 //              reads requests and writes answers.
 // Shortcuts:   just enough HTTP/1.1 for curl and a browser: GET only, no
 //              request bodies. A client gets a few seconds to send its request
 //              and to take our answer; then we hang up, so nobody can hold a
-//              connection forever.
+//              connection forever. A client that shuts its sending side
+//              before its picture comes (nc -N) has left, as far as TCP lets
+//              us tell: it gets no picture, but plain nc does.
 
 #include <sys/socket.h>
 
@@ -151,19 +156,15 @@ lesson6::Task<void> send_response(const lesson6::Socket& client, std::string res
   trace.write(client.get(), "sent ", status_line, ", ", response.size(), " bytes");
 }
 
-// Reads what the client sends while it waits for its picture (a next
-// request, kept in `received`) until it hangs up, and then ends. A client
-// that only shut its sending side (nc -N) has hung up too: its FIN is the
-// same as a closing client's, and only a write would tell them apart. Past a
-// header's worth it reads no further (the next answer_request() turns that
-// down) and waits for wait_for() to end it.
+// While a picture waits: reads on, so that it ends as soon as the client
+// hangs up. What comes meanwhile is the next request, kept in `received`;
+// with it (or a header's worth) in hand, it reads no further and waits for
+// wait_for() to end it. A client that only shut its sending side (nc -N) has
+// hung up too: its FIN is the same as a closing client's, and only a write
+// would tell them apart.
 lesson6::Task<void> until_hang_up(const lesson6::Socket& client, std::string& received) {
-  std::array<char, 4096> chunk;
-  while (received.size() <= max_header_size) {
-    const std::size_t count = co_await lesson6::read_some(client, chunk);
-    if (count == 0) co_return;
-    received.append(chunk.data(), count);
-  }
+  const bool complete = co_await receive_header(client, received);
+  if (!complete) co_return;
   co_await std::suspend_always();  // Python: await asyncio.Future(), which nobody completes
 }
 
