@@ -47,17 +47,19 @@ lesson6::Task<void> client(lesson6::Socket connection, std::string name, common:
   // When the frame goes, at the end or destroyed at Ctrl-C, closed_line says
   // "closed", and the socket closes.
   const common::ClosedLine closed_line(std::move(name));
+  const int fd = connection.get();
   std::array<char, common::receive_buffer_size> buffer;
   try {
     while (true) {
       const std::size_t received = co_await lesson6::read_some(connection, buffer);
       if (received == 0) co_return;  // the client closed
-      trace("received ", received, " bytes from fd ", connection.get(), ", sending them back");
+      trace.read(fd, "received ", received, " bytes");
       co_await lesson6::write_all(connection, std::span(buffer).first(received));
+      trace.write(fd, "sent them back");
     }
   } catch (const std::system_error& error) {
     // A reset or a broken pipe ends this client only.
-    trace("fd ", connection.get(), ": ", error.what());
+    trace.note(fd, error.what());
   }
 }
 
@@ -69,6 +71,7 @@ lesson6::Task<void> server(lesson6::Socket listener, common::Tracer trace) {
     lesson6::Socket connection = co_await lesson6::accept(listener);
     std::string name = common::peer_name(connection.get());
     std::cout << "connection from " << name << std::endl;
+    trace.open(connection.get(), "accepted");
     lesson6::spawn(client(std::move(connection), std::move(name), trace));
   }
 }

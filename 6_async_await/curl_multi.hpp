@@ -22,6 +22,7 @@
 
 #include "6_async_await/runtime/event_loop.hpp"
 #include "6_async_await/runtime/task.hpp"
+#include "common/command_line.hpp"
 
 namespace lesson6 {
 
@@ -49,10 +50,11 @@ class CurlLibrary {
 
 // One multi handle on the current event loop. It calls back into the loop
 // while it lives and when it goes, so it lives inside a task (the loop
-// outlives it), and every task that uses it ends before it does.
+// outlives it), and every task that uses it ends before it does. `trace`
+// narrates what libcurl's sockets wake the loop for.
 class CurlMulti {
  public:
-  CurlMulti();
+  explicit CurlMulti(common::Tracer trace = common::Tracer(false));
   ~CurlMulti();
   CurlMulti(const CurlMulti&) = delete;
   CurlMulti& operator=(const CurlMulti&) = delete;
@@ -72,6 +74,7 @@ class CurlMulti {
   void socket_action(curl_socket_t socket, int events);
   void finish_transfers();
 
+  common::Tracer trace_;
   std::unique_ptr<CURLM, MultiCleanup> multi_;
   std::optional<EventLoop::TimerId> timer_;       // libcurl wants one timer, never more
   std::unordered_map<CURL*, Transfer*> waiting_;  // which task waits for which transfer

@@ -33,6 +33,7 @@
 #include "6_async_await/curl_multi.hpp"
 #include "6_async_await/runtime/runtime.hpp"
 #include "6_async_await/support/downloads.hpp"
+#include "common/command_line.hpp"
 #include "common/net.hpp"
 #include "common/stop_signal.hpp"
 
@@ -75,15 +76,20 @@ void set_up(CURL* easy, const Options& options, Download& download) {
 // ---- Synchronous: one image after another ----
 
 // Python: for url in urls: download(url). One handle for all of them, so
-// libcurl keeps the connection open from one image to the next.
-void download_sync(const Options& options, Tally& tally) {
+// libcurl keeps the connection open from one image to the next. With
+// --timeline, each image is a track, and the thread blocks for each in turn.
+void download_sync(const Options& options, Tally& tally, const common::Tracer& trace) {
   const lesson6::EasyHandle easy = lesson6::make_easy_handle();
   for (long number = 1; number <= options.count; ++number) {
+    const common::Track image("image", number);
     Download download(options, lesson6::image_name("sync", number, options.count));
+    trace.open(image, download.name());
     if (download.has_file()) {
       set_up(easy.get(), options, download);
+      trace.wait("blocking in curl_easy_perform() for image ", number);
       download.save(easy.get(), curl_easy_perform(easy.get()));  // blocks until it is here
     }
+    trace.close(image, download.failure().value_or("saved"));
     tally.add(download);
     if (common::stop_requested()) throw lesson6::Stopped();
   }
@@ -93,23 +99,32 @@ void download_sync(const Options& options, Tally& tally) {
 
 // One image: its own easy handle (a handle runs one transfer at a time), and
 // a task that sleeps in perform() until libcurl has the whole image.
-lesson6::Task<void> download_one(lesson6::CurlMulti& multi, const Options& options,
-                                 std::string name, Tally& tally) {
-  Download download(options, std::move(name));
+lesson6::Task<void> download_one(lesson6::CurlMulti& multi, const Options& options, long number,
+                                 Tally& tally, const common::Tracer& trace) {
+  const common::Track image("image", number);
+  Download download(options, lesson6::image_name("async", number, options.count));
+  trace.run(image, download.name(), " starts");
   if (download.has_file()) {
     const lesson6::EasyHandle easy = lesson6::make_easy_handle();
     set_up(easy.get(), options, download);
+    trace.wait(image, "its task sleeps in perform() until libcurl has it");
     download.save(easy.get(), co_await multi.perform(easy.get()));
   }
+  trace.close(image, download.failure().value_or("saved"));
   tally.add(download);
 }
 
 // Python: await asyncio.gather(*(download(url) for url in urls)), with at
-// most --max-parallel of them at once.
-lesson6::Task<void> download_async(Options options, Tally& tally) {
-  lesson6::CurlMulti multi;  // inside a task, so the loop outlives it
+// most --max-parallel of them at once. With --timeline, each image is a
+// track from the start: it is queued until a transfer ends and frees a slot.
+lesson6::Task<void> download_async(Options options, Tally& tally, common::Tracer trace) {
+  lesson6::CurlMulti multi(trace);  // inside a task, so the loop outlives it
+  for (long number = 1; number <= options.count; ++number) {
+    trace.open(common::Track("image", number), "queued");
+    trace.wait(common::Track("image", number), "queued until a transfer slot is free");
+  }
   co_await lesson6::gather_numbered(options.count, options.max_parallel, [&](long number) {
-    return download_one(multi, options, lesson6::image_name("async", number, options.count), tally);
+    return download_one(multi, options, number, tally, trace);
   });
 }
 
@@ -121,6 +136,7 @@ int main(int argc, char** argv) {
   try {
     const lesson6::CurlLibrary curl;  // before any other libcurl call
     const Options options = lesson6::read_options(argc, argv);
+    const common::Tracer trace(false, options.timeline);  // creates --timeline's file
     // run() would install them too, but the sync mode comes first.
     common::install_stop_handlers();
     // All at once, each image is a socket and a file: a thousand of them need
@@ -134,14 +150,14 @@ int main(int argc, char** argv) {
     if (options.mode != "async") {
       tally.begin("sync");
       const auto start = std::chrono::steady_clock::now();
-      download_sync(options, tally);
+      download_sync(options, tally, trace);
       sync_took = std::chrono::steady_clock::now() - start;
       all_arrived &= tally.end(*sync_took);  // prints "sync: 20 images in 4.12 s"
     }
     if (options.mode != "sync") {
       tally.begin("async");
       const auto start = std::chrono::steady_clock::now();
-      lesson6::run(download_async(options, tally));
+      lesson6::run(download_async(options, tally, trace), trace);
       async_took = std::chrono::steady_clock::now() - start;
       all_arrived &= tally.end(*async_took);
     }

@@ -7,19 +7,24 @@
 // Observe:     every request for an image is answered after --latency-ms
 //              (200 by default) with a picture no earlier request got. Ten
 //              clients at once all have theirs after about one latency, not
-//              ten: the delay is an awaited sleep, so the loop serves the
-//              others meanwhile. /stats counts the images served and the most
-//              requests that were ever in flight at once.
+//              ten: the delay is an awaited timer, so the loop serves the
+//              others meanwhile. /stats counts the images served, the
+//              requests in flight and the most that ever were at once; a
+//              client that hangs up while it waits is no longer counted.
 // Why:         next to async_echo_server.cpp, the same accept loop and one
-//              task per connection; answer_request() reads a request, sleeps,
-//              writes the answer, and serve_client() asks for another.
+//              task per connection; answer_request() reads a request, waits
+//              out the latency (reading meanwhile, to notice a client that
+//              leaves: wait_for() and until_hang_up()), writes the answer,
+//              and serve_client() asks for another.
 // Pictures:    /W/H is W x H pixels, the course's loremflickr.com/320/240
 //              shape; /image is 320 x 240. bitmap.hpp makes them; http.hpp
 //              reads requests and writes answers.
 // Shortcuts:   just enough HTTP/1.1 for curl and a browser: GET only, no
 //              request bodies. A client gets a few seconds to send its request
 //              and to take our answer; then we hang up, so nobody can hold a
-//              connection forever.
+//              connection forever. A client that shuts its sending side
+//              before its picture comes (nc -N) has left, as far as TCP lets
+//              us tell: it gets no picture, but plain nc does.
 
 #include <sys/socket.h>
 
@@ -143,9 +148,24 @@ lesson6::Task<bool> receive_header(const lesson6::Socket& client, std::string& r
   co_return true;
 }
 
-lesson6::Task<void> send_response(const lesson6::Socket& client, std::string response) {
+lesson6::Task<void> send_response(const lesson6::Socket& client, std::string response,
+                                  const common::Tracer& trace) {
   const Deadline deadline(client, write_time_limit);
   co_await lesson6::write_all(client, response);
+  const std::string_view status_line = std::string_view(response).substr(0, response.find('\r'));
+  trace.write(client.get(), "sent ", status_line, ", ", response.size(), " bytes");
+}
+
+// While a picture waits: reads on, so that it ends as soon as the client
+// hangs up. What comes meanwhile is the next request, kept in `received`;
+// with it (or a header's worth) in hand, it reads no further and waits for
+// wait_for() to end it. A client that only shut its sending side (nc -N) has
+// hung up too: its FIN is the same as a closing client's, and only a write
+// would tell them apart.
+lesson6::Task<void> until_hang_up(const lesson6::Socket& client, std::string& received) {
+  const bool complete = co_await receive_header(client, received);
+  if (!complete) co_return;
+  co_await std::suspend_always();  // Python: await asyncio.Future(), which nobody completes
 }
 
 // Closing a socket with unread input resets the connection, and the reset can
@@ -174,43 +194,58 @@ lesson6::Task<Next> answer_request(const lesson6::Socket& client, std::string& r
   if (!complete) co_return Next::nothing;  // the client left, or was too slow
   const std::size_t header_size = received.find(end_of_header);
   if (header_size == std::string::npos || header_size > max_header_size) {
-    server.trace("fd ", fd, ": header over ", max_header_size, " bytes, answering 431");
-    co_await send_response(client, make_response("431 Request Header Fields Too Large",
-                                                 "text/plain", "header too large\n", false));
+    server.trace.note(fd, "header over ", max_header_size, " bytes, answering 431");
+    co_await send_response(client,
+                           make_response("431 Request Header Fields Too Large", "text/plain",
+                                         "header too large\n", false),
+                           server.trace);
     co_return Next::hang_up;
   }
   const std::optional<Request> request = parse_request({received.data(), header_size});
   received.erase(0, header_size + end_of_header.size());
   if (!request) {
-    server.trace("fd ", fd, ": not an HTTP request, answering 400");
+    server.trace.note(fd, "not an HTTP request, answering 400");
     co_await send_response(
-        client, make_response("400 Bad Request", "text/plain", "malformed request\n", false));
+        client, make_response("400 Bad Request", "text/plain", "malformed request\n", false),
+        server.trace);
     co_return Next::hang_up;
   }
-  server.trace("fd ", fd, ": ", request->method, ' ', request->target);
+  server.trace.read(fd, request->method, ' ', request->target);
   const Next next = request->keep_alive ? Next::request : Next::hang_up;
 
   if (request->method != "GET") {
-    co_await send_response(client, make_response("405 Method Not Allowed", "text/plain",
-                                                 "only GET is served here\n", false));
+    co_await send_response(
+        client,
+        make_response("405 Method Not Allowed", "text/plain", "only GET is served here\n", false),
+        server.trace);
     co_return Next::hang_up;
   }
   const std::optional<PictureSize> size = picture_size(request->target);
   if (size && !is_drawable(*size)) {
     const std::string limit = std::to_string(max_picture_side);
-    co_await send_response(client, make_response("400 Bad Request", "text/plain",
-                                                 "a picture is 1 to " + limit +
-                                                     " pixels wide and 1 to " + limit + " high\n",
-                                                 request->keep_alive));
+    co_await send_response(
+        client,
+        make_response("400 Bad Request", "text/plain",
+                      "a picture is 1 to " + limit + " pixels wide and 1 to " + limit + " high\n",
+                      request->keep_alive),
+        server.trace);
   } else if (size) {
     const InFlight counted(server);
     const std::uint32_t number = ++server.images_started;
-    server.trace("fd ", fd, ": picture ", number, " in ", server.latency.count(), " ms; ",
-                 server.in_flight, " in flight");
-    co_await lesson6::sleep(server.latency);  // other clients are served meanwhile
+    server.trace.note(fd, "picture ", number, " in ", server.latency.count(), " ms; ",
+                      server.in_flight, " in flight");
+    // An awaited timer: other clients are served meanwhile. Reading
+    // meanwhile is how we notice a client that leaves before its picture.
+    if (co_await lesson6::wait_for(until_hang_up(client, received), server.latency)) {
+      server.trace.note(fd, "hung up before its picture");
+      co_return Next::nothing;
+    }
+    server.trace.run(fd, "its ", server.latency.count(), " ms are up: sending picture ", number);
     co_await send_response(
-        client, make_response("200 OK", "image/bmp", make_bitmap(number, size->width, size->height),
-                              request->keep_alive));
+        client,
+        make_response("200 OK", "image/bmp", make_bitmap(number, size->width, size->height),
+                      request->keep_alive),
+        server.trace);
     ++server.images_served;
   } else if (request->target == "/stats") {
     const std::string stats = "{\"images_served\": " + std::to_string(server.images_served) +
@@ -218,10 +253,12 @@ lesson6::Task<Next> answer_request(const lesson6::Socket& client, std::string& r
                               ", \"max_in_flight\": " + std::to_string(server.max_in_flight) +
                               "}\n";
     co_await send_response(client,
-                           make_response("200 OK", "application/json", stats, request->keep_alive));
+                           make_response("200 OK", "application/json", stats, request->keep_alive),
+                           server.trace);
   } else {
-    co_await send_response(client, make_response("404 Not Found", "text/plain", "no such page\n",
-                                                 request->keep_alive));
+    co_await send_response(
+        client, make_response("404 Not Found", "text/plain", "no such page\n", request->keep_alive),
+        server.trace);
   }
   co_return next;
 }
@@ -239,16 +276,15 @@ lesson6::Task<void> serve_client(lesson6::Socket client, Server& server) {
     if (next == Next::hang_up) co_await hang_up(client);
   } catch (const std::system_error& error) {
     // A reset or a broken pipe: this client is gone, the others carry on.
-    server.trace("fd ", fd, ": ", error.what());
+    server.trace.note(fd, error.what());
   }
-  server.trace("fd ", fd, ": closed");
 }
 
 // async_echo_server's accept loop: one task per client.
 lesson6::Task<void> run_server(lesson6::Socket listener, Server& server) {
   while (true) {
     lesson6::Socket client = co_await lesson6::accept(listener);
-    server.trace("fd ", client.get(), ": connection from ", common::peer_name(client.get()));
+    server.trace.open(client.get(), "connection from ", common::peer_name(client.get()));
     lesson6::spawn(serve_client(std::move(client), server));
   }
 }

@@ -7,8 +7,10 @@ One row for the loop: light while it waits (in select(), epoll_wait(),
 accept(), recv()...), with a dark tick each time something woke it. One row
 per connection (or task, or transfer: every other track), from its opening
 to its closing: light while it waits, dark while the thread runs for it, a
-green mark above for each read and an orange one below for each write.
-Hovering over a bar or a mark shows its narration (a wait's says what for).
+green mark above for each read and an orange one below for each write. A
+wait that says it is queued ("image 5: queued until a transfer slot is
+free") is a dashed line: what it waits for has not begun. Hovering over a bar
+or a mark shows its narration (a wait's says what for).
 
 What the clients did, seen from their side, comes from --clients FILE: lines
 "CLIENT SECONDS connects" and "CLIENT SECONDS types", in seconds since the
@@ -43,6 +45,7 @@ COLORS = {
     "loop_waiting": "#e4e4e4",
     "loop_awake": "#333333",
     "client": "#000000",
+    "queued": "#2b5d8c",
 }
 
 
@@ -90,6 +93,12 @@ def narration(event):
     if "woken by" in args:
         text += f"\nwoken by: {args['woken by']}"
     return text
+
+
+def is_queued(wait):
+    """'image 5: queued until ...': a wait whose narration, after the track's name, says so."""
+    text = wait.get("args", {}).get("narration", "")
+    return text.split(": ", 1)[-1].startswith("queued")
 
 
 def first_clause(text):
@@ -200,6 +209,7 @@ def draw(events, names, title, clients):
         picture.rect(x - 1, y - 3, 2, BAR_HEIGHT + 6, COLORS["loop_awake"], tooltip)
 
     # The other tracks: waiting, running, and their reads and writes.
+    queued = False  # whether the legend needs its entry
     for row, track in enumerate(tracks, start=1):
         y = bar_y(row)
         picture.text(10, y + BAR_HEIGHT - 2, names[track])
@@ -208,7 +218,17 @@ def draw(events, names, title, clients):
             for piece in (s for s in slices if s["name"] == kind):
                 begin, end = seconds(piece["ts"]), seconds(piece["ts"] + piece["dur"])
                 x = picture.x(begin)
-                if kind == "wait":
+                if kind == "wait" and is_queued(piece):
+                    if end > begin:
+                        queued = True
+                        middle = y + BAR_HEIGHT // 2
+                        picture.element(
+                            "line",
+                            {"x1": x, "y1": middle, "x2": picture.x(end), "y2": middle,
+                             "stroke": COLORS["queued"], "stroke-dasharray": "4 3"},
+                            narration(piece),
+                        )
+                elif kind == "wait":
                     tooltip = narration(piece) if "narration" in piece.get("args", {}) else None
                     picture.rect(x, y, picture.x(end) - x, BAR_HEIGHT, COLORS["waiting"], tooltip)
                 else:
@@ -254,9 +274,12 @@ def draw(events, names, title, clients):
         ("rect", COLORS["loop_awake"], "loop woken"),
         ("rect", COLORS["waiting"], f"{' or '.join(nouns)} waits"),
         ("rect", COLORS["running"], "thread runs for it"),
-        ("rect", COLORS["read"], "read"),
-        ("rect", COLORS["write"], "write"),
     ]
+    for kind in ("read", "write"):
+        if any(e["name"] == kind and e["tid"] in tracks for e in events):
+            entries.append(("rect", COLORS[kind], kind))
+    if queued:
+        entries.append(("dashes", COLORS["queued"], "queued, not begun"))
     if clients:
         entries += [("dot", COLORS["client"], "client types a line"),
                     ("dashes", COLORS["client"], "client connected, not yet accepted")]

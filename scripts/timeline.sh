@@ -1,48 +1,74 @@
 #!/usr/bin/env bash
-# Who was served when: runs a lesson's echo server with --timeline while three
-# scripted nc clients type three lines each, the second and third starting
-# 0.4 s and 0.8 s after the first; then draws the timeline.
+# Who was served when: runs a lesson's program with --timeline, then draws
+# what its loop did.
 #
-#   scripts/timeline.sh LESSON [--out DIR]     LESSON is 1, 2, 3, 4 or 5
+#   scripts/timeline.sh LESSON [--out DIR]
 #
-# Writes DIR/timeline.json (open it in Perfetto's UI or chrome://tracing)
-# and DIR/timeline.svg, the picture (scripts/render_timeline.py draws it).
-# DIR is the lesson's folder unless told otherwise: its page shows the picture.
+# LESSON 1 to 6: that lesson's echo server, while three scripted nc clients
+# type three lines each, the second and third starting 0.4 s and 0.8 s after
+# the first. Writes DIR/timeline.json and DIR/timeline.svg.
+# LESSON async_await: its two tasks, for 16 ticks of 0.2 s. Writes
+# DIR/async_await.json and .svg.
+# LESSON image_downloader: 8 images from a local image_server that answers
+# after 0.3 s, one after another (sync), then all at once (async). Writes
+# DIR/image_downloader.json and .svg.
+#
+# The JSON opens in Perfetto's UI or chrome://tracing; the SVG is the picture
+# (scripts/render_timeline.py draws it). DIR is the lesson's folder unless
+# told otherwise: its page shows the picture.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
-usage() { sed -n '2,10s/^# \{0,1\}//p' "$0"; }
+usage() { sed -n '2,18s/^# \{0,1\}//p' "$0"; }
 
 lesson="${1:-}"
+name=timeline # of the files written
 case "$lesson" in
   -h | --help)
     usage
     exit 0
     ;;
   1)
-    server=blocking_echo_server
+    program=blocking_echo_server
     folder=1_intro
     title="Lesson 1: a blocking server serves one client at a time"
     ;;
   2)
-    server=select_echo_server
+    program=select_echo_server
     folder=2_event_loop
     title="Lesson 2: one thread serves every client between its waits in select()"
     ;;
   3)
-    server=callback_echo_server
+    program=callback_echo_server
     folder=3_async_with_callbacks
     title="Lesson 3: one thread serves every client between its waits in epoll_wait()"
     ;;
   4)
-    server=generator_echo_server
+    program=generator_echo_server
     folder=4_generators
     title="Lesson 4: each client is a task, run again once its socket is ready"
     ;;
   5)
-    server=coroutine_echo_server
+    program=coroutine_echo_server
     folder=5_coroutines
     title="Lesson 5: the same tasks as lesson 4, written as coroutines"
+    ;;
+  6)
+    program=async_echo_server
+    folder=6_async_await
+    title="Lesson 6: the runtime resumes a client's task once its socket is ready"
+    ;;
+  async_await)
+    program=async_await
+    folder=6_async_await
+    name=async_await
+    title="Lesson 6: two tasks take turns on one loop, each running while the other sleeps"
+    ;;
+  image_downloader)
+    program=image_downloader
+    folder=6_async_await
+    name=image_downloader
+    title="Lesson 6: 8 images one after another (sync), then all at once (async)"
     ;;
   *)
     usage >&2
@@ -61,7 +87,10 @@ fi
 
 ensure_build_tools
 ensure_packages python3 netcat-openbsd
-build_targets default "$server" || exit 1
+programs=("$program")
+[ "$program" != image_downloader ] || programs+=(image_server)
+build_targets default "${programs[@]}" || exit 1
+bin="$REPO_ROOT/build/bin"
 
 work="$(mktemp -d)"
 server_pid=""
@@ -75,20 +104,35 @@ fail() {
   exit 1
 }
 
-json="$out/timeline.json"
-"$REPO_ROOT/build/bin/$server" --port 0 --timeline "$json" >"$work/server.out" 2>"$work/server.err" &
-server_pid=$!
-for ((tries = 0; tries < 100; tries++)); do # 10 s at most
-  grep -qs '^listening on ' "$work/server.out" && break
-  kill -0 "$server_pid" 2>/dev/null || fail "$server did not start: $(cat "$work/server.err")"
-  sleep 0.1
-done
-port="$(sed -n '1s/^listening on .*://p' "$work/server.out")"
-[ -n "$port" ] || fail "$server printed no 'listening on' line"
-# The picture begins 0.1 s before the first client and ends 0.1 to 0.6 s after
-# the last one; the server waits longer than that, before and after, so that
-# its first and last waits fill the edges the same way in every run.
-sleep 0.3
+json="$out/$name.json"
+picture="$out/$name.svg"
+render_options=()
+
+# start_server PROGRAM ARGS...: starts it with --port 0 in the background and
+# waits for its "listening on" line; sets server_pid and port.
+start_server() {
+  local server="$1"
+  shift
+  "$bin/$server" --port 0 "$@" >"$work/server.out" 2>"$work/server.err" &
+  server_pid=$!
+  local tries
+  for ((tries = 0; tries < 100; tries++)); do # 10 s at most
+    grep -qs '^listening on ' "$work/server.out" && break
+    kill -0 "$server_pid" 2>/dev/null || fail "$server did not start: $(cat "$work/server.err")"
+    sleep 0.1
+  done
+  port="$(sed -n '1s/^listening on .*://p' "$work/server.out")"
+  [ -n "$port" ] || fail "$server printed no 'listening on' line"
+}
+
+# SIGTERM must end the server with status 0, leaving its timeline complete.
+stop_server() {
+  kill -TERM "$server_pid"
+  local status=0
+  wait "$server_pid" || status=$?
+  server_pid=""
+  [ "$status" -eq 0 ] || fail "the server exited with status $status on SIGTERM: $(cat "$work/server.err")"
+}
 
 # client NUMBER DELAY: connects after DELAY seconds, types a line 0.2 s later
 # and two more 0.6 s apart, then ends its input (nc -N shuts down its sending
@@ -107,32 +151,58 @@ client() {
     done
   } | timeout 20 nc -N 127.0.0.1 "$port" >"$work/client$number.out"
 }
-client 1 0 &
-first=$!
-client 2 0.4 &
-second=$!
-client 3 0.8 &
-third=$!
-for pid in "$first" "$second" "$third"; do
-  wait "$pid" || fail "a client failed or timed out (is the server stuck?)"
-done
-for number in 1 2 3; do
-  expected="$(printf 'client %d, line %d\n' "$number" 1 "$number" 2 "$number" 3)"
-  [ "$(cat "$work/client$number.out")" = "$expected" ] || fail "client $number was not echoed in full"
-done
 
-sleep 0.7
-kill -TERM "$server_pid"
-status=0
-wait "$server_pid" || status=$?
-server_pid=""
-[ "$status" -eq 0 ] || fail "$server exited with status $status on SIGTERM: $(cat "$work/server.err")"
+# The echo server with its three clients.
+draw_echo_server() {
+  start_server "$program" --timeline "$json"
+  # The picture begins 0.1 s before the first client and ends 0.1 to 0.6 s
+  # after the last one; the server waits longer than that, before and after,
+  # so that its first and last waits fill the edges the same way in every run.
+  sleep 0.3
+  client 1 0 &
+  local first=$!
+  client 2 0.4 &
+  local second=$!
+  client 3 0.8 &
+  local third=$!
+  local pid number expected
+  for pid in "$first" "$second" "$third"; do
+    wait "$pid" || fail "a client failed or timed out (is the server stuck?)"
+  done
+  for number in 1 2 3; do
+    expected="$(printf 'client %d, line %d\n' "$number" 1 "$number" 2 "$number" 3)"
+    [ "$(cat "$work/client$number.out")" = "$expected" ] || fail "client $number was not echoed in full"
+  done
+  sleep 0.7
+  stop_server
+  # Client times in seconds since the first one connected, as the picture counts.
+  awk '$3 == "connects" && $1 == 1 { zero = $2 } { line[NR] = $0 }
+    END { for (i = 1; i <= NR; i++) { split(line[i], f, " "); printf "%d %.3f %s\n", f[1], f[2] - zero, f[3] } }' \
+    "$work/clients.log" >"$work/clients.txt"
+  render_options=(--clients "$work/clients.txt")
+}
 
-# Client times in seconds since the first one connected, as the picture counts.
-awk '$3 == "connects" && $1 == 1 { zero = $2 } { line[NR] = $0 }
-  END { for (i = 1; i <= NR; i++) { split(line[i], f, " "); printf "%d %.3f %s\n", f[1], f[2] - zero, f[3] } }' \
-  "$work/clients.log" >"$work/clients.txt"
-python3 "$REPO_ROOT/scripts/render_timeline.py" --title "$title" --clients "$work/clients.txt" \
-  "$json" "$out/timeline.svg"
+draw_async_await() {
+  timeout 20 "$bin/async_await" --tick-ms 200 --ticks 16 --timeline "$json" >"$work/output" ||
+    fail "async_await failed or timed out"
+}
+
+# The downloader against a local image_server; a short latency would make
+# bars too thin to see, a long one a picture too wide.
+draw_image_downloader() {
+  start_server image_server --latency-ms 300
+  timeout 60 "$bin/image_downloader" --url "http://127.0.0.1:$port/320/240" --count 8 \
+    --out "$work/images" --timeline "$json" >"$work/output" 2>"$work/errors" ||
+    fail "image_downloader failed: $(cat "$work/errors")"
+  stop_server
+}
+
+case "$program" in
+  async_await) draw_async_await ;;
+  image_downloader) draw_image_downloader ;;
+  *) draw_echo_server ;;
+esac
+python3 "$REPO_ROOT/scripts/render_timeline.py" --title "$title" "${render_options[@]}" \
+  "$json" "$picture"
 echo "timeline: $json"
-echo "picture:  $out/timeline.svg"
+echo "picture:  $picture"

@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <limits>
@@ -12,6 +13,7 @@
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <thread>
 
 #include "tests/program.hpp"
 
@@ -82,6 +84,17 @@ inline long stat(std::uint16_t port, const std::string& name) {
     throw std::runtime_error("no " + name + " in /stats: " + answer);
   }
   return std::stol(match[1]);
+}
+
+// Asks /stats until `name` shows `value`, 500 times at most, 10 ms apart (an
+// answer comes at once): what it saw last.
+inline long stat_once_it_is(std::uint16_t port, const std::string& name, long value) {
+  long seen = stat(port, name);
+  for (int asked = 1; seen != value && asked < 500; ++asked) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    seen = stat(port, name);
+  }
+  return seen;
 }
 
 }  // namespace image_checks

@@ -27,6 +27,7 @@ using image_checks::BitmapSize;
 using image_checks::http_get;
 using image_checks::is_valid_bitmap;
 using image_checks::stat;
+using image_checks::stat_once_it_is;
 using test_support::connect_to;
 using test_support::receive_exactly;
 using test_support::send_all;
@@ -224,6 +225,72 @@ TEST(ImageServerTest, KeepsServingOthersWhenClientsVanish) {
 
   EXPECT_TRUE(is_valid_bitmap(get(server.port(), "/image").body));
   EXPECT_EQ(server.stop(), 0) << server.program().error_output();
+}
+
+TEST(ImageServerTest, AClientThatLeavesWhileItsPictureWaitsIsNoLongerInFlight) {
+  test_support::Server server("image_server", {"--latency-ms", "60000"});
+  for (const bool with_a_reset : {false, true}) {
+    common::FileDescriptor leaving = connect_to(server.port());
+    send_all(leaving.get(), "GET /image HTTP/1.1\r\n\r\n");
+    ASSERT_EQ(stat_once_it_is(server.port(), "in_flight", 1), 1);
+    if (with_a_reset) {
+      reset(leaving);
+    } else {
+      leaving.reset();  // a plain close(): the server sees the end of the stream
+    }
+    EXPECT_EQ(stat_once_it_is(server.port(), "in_flight", 0), 0) << "reset: " << with_a_reset;
+  }
+  EXPECT_EQ(stat(server.port(), "images_served"), 0);
+  EXPECT_EQ(server.stop(), 0) << server.program().error_output();
+}
+
+// TCP tells the server of a half-close (nc -N) and of a close alike, with the
+// end of the stream; only a write would tell them apart. Either has left.
+TEST(ImageServerTest, AClientThatShutsItsSendingSideBeforeItsPictureHasLeftAndGetsNone) {
+  test_support::Server server("image_server", {"--latency-ms", "60000"});
+  const common::FileDescriptor half_closed = connect_to(server.port());
+  send_all(half_closed.get(), "GET /image HTTP/1.1\r\n\r\n");
+  ASSERT_EQ(stat_once_it_is(server.port(), "in_flight", 1), 1);
+  ASSERT_EQ(shutdown(half_closed.get(), SHUT_WR), 0);
+
+  ASSERT_TRUE(test_support::wait_readable(half_closed.get(), 10s));
+  EXPECT_EQ(receive_exactly(half_closed.get(), until_closed), "");  // closed, with no answer
+  EXPECT_EQ(stat(server.port(), "in_flight"), 0);
+}
+
+// While a picture waits, the server reads what the client sends: a next
+// request is kept and answered in turn...
+TEST(ImageServerTest, AnswersARequestSentWhileThePreviousPictureWaits) {
+  test_support::Server server("image_server", {"--latency-ms", "300"});
+  const common::FileDescriptor connection = connect_to(server.port());
+  send_all(connection.get(), "GET /image HTTP/1.1\r\n\r\n");
+  ASSERT_EQ(stat_once_it_is(server.port(), "in_flight", 1), 1);
+  send_all(connection.get(), "GET /16/9 HTTP/1.1\r\nConnection: close\r\n\r\n");
+
+  const std::vector<Response> responses =
+      split_responses(receive_exactly(connection.get(), until_closed));
+  ASSERT_EQ(responses.size(), 2u);
+  EXPECT_EQ(bitmap_size(responses[0].body), (BitmapSize{320, 240}));
+  EXPECT_EQ(bitmap_size(responses[1].body), (BitmapSize{16, 9}));
+  EXPECT_TRUE(is_valid_bitmap(responses[1].body));
+}
+
+// ...but no more than a header's worth of it, which the next request turns
+// down once the picture has gone.
+TEST(ImageServerTest, AFloodSentWhileAPictureWaitsGetsThePictureThen431) {
+  test_support::Server server("image_server", {"--latency-ms", "300"});
+  const common::FileDescriptor connection = connect_to(server.port());
+  send_all(connection.get(), "GET /image HTTP/1.1\r\n\r\n");
+  ASSERT_EQ(stat_once_it_is(server.port(), "in_flight", 1), 1);
+  // Twice a header's worth, and no blank line: small enough for the
+  // kernel's buffers, so that sending it never waits for the server.
+  send_all(connection.get(), std::string(16 * 1024, 'a'));
+
+  const std::vector<Response> responses =
+      split_responses(receive_exactly(connection.get(), until_closed));
+  ASSERT_EQ(responses.size(), 2u);
+  EXPECT_TRUE(is_valid_bitmap(responses[0].body));
+  EXPECT_EQ(responses[1].status_line, "HTTP/1.1 431 Request Header Fields Too Large");
 }
 
 TEST(ImageServerTest, StopsWithExitCode0OnSigtermWhileRequestsWait) {

@@ -123,6 +123,40 @@ class RenderTimelineTest(unittest.TestCase):
         tooltips = [title.text for title in root.iter(SVG + "title")]
         self.assertIn("fd 5: task 2 waits to read", tooltips)
 
+    # image_downloader's images wait for a --max-parallel slot before their
+    # transfers begin.
+    def test_a_wait_that_says_it_is_queued_is_a_dashed_line(self):
+        document = timeline(names=("image 1", "image 2"))
+        queued = "image 2: queued until a slot is free"
+        document["traceEvents"].append({"name": "wait", "ph": "X", "pid": 1, "tid": 3,
+                                        "ts": 300_000, "dur": 300_000,
+                                        "args": {"narration": queued}})
+        finished, picture = self.render(document, title="Images")
+        self.assertEqual(finished.returncode, 0, finished.stderr)
+        root = ElementTree.parse(picture).getroot()
+
+        def tooltips(tag):
+            return [title.text for element in root.iter(SVG + tag)
+                    for title in element.iter(SVG + "title")]
+
+        dashed = [line for line in root.iter(SVG + "line") if line.get("stroke-dasharray")]
+        self.assertEqual([title.text for line in dashed for title in line.iter(SVG + "title")],
+                         [queued])
+        self.assertNotIn(queued, tooltips("rect"))  # not a bar as well
+        self.assertIn("queued, not begun", [text.text for text in root.iter(SVG + "text")])
+
+    def test_the_legend_names_reads_and_writes_only_when_there_are_some(self):
+        document = timeline(names=("task 1", "task 2"))
+        document["traceEvents"] = [e for e in document["traceEvents"]
+                                   if e["name"] not in ("read", "write")]
+        finished, picture = self.render(document, title="Tasks")
+        self.assertEqual(finished.returncode, 0, finished.stderr)
+        texts = [text.text for text in ElementTree.parse(picture).getroot().iter(SVG + "text")]
+        self.assertIn("task waits", texts)
+        self.assertNotIn("read", texts)
+        self.assertNotIn("write", texts)
+        self.assertNotIn("queued, not begun", texts)
+
     # Lesson 4's listener task waits for a socket that is no connection: a
     # mark of the loop, with no duration, which the loop's waits leave out.
     def test_a_mark_named_wait_on_the_loop_is_not_drawn_as_a_wait_of_the_loop(self):

@@ -1,8 +1,13 @@
 // --timeline FILE on the echo servers: lesson 1's file shows the second
 // connection served only after the first closed, lesson 3's shows two
 // connections served in turns, lessons 4 and 5 show each connection's task
-// run, read, wait to write and write; every server leaves a complete file
-// when it is stopped, and a file it cannot create is one line and exit code 1.
+// run, read, wait to write and write, lesson 6's shows the runtime resume a
+// connection's task when its socket is ready; every server leaves a complete
+// file when it is stopped, and a file it cannot create is one line and exit
+// code 1. Then lesson 6's other programs: async_await's two tasks take turns
+// between their sleeps, image_server's connections wait out the latency (or
+// hang up), and image_downloader's images follow one another in sync mode
+// and overlap in async mode, unless --max-parallel queues them.
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -13,6 +18,8 @@
 #include <algorithm>
 #include <csignal>
 #include <cstdio>
+#include <iterator>
+#include <limits>
 #include <optional>
 #include <regex>
 #include <string>
@@ -21,6 +28,8 @@
 
 #include "common/net.hpp"
 #include "tests/echo_servers.hpp"
+#include "tests/image_checks.hpp"
+#include "tests/image_downloader_fixture.hpp"
 #include "tests/program.hpp"
 #include "tests/trace_file.hpp"
 
@@ -331,6 +340,121 @@ INSTANTIATE_TEST_SUITE_P(Lessons4And5, TaskServerTimelineTest,
                            return info.param;
                          });
 
+// A track's events in time order, each as its name and what it said without
+// the track's own name in front ("fd 9: ", "task 1: "): "run: prints 3".
+std::vector<std::string> told(const std::vector<TraceEvent>& events) {
+  std::vector<std::string> story;
+  for (const TraceEvent& event : events) {
+    const std::size_t colon = event.narration.find(": ");
+    story.push_back(colon == std::string::npos
+                        ? event.name
+                        : event.name + ": " + event.narration.substr(colon + 2));
+  }
+  return story;
+}
+
+// Lesson 6: the runtime resumes a connection's task when its socket is ready;
+// the task reads, writes it all back, and waits for the socket again.
+TEST(AsyncEchoServerTimelineTest, TheLoopResumesEachConnectionsTaskWhenItsSocketIsReady) {
+  const TemporaryFile file;
+  test_support::Server server("async_echo_server", {"--timeline", file.path()});
+  auto first = connect_to(server.port());
+  const std::string first_name = common::local_name(first.get());
+  echo(first, "one\n");
+  auto second = connect_to(server.port());
+  const std::string second_name = common::local_name(second.get());
+  echo(second, "two\n");
+  echo(first, "three\n");
+  first.reset();
+  wait_for_line(server.program(), "connection from " + first_name + " closed");
+  second.reset();
+  wait_for_line(server.program(), "connection from " + second_name + " closed");
+  ASSERT_EQ(server.stop(), 0) << server.program().error_output();
+
+  const TraceFile trace = test_support::read_trace_file(file.path());
+  const std::vector<int> tracks = trace.connection_tracks();
+  ASSERT_EQ(tracks.size(), 2u);
+  // Accepted, the task is spawned, and it starts next turn: until it waits
+  // on its socket, the connection waits without saying for what.
+  const std::vector<std::string> opening = {"open: accepted", "wait",
+                                            "wait: a task waits until it is readable"};
+  const std::vector<std::string> closing = {"run: ready to read: resuming its task",
+                                            "close: closing"};
+  const auto echo_of = [](std::size_t bytes) {
+    return std::vector<std::string>{"run: ready to read: resuming its task",
+                                    "read: received " + std::to_string(bytes) + " bytes",
+                                    "write: sent them back",
+                                    "wait: a task waits until it is readable"};
+  };
+  std::vector<std::string> one = opening;
+  for (const std::size_t bytes : {4, 6}) {
+    const std::vector<std::string> echoed = echo_of(bytes);
+    one.insert(one.end(), echoed.begin(), echoed.end());
+  }
+  one.insert(one.end(), closing.begin(), closing.end());
+  std::vector<std::string> two = opening;
+  const std::vector<std::string> echoed = echo_of(4);
+  two.insert(two.end(), echoed.begin(), echoed.end());
+  two.insert(two.end(), closing.begin(), closing.end());
+  EXPECT_EQ(told(trace.events_on(tracks[0])), one);
+  EXPECT_EQ(told(trace.events_on(tracks[1])), two);
+
+  // The loop blocks in epoll_wait() and says what woke it: a socket whose
+  // task it resumed.
+  int woken_for_a_task = 0;
+  for (const TraceEvent& wait : trace.events_on(trace.track("loop"))) {
+    if (wait.name != "wait" || wait.phase != 'X') continue;
+    EXPECT_EQ(wait.narration, "epoll_wait(): no timer pending");
+    if (wait.woken_by.ends_with("ready to read: resuming its task")) ++woken_for_a_task;
+  }
+  EXPECT_GE(woken_for_a_task, 7);  // two accepts, three messages, two ends
+}
+
+// Backpressure in lesson 6: write_all() meets a full socket, and only then
+// does the task wait for the socket to turn writable, as long as the client
+// does not read.
+TEST(AsyncEchoServerTimelineTest, AClientThatDoesNotReadMakesItsTaskWaitUntilItsSocketIsWritable) {
+  const TemporaryFile file;
+  test_support::Server server("async_echo_server", {"--trace", "--timeline", file.path()});
+  auto client = connect_to(server.port());
+  const std::string client_name = common::local_name(client.get());
+  // Send without reading until the trace says that the task waits to write.
+  // Each round waits at most 10 ms for room to send.
+  const std::string block(64 * 1024, 'x');
+  std::size_t sent = 0;
+  const std::string waits_to_write = "a task waits until it is writable\n";
+  for (int round = 0; round < 1000; ++round) {
+    if (server.program().error_output().find(waits_to_write) != std::string::npos) break;
+    const ssize_t accepted = send(client.get(), block.data(), block.size(), MSG_DONTWAIT);
+    if (accepted > 0) {
+      sent += static_cast<std::size_t>(accepted);
+      continue;
+    }
+    ASSERT_EQ(errno, EAGAIN);
+    pollfd room{client.get(), POLLOUT, 0};
+    poll(&room, 1, 10);
+  }
+  ASSERT_THAT(server.program().error_output(), HasSubstr(waits_to_write));
+  EXPECT_EQ(receive_exactly(client.get(), sent, 20s).size(), sent);
+  ASSERT_EQ(shutdown(client.get(), SHUT_WR), 0);
+  wait_for_line(server.program(), "connection from " + client_name + " closed");
+  ASSERT_EQ(server.stop(), 0);
+
+  const TraceFile trace = test_support::read_trace_file(file.path());
+  const std::vector<TraceEvent> events = trace.events_on(trace.connection_tracks().at(0));
+  const auto waited = std::ranges::find_if(events, [](const TraceEvent& event) {
+    return event.name == "wait" && event.narration.ends_with("waits until it is writable");
+  });
+  ASSERT_NE(waited, events.end());
+  const auto run = std::ranges::find_if(waited + 1, events.end(),
+                                        [](const TraceEvent& event) { return event.phase == 'X'; });
+  ASSERT_NE(run, events.end());
+  EXPECT_EQ(run->name, "run");
+  EXPECT_THAT(run->narration, testing::EndsWith("ready to write: resuming its task"));
+  EXPECT_NEAR(run->start_us, waited->end_us(), nanosecond);
+  EXPECT_THAT(mark_names(std::vector<TraceEvent>(run, events.end())), testing::Contains("write"));
+}
+
 class EveryServerTimelineTest : public testing::TestWithParam<EchoServer> {
  protected:
   std::vector<std::string> arguments(const std::vector<std::string>& more) const {
@@ -380,5 +504,272 @@ TEST_P(EveryServerTimelineTest, AnEmptyTimelinePathIsABadArgument) {
 
 INSTANTIATE_TEST_SUITE_P(EchoServers, EveryServerTimelineTest,
                          testing::ValuesIn(echo_servers::all()), echo_servers::test_name);
+
+// ---- Lesson 6's other programs ----
+
+std::vector<TraceEvent> marks_of(const std::vector<TraceEvent>& events) {
+  std::vector<TraceEvent> marks;
+  std::ranges::copy_if(events, std::back_inserter(marks),
+                       [](const TraceEvent& event) { return event.phase == 'i'; });
+  return marks;
+}
+
+// async_await: each task is a track, which runs to print and waits while it
+// sleeps; one task runs while the other sleeps.
+TEST(AsyncAwaitTimelineTest, EachTaskRunsToPrintAndWaitsWhileItSleeps) {
+  const TemporaryFile file;
+  const test_support::Finished finished = test_support::run_program(
+      "async_await", {"--tick-ms", "20", "--ticks", "7", "--timeline", file.path()});
+  ASSERT_EQ(finished.exit_code, 0) << finished.error;
+  EXPECT_EQ(finished.error, "");
+
+  const TraceFile trace = test_support::read_trace_file(file.path());
+  EXPECT_EQ(trace.process_name, "async_await");
+  const int nums = trace.track("task 1");
+  const int time = trace.track("task 2");
+  std::vector<std::string> nums_story = {"open: print_nums() starts", "wait"};
+  for (int num = 0; num < 7; ++num) {
+    nums_story.push_back("run: prints " + std::to_string(num));
+    if (num < 6) nums_story.push_back("wait: sleeps one tick");
+  }
+  nums_story.push_back("close: print_nums() ends");
+  EXPECT_EQ(told(trace.events_on(nums)), nums_story);
+  EXPECT_EQ(
+      told(trace.events_on(time)),
+      (std::vector<std::string>{"open: print_time() starts", "wait",
+                                "run: prints 0 seconds passed.", "wait: sleeps three ticks",
+                                "run: prints 3 seconds passed.", "wait: sleeps three ticks",
+                                "run: prints 6 seconds passed.", "close: print_time() ends"}));
+
+  // The runs of both tasks, in time order, print what the program printed.
+  std::string printed;
+  for (const TraceEvent& event : trace.events) {
+    if (event.name == "run")
+      printed += event.narration.substr(event.narration.find("prints ") + 7) + '\n';
+  }
+  EXPECT_EQ(printed, finished.output);
+
+  // While print_time() sleeps its first three ticks, print_nums() runs twice
+  // (it prints 1 and 2).
+  const std::vector<TraceEvent> time_events = trace.events_on(time);
+  const auto first_sleep =
+      std::ranges::find(time_events, "wait: sleeps three ticks",
+                        [](const TraceEvent& event) { return told({event}).front(); });
+  ASSERT_NE(first_sleep, time_events.end());
+  EXPECT_EQ(std::ranges::count_if(trace.events_on(nums),
+                                  [&](const TraceEvent& event) {
+                                    return event.name == "run" &&
+                                           event.start_us > first_sleep->start_us &&
+                                           event.end_us() < first_sleep->end_us();
+                                  }),
+            2);
+
+  // The loop waits in epoll_wait() until the next timer, and the timer wakes it.
+  int woken_by_a_timer = 0;
+  for (const TraceEvent& wait : trace.events_on(trace.track("loop"))) {
+    if (wait.name != "wait" || wait.phase != 'X') continue;
+    EXPECT_THAT(wait.narration, StartsWith("epoll_wait(): at most "));
+    if (wait.woken_by == "a timer is due: running it") ++woken_by_a_timer;
+  }
+  EXPECT_GE(woken_by_a_timer, 6);  // ticks 1 to 6
+}
+
+TEST(AsyncAwaitTimelineTest, StoppedBySigtermItLeavesACompleteFile) {
+  const TemporaryFile file;
+  test_support::Program program("async_await", {"--tick-ms", "10", "--timeline", file.path()});
+  for (const char* line : {"0", "0 seconds passed.", "1"}) {
+    ASSERT_EQ(program.read_line(), line);
+  }
+  program.send_signal(SIGTERM);
+  ASSERT_EQ(program.wait_for_exit(), 0) << program.error_output();
+
+  const TraceFile trace = test_support::read_trace_file(file.path());  // throws if invalid
+  EXPECT_THAT(told(trace.events_on(trace.track("task 1"))), testing::Contains("run: prints 1"));
+  EXPECT_THAT(told(trace.events_on(trace.track("task 2"))),
+              testing::Contains("run: prints 0 seconds passed."));
+}
+
+// image_server: a connection reads its request, waits out the latency while
+// the runtime watches its socket, and sends the picture.
+TEST(ImageServerTimelineTest, AConnectionWaitsOutTheLatencyThenSendsItsPicture) {
+  const TemporaryFile file;
+  test_support::Server server("image_server", {"--latency-ms", "100", "--timeline", file.path()});
+  ASSERT_THAT(image_checks::http_get(server.port(), "/image"), StartsWith("HTTP/1.1 200 OK\r\n"));
+  ASSERT_EQ(server.stop(), 0) << server.program().error_output();
+
+  const TraceFile trace = test_support::read_trace_file(file.path());
+  EXPECT_EQ(trace.process_name, "image_server");
+  const std::vector<int> tracks = trace.connection_tracks();
+  ASSERT_EQ(tracks.size(), 1u);
+  const std::vector<TraceEvent> events = trace.events_on(tracks[0]);
+  const std::vector<std::string> marks = told(marks_of(events));
+  ASSERT_EQ(marks.size(), 5u) << testing::PrintToString(marks);
+  EXPECT_THAT(marks[0], StartsWith("open: connection from 127.0.0.1:"));
+  EXPECT_EQ(marks[1], "read: GET /image");
+  EXPECT_EQ(marks[2], "note: picture 1 in 100 ms; 1 in flight");
+  EXPECT_THAT(marks[3], testing::MatchesRegex("write: sent HTTP/1.1 200 OK, [0-9]+ bytes"));
+  EXPECT_EQ(marks[4], "close: closing");
+
+  // The latency is a wait on the connection's track, which ends when the
+  // timer resumes its task.
+  const auto latency = std::ranges::find_if(events, [&](const TraceEvent& event) {
+    return event.name == "wait" && event.start_us >= marks_of(events)[2].start_us;
+  });
+  ASSERT_NE(latency, events.end());
+  EXPECT_THAT(latency->narration, testing::EndsWith("a task waits until it is readable"));
+  EXPECT_GE(latency->duration_us, 90'000);
+  ASSERT_NE(latency + 1, events.end());
+  EXPECT_EQ(told({*(latency + 1)}).front(), "run: its 100 ms are up: sending picture 1");
+}
+
+TEST(ImageServerTimelineTest, AClientThatHangsUpWhileItsPictureWaitsGetsNoWrite) {
+  const TemporaryFile file;
+  test_support::Server server("image_server", {"--latency-ms", "60000", "--timeline", file.path()});
+  const common::FileDescriptor client = connect_to(server.port());
+  send_all(client.get(), "GET /image HTTP/1.1\r\n\r\n");
+  ASSERT_EQ(shutdown(client.get(), SHUT_WR), 0);
+  EXPECT_EQ(receive_exactly(client.get(), std::numeric_limits<std::size_t>::max()), "");
+  ASSERT_EQ(server.stop(), 0) << server.program().error_output();
+
+  const TraceFile trace = test_support::read_trace_file(file.path());
+  const std::vector<std::string> marks =
+      told(marks_of(trace.events_on(trace.connection_tracks().at(0))));
+  ASSERT_EQ(marks.size(), 5u) << testing::PrintToString(marks);
+  EXPECT_EQ(marks[1], "read: GET /image");
+  EXPECT_EQ(marks[2], "note: picture 1 in 60000 ms; 1 in flight");
+  EXPECT_EQ(marks[3], "note: hung up before its picture");
+  EXPECT_EQ(marks[4], "close: closing");
+}
+
+TEST(ImageServerTimelineTest, StoppedBySigtermWhileAPictureWaitsItLeavesACompleteFile) {
+  const TemporaryFile file;
+  test_support::Server server("image_server", {"--latency-ms", "60000", "--timeline", file.path()});
+  const common::FileDescriptor client = connect_to(server.port());
+  send_all(client.get(), "GET /image HTTP/1.1\r\n\r\n");
+  ASSERT_EQ(image_checks::stat_once_it_is(server.port(), "in_flight", 1), 1);
+  ASSERT_EQ(server.stop(), 0) << server.program().error_output();
+
+  const TraceFile trace = test_support::read_trace_file(file.path());  // throws if invalid
+  // The waiting client's connection, and the two that asked for /stats.
+  ASSERT_GE(trace.connection_tracks().size(), 2u);
+  for (const int track : trace.connection_tracks()) {
+    EXPECT_EQ(mark_names(trace.events_on(track)).back(), "close") << trace.track_names.at(track);
+  }
+  EXPECT_THAT(told(trace.events_on(trace.connection_tracks().front())),
+              testing::Contains("read: GET /image"));
+}
+
+// image_downloader: one track per image. Sync mode blocks for each image in
+// turn, so their tracks follow one another; async mode starts them all, and
+// their tracks overlap.
+class DownloaderTimelineTest : public image_downloader_fixture::ImageDownloaderTest {
+ protected:
+  // The tracks named "image N", in the order they opened.
+  static std::vector<int> image_tracks(const TraceFile& trace) {
+    std::vector<int> tracks;
+    for (const auto& [id, name] : trace.track_names) {
+      if (name.starts_with("image ")) tracks.push_back(id);
+    }
+    return tracks;
+  }
+  static double time_of(const TraceFile& trace, int track, std::string_view name) {
+    const std::vector<TraceEvent> events = trace.events_on(track);
+    const auto found = std::ranges::find(events, name, &TraceEvent::name);
+    return found == events.end() ? -1 : found->start_us;
+  }
+};
+
+TEST_F(DownloaderTimelineTest, SyncImagesFollowOneAnotherAndAsyncImagesOverlap) {
+  test_support::Server server("image_server", {"--latency-ms", "200"});
+  const TemporaryFile file;
+  const test_support::Finished run =
+      download({"--url", "http://127.0.0.1:" + std::to_string(server.port()) + "/image", "--count",
+                "3", "--timeline", file.path()});
+  ASSERT_EQ(run.exit_code, 0) << run.error;
+  EXPECT_EQ(run.error, "");
+
+  const TraceFile trace = test_support::read_trace_file(file.path());
+  EXPECT_EQ(trace.process_name, "image_downloader");
+  const std::vector<int> images = image_tracks(trace);
+  ASSERT_EQ(images.size(), 6u);  // three sync, then three async
+  for (int i = 0; i < 3; ++i) {
+    const std::string number = std::to_string(i + 1);
+    EXPECT_EQ(trace.track_names.at(images[i]), "image " + number);
+    EXPECT_EQ(told(trace.events_on(images[i])),
+              (std::vector<std::string>{"open: sync-0" + number, "wait", "close: saved"}));
+    EXPECT_EQ(trace.track_names.at(images[i + 3]), "image " + number);
+    EXPECT_EQ(told(trace.events_on(images[i + 3])),
+              (std::vector<std::string>{
+                  "open: queued", "wait", "wait: queued until a transfer slot is free",
+                  "run: async-0" + number + " starts",
+                  "wait: its task sleeps in perform() until libcurl has it", "close: saved"}));
+  }
+  // Sync: each image opens after the one before it closed.
+  for (int i = 0; i + 1 < 3; ++i) {
+    EXPECT_GE(time_of(trace, images[i + 1], "open"), time_of(trace, images[i], "close"));
+  }
+  // Async: every transfer starts before any ends.
+  double last_start = 0;
+  double first_end = std::numeric_limits<double>::max();
+  for (int i = 3; i < 6; ++i) {
+    last_start = std::max(last_start, time_of(trace, images[i], "run"));
+    first_end = std::min(first_end, time_of(trace, images[i], "close"));
+  }
+  EXPECT_LT(last_start, first_end);
+
+  // In sync mode the loop blocks in curl_easy_perform(), until its image is
+  // saved; in async mode, it waits in epoll_wait().
+  std::vector<std::string> loop_waits;
+  for (const TraceEvent& wait : trace.events_on(trace.track("loop"))) {
+    if (wait.name == "wait" && wait.phase == 'X') loop_waits.push_back(wait.narration);
+  }
+  ASSERT_GE(loop_waits.size(), 4u);
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_EQ(loop_waits[i], "blocking in curl_easy_perform() for image " + std::to_string(i + 1));
+  }
+  EXPECT_THAT(loop_waits[3], StartsWith("epoll_wait(): "));
+}
+
+TEST_F(DownloaderTimelineTest, WithMaxParallelOneAsyncImagesWaitForASlotInTurn) {
+  test_support::Server server("image_server", {"--latency-ms", "50"});
+  const TemporaryFile file;
+  const test_support::Finished run =
+      download({"--url", "http://127.0.0.1:" + std::to_string(server.port()) + "/image", "--count",
+                "3", "--mode", "async", "--max-parallel", "1", "--timeline", file.path()});
+  ASSERT_EQ(run.exit_code, 0) << run.error;
+
+  const TraceFile trace = test_support::read_trace_file(file.path());
+  const std::vector<int> images = image_tracks(trace);
+  ASSERT_EQ(images.size(), 3u);
+  for (int i = 0; i + 1 < 3; ++i) {
+    // Queued from the start, it begins once the one before it has ended.
+    EXPECT_LT(time_of(trace, images[i + 1], "open"), time_of(trace, images[i], "close"));
+    EXPECT_GE(time_of(trace, images[i + 1], "run"), time_of(trace, images[i], "close"));
+  }
+}
+
+class DownloaderStoppedTimelineTest : public image_downloader_fixture::ImageDownloaderTest,
+                                      public testing::WithParamInterface<std::string> {};
+
+TEST_P(DownloaderStoppedTimelineTest, StoppedBySigtermWhileImagesComeItLeavesACompleteFile) {
+  test_support::Server server("image_server", {"--latency-ms", "60000"});
+  const TemporaryFile file;
+  const std::string mode = GetParam();
+  test_support::Program downloader(
+      "image_downloader",
+      {"--url", "http://127.0.0.1:" + std::to_string(server.port()) + "/image", "--count", "2",
+       "--mode", mode, "--out", out().string(), "--timeline", file.path()});
+  const long in_flight = mode == "sync" ? 1 : 2;
+  ASSERT_EQ(image_checks::stat_once_it_is(server.port(), "in_flight", in_flight), in_flight);
+  downloader.send_signal(SIGTERM);
+  EXPECT_EQ(downloader.wait_for_exit(), 1);
+  EXPECT_THAT(downloader.error_output(), HasSubstr("interrupted"));
+
+  const TraceFile trace = test_support::read_trace_file(file.path());  // throws if invalid
+  EXPECT_EQ(told(trace.events_on(trace.track("image 1"))).front(),
+            mode == "sync" ? "open: sync-01" : "open: queued");
+}
+
+INSTANTIATE_TEST_SUITE_P(Modes, DownloaderStoppedTimelineTest, testing::Values("sync", "async"));
 
 }  // namespace

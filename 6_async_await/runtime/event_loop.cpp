@@ -77,10 +77,10 @@ void EventLoop::wait(int fd, EventMask event, IoWaiter& waiter) {
   }
   if (slot(fd, event) != nullptr) throw std::logic_error("two tasks wait on one socket");
   if (event == event_read && sockets_[fd].readable && attempt(fd, event, waiter)) {
-    trace_("fd ", fd, " had more to read: read it; the task goes on next turn");
+    trace_.wait(fd, "had more to read: read it; its task goes on next turn");
     return schedule(waiter.awaiting);
   }
-  trace_("a task waits until fd ", fd, event == event_read ? " is readable" : " is writable");
+  trace_.wait(fd, "a task waits until it is", event == event_read ? " readable" : " writable");
   slot(fd, event) = &waiter;
 }
 
@@ -103,7 +103,7 @@ void EventLoop::on_edge(int fd, EventMask ready) {
   for (const EventMask event : {event_read, event_write}) {
     IoWaiter* const waiter = (ready & event) != 0 ? slot(fd, event) : nullptr;
     if (waiter == nullptr || !attempt(fd, event, *waiter)) continue;
-    trace_("fd ", fd, event == event_read ? " is readable" : " is writable", ": resuming its task");
+    trace_.run(fd, event == event_read ? "ready to read" : "ready to write", ": resuming its task");
     slot(fd, event) = nullptr;
     waiter->awaiting.resume();
   }
@@ -119,6 +119,7 @@ void EventLoop::stop_waiting(int fd, EventMask event, const IoWaiter& waiter) no
 
 void EventLoop::forget(int fd) noexcept {
   if (static_cast<std::size_t>(fd) >= sockets_.size() || !sockets_[fd].registered) return;
+  trace_.close(fd, "closing");
   selector_->unregister(fd);
   sockets_[fd] = {};
 }
@@ -147,9 +148,9 @@ bool EventLoop::run_once() {
     // Rounded up: waking a little early would only spin until the deadline.
     const Clock::duration left = timers_.begin()->first.deadline - Clock::now();
     timeout = std::chrono::ceil<std::chrono::milliseconds>(std::max(left, Clock::duration(0)));
-    trace_("waiting for I/O, at most ", timeout->count(), " ms (the next timer)");
+    trace_.wait("epoll_wait(): at most ", timeout->count(), " ms, until the next timer");
   } else {
-    trace_("waiting for I/O, no timer pending");
+    trace_.wait("epoll_wait(): no timer pending");
   }
   const std::span<const lesson3::ReadyEvent> ready = selector_->select(timeout);
   now_.reset();  // time passed while we waited

@@ -85,6 +85,7 @@ Options read_options(int argc, char** argv) {
                       options.timeout_ms, 0, 3'600'000);
   command_line.option("--max-bytes", "give up on an image of more bytes than this",
                       options.max_bytes, 1, 10'000'000'000);
+  common::add_timeline_option(command_line, options.timeline);
   command_line.parse(argc, argv);
   if (options.mode != "sync" && options.mode != "async" && options.mode != "both") {
     command_line.fail("bad value '" + options.mode + "' for --mode: sync, async or both");

@@ -29,6 +29,7 @@ struct Options {
   long max_parallel = 0;        // 0: every image at once
   long timeout_ms = 30'000;     // 0: never give up
   long max_bytes = 50'000'000;  // far more than any picture of 320 x 240 needs
+  std::string timeline;         // empty: none
 };
 
 // The flags image_downloader was given. --help prints the usage and exits 0;
