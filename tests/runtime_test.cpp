@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "6_async_await/runtime/runtime.hpp"
+#include "6_async_await/support/wait_for.hpp"
 #include "common/net.hpp"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"

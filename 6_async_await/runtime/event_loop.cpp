@@ -1,11 +1,12 @@
 // Lesson 6's runtime, part 2 continued: the event loop at work. (Next,
-// gather.hpp: waiting for several tasks at once, or for one with a limit.)
+// io.hpp: sockets that tasks co_await.)
 #include "6_async_await/runtime/event_loop.hpp"
 
 #include <algorithm>
 #include <iostream>
 #include <utility>
 
+#include "6_async_await/runtime/io.hpp"
 #include "common/stop_signal.hpp"
 
 namespace lesson6 {
@@ -21,22 +22,24 @@ namespace {
 // not suspend), leaving the loop's list on the way.
 struct Detached {
   struct promise_type {
-    Detached get_return_object() {
-      return {std::coroutine_handle<promise_type>::from_promise(*this)};
-    }
+    // Made with supervise()'s arguments, the promise puts its frame in the list.
+    promise_type(const Task<void>&, std::list<std::coroutine_handle<>>& spawned)
+        : spawned(spawned),
+          place(spawned.insert(spawned.end(),
+                               std::coroutine_handle<promise_type>::from_promise(*this))) {}
+    ~promise_type() { spawned.erase(place); }
+    Detached get_return_object() const noexcept { return {}; }
     std::suspend_always initial_suspend() const noexcept { return {}; }
     std::suspend_never final_suspend() const noexcept { return {}; }
     void return_void() const noexcept {}
     void unhandled_exception() const noexcept { std::terminate(); }  // supervise() catches all
-    ~promise_type() { spawned->erase(place); }
 
-    std::list<std::coroutine_handle<>>* spawned = nullptr;
+    std::list<std::coroutine_handle<>>& spawned;
     std::list<std::coroutine_handle<>>::iterator place;
   };
-  std::coroutine_handle<promise_type> handle;
 };
 
-Detached supervise(Task<void> task) {
+Detached supervise(Task<void> task, std::list<std::coroutine_handle<>>& /*spawned*/) {
   try {
     co_await task;
   } catch (const std::exception& error) {
@@ -132,11 +135,9 @@ EventLoop::TimerId EventLoop::call_later(std::chrono::milliseconds delay,
 }
 
 void EventLoop::spawn(Task<void> task) {
-  const std::coroutine_handle<Detached::promise_type> frame = supervise(std::move(task)).handle;
-  frame.promise().spawned = &spawned_;
-  frame.promise().place = spawned_.insert(spawned_.end(), frame);
+  supervise(std::move(task), spawned_);  // its frame is the list's last
   trace_("spawned a task; it starts next turn");
-  schedule(frame);
+  schedule(spawned_.back());
 }
 
 bool EventLoop::run_once() {

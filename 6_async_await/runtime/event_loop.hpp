@@ -39,18 +39,7 @@ class Stopped : public std::exception {
   const char* what() const noexcept override { return "stopped by SIGINT or SIGTERM"; }
 };
 
-// A socket call awaited by a coroutine (io.hpp): the loop makes the call when
-// the socket may be ready, and resumes `awaiting` once it went through.
-class IoWaiter {
- public:
-  // A read shorter than its buffer has emptied the socket (tokio's rule).
-  enum class Attempt { would_block, done, done_and_emptied };
-  virtual Attempt attempt() = 0;
-  std::coroutine_handle<> awaiting;  // set while it waits
-
- protected:
-  ~IoWaiter() = default;
-};
+class IoWaiter;  // a socket call that a coroutine awaits (io.hpp)
 
 class EventLoop {
  public:
@@ -83,8 +72,7 @@ class EventLoop {
   }
 
   // Sockets, for io.hpp: `waiter` is to make its call (event_read or
-  // event_write) when it can go through. A read that may find data makes it
-  // now, and its coroutine goes on next turn; else the call waits for an edge.
+  // event_write) when it can go through.
   void wait(int fd, lesson3::EventMask event, IoWaiter& waiter);
   void stop_waiting(int fd, lesson3::EventMask event, const IoWaiter& waiter) noexcept;
   void forget(int fd) noexcept;  // the socket is about to close

@@ -4,14 +4,10 @@
 //   const std::size_t received = co_await read_some(client, buffer);
 //   co_await write_all(client, std::span(buffer).first(received));
 //
-// asyncio has them too: loop.sock_accept(), sock_recv(), sock_sendall(). A write
-// or an accept makes its call at once and suspends its task only if the call
-// met EAGAIN; the loop makes it again at the next edge, and resumes the task
-// once it went through. A read never goes on at once: if the socket may hold
-// data it reads, but its task goes on next turn; else it waits for an edge.
-// Everybody else has a turn first, so a client that sends without a pause
-// cannot keep the loop to itself. read_some() and write_all() live in the
-// awaiting coroutine's frame: awaiting them allocates nothing.
+// asyncio has them too: loop.sock_accept(), sock_recv(), sock_sendall(). Each
+// call is an awaiter that the loop makes the call for, when the socket may be
+// ready (event_loop.cpp says when). It lives in the awaiting coroutine's
+// frame: awaiting it allocates nothing.
 #pragma once
 
 #include <poll.h>
@@ -25,9 +21,7 @@
 #include <system_error>
 #include <utility>
 
-#include "3_async_with_callbacks/selector.hpp"
 #include "6_async_await/runtime/event_loop.hpp"
-#include "6_async_await/runtime/task.hpp"
 #include "common/net.hpp"
 
 namespace lesson6 {
@@ -52,21 +46,27 @@ class Socket {
   common::FileDescriptor fd_;
 };
 
-namespace detail {
-
-// What every socket awaiter shares; a derived one makes its call in attempt().
-class SocketCall : public IoWaiter {
+// What every socket awaiter shares: a write makes its call at once, and a
+// task waits only if the call met EAGAIN; a read leaves it to the loop.
+// attempt() makes the call, once; the loop makes it again at the next edge.
+class IoWaiter {
  public:
-  SocketCall(const SocketCall&) = delete;  // the loop holds our address while we wait
+  // A read shorter than its buffer has emptied the socket (tokio's rule).
+  enum class Attempt { would_block, done, done_and_emptied };
+  virtual Attempt attempt() = 0;
+
+  IoWaiter(const IoWaiter&) = delete;  // the loop holds our address while we wait
   bool await_ready() { return event_ == lesson3::event_write && attempt() != Attempt::would_block; }
   void await_suspend(std::coroutine_handle<> coroutine) {
     awaiting = coroutine;
     EventLoop::current().wait(fd_, event_, *this);
   }
 
+  std::coroutine_handle<> awaiting;  // set while it waits
+
  protected:
-  SocketCall(const Socket& socket, lesson3::EventMask event) : fd_(socket.get()), event_(event) {}
-  ~SocketCall() {  // a task destroyed while it waits stops waiting
+  IoWaiter(const Socket& socket, lesson3::EventMask event) : fd_(socket.get()), event_(event) {}
+  ~IoWaiter() {  // a task destroyed while it waits stops waiting
     EventLoop* const loop = EventLoop::running();
     if (awaiting && loop != nullptr) loop->stop_waiting(fd_, event_, *this);
   }
@@ -88,10 +88,12 @@ class SocketCall : public IoWaiter {
   lesson3::EventMask event_;
 };
 
-class ReadSome final : public SocketCall {
+namespace detail {
+
+class ReadSome final : public IoWaiter {
  public:
   ReadSome(const Socket& socket, std::span<char> buffer)
-      : SocketCall(socket, lesson3::event_read), buffer_(buffer) {}
+      : IoWaiter(socket, lesson3::event_read), buffer_(buffer) {}
   std::size_t await_resume() {
     resumed("recv");
     return received_;
@@ -111,10 +113,10 @@ class ReadSome final : public SocketCall {
   std::size_t received_ = 0;
 };
 
-class WriteAll final : public SocketCall {
+class WriteAll final : public IoWaiter {
  public:
   WriteAll(const Socket& socket, std::span<const char> bytes)
-      : SocketCall(socket, lesson3::event_write), unsent_(bytes) {}
+      : IoWaiter(socket, lesson3::event_write), unsent_(bytes) {}
   void await_resume() { resumed("send"); }
 
  private:
@@ -131,9 +133,9 @@ class WriteAll final : public SocketCall {
   std::span<const char> unsent_;
 };
 
-class Readable final : public SocketCall {
+class Readable final : public IoWaiter {
  public:
-  explicit Readable(const Socket& socket) : SocketCall(socket, lesson3::event_read) {}
+  explicit Readable(const Socket& socket) : IoWaiter(socket, lesson3::event_read) {}
   void await_resume() { resumed("poll"); }
 
  private:

@@ -1,9 +1,8 @@
 // Lesson 6's runtime, all of it: what a program includes. Its files read in
-// this order: task.hpp, event_loop.hpp, event_loop.cpp, gather.hpp, io.hpp;
-// each one's opening lines say what the next one adds.
+// this order: task.hpp, event_loop.hpp, event_loop.cpp, io.hpp; each one's
+// opening lines say what the next one adds.
 #pragma once
 
 #include "6_async_await/runtime/event_loop.hpp"
-#include "6_async_await/runtime/gather.hpp"
 #include "6_async_await/runtime/io.hpp"
 #include "6_async_await/runtime/task.hpp"

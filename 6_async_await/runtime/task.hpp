@@ -1,5 +1,6 @@
 // Lesson 6's runtime, part 1: Task<T>, a coroutine that another one can
-// co_await. (Next, event_loop.hpp: the loop that resumes tasks.)
+// co_await, and gather() to await several at once. (Next, event_loop.hpp:
+// the loop that resumes tasks.)
 //
 //   Task<int> answer() { co_return 42; }
 //   Task<void> main_task() { const int value = co_await answer(); ... }
@@ -10,16 +11,17 @@
 // alive in it and the tasks it awaits: that is how the runtime cancels.
 #pragma once
 
+#include <concepts>
 #include <coroutine>
+#include <cstddef>
 #include <exception>
 #include <optional>
 #include <stdexcept>
+#include <type_traits>
 #include <utility>
+#include <vector>
 
 namespace lesson6 {
-
-template <typename T = void>
-class Task;
 
 namespace detail {
 
@@ -39,24 +41,21 @@ struct PromiseBase {
   std::suspend_always initial_suspend() const noexcept { return {}; }  // lazy
   FinalAwaiter final_suspend() const noexcept { return {}; }
   void unhandled_exception() noexcept { exception = std::current_exception(); }
-  void rethrow_if_failed() const {
-    if (exception) std::rethrow_exception(exception);
-  }
 
   std::coroutine_handle<> continuation;  // the coroutine awaiting this task
   std::exception_ptr exception;
   bool started = false;
 };
 
+// How a task ended: its value, or nothing for a Task<void>, or an exception.
 template <typename T>
-struct Promise : PromiseBase {
-  Task<T> get_return_object() { return Task<T>(*this); }
+struct Outcome : PromiseBase {
   template <typename Value>
   void return_value(Value&& value) {
     result.emplace(std::forward<Value>(value));
   }
   T take_result() {  // the value moves out: it can be taken once
-    rethrow_if_failed();
+    if (exception) std::rethrow_exception(exception);
     if (!result) throw std::logic_error("the result of this Task was taken already");
     return *std::exchange(result, std::nullopt);
   }
@@ -65,18 +64,21 @@ struct Promise : PromiseBase {
 };
 
 template <>
-struct Promise<void> : PromiseBase {
-  Task<void> get_return_object();
+struct Outcome<void> : PromiseBase {
   void return_void() const noexcept {}
-  void take_result() const { rethrow_if_failed(); }
+  void take_result() const {
+    if (exception) std::rethrow_exception(exception);
+  }
 };
 
 }  // namespace detail
 
-template <typename T>
+template <typename T = void>
 class [[nodiscard]] Task {
  public:
-  using promise_type = detail::Promise<T>;
+  struct promise_type : detail::Outcome<T> {
+    Task get_return_object() { return Task(*this); }
+  };
 
   explicit Task(promise_type& promise) : handle_(Handle::from_promise(promise)) {}
   Task(Task&& other) noexcept : handle_(std::exchange(other.handle_, {})) {}
@@ -123,8 +125,40 @@ class [[nodiscard]] Task {
   Handle handle_;
 };
 
-inline Task<void> detail::Promise<void>::get_return_object() {
-  return Task<void>(*this);
+// Python: results = await asyncio.gather(*tasks). It starts every task (each
+// runs up to its first suspension), and only then awaits them one by one, so
+// they all make progress together: it takes as long as the slowest, not the
+// sum. The results come in the order of the tasks (Task<void>s give none); if
+// some throw, gather() still waits for all, then rethrows the first in the list's.
+template <typename T>
+using Results = std::conditional_t<std::is_void_v<T>, void, std::vector<T>>;
+
+template <typename T>
+Task<Results<T>> gather(std::vector<Task<T>> tasks) {
+  for (Task<T>& task : tasks)
+    task.start();
+  std::conditional_t<std::is_void_v<T>, std::nullptr_t, Results<T>> results{};
+  std::exception_ptr first_error;
+  for (Task<T>& task : tasks) {
+    try {
+      if constexpr (std::is_void_v<T>)
+        co_await task;
+      else
+        results.push_back(co_await task);
+    } catch (...) {
+      if (!first_error) first_error = std::current_exception();
+    }
+  }
+  if (first_error) std::rethrow_exception(first_error);
+  if constexpr (!std::is_void_v<T>) co_return results;
+}
+
+// gather(task_a(), task_b()), for tasks that return nothing.
+template <std::same_as<Task<void>>... Tasks>
+Task<void> gather(Tasks... tasks) {
+  std::vector<Task<void>> all;
+  (all.push_back(std::move(tasks)), ...);
+  return gather(std::move(all));
 }
 
 }  // namespace lesson6
