@@ -2,9 +2,7 @@
 // io.hpp: sockets that tasks co_await.)
 #include "6_async_await/runtime/event_loop.hpp"
 
-#include <algorithm>
 #include <iostream>
-#include <utility>
 
 #include "6_async_await/runtime/io.hpp"
 #include "common/stop_signal.hpp"
@@ -17,12 +15,10 @@ using lesson3::EventMask;
 
 namespace {
 
-// The coroutine that carries a spawned task: it reports the exception nobody
-// else will await, and its frame frees itself at the end (final_suspend does
-// not suspend), leaving the loop's list on the way.
+// Carries a spawned task, to report the exception nobody else will await. Its
+// frame is in the loop's list from the start until it frees itself at the end.
 struct Detached {
   struct promise_type {
-    // Made with supervise()'s arguments, the promise puts its frame in the list.
     promise_type(const Task<void>&, std::list<std::coroutine_handle<>>& spawned)
         : spawned(spawned),
           place(spawned.insert(spawned.end(),
@@ -39,7 +35,7 @@ struct Detached {
   };
 };
 
-Detached supervise(Task<void> task, std::list<std::coroutine_handle<>>& /*spawned*/) {
+Detached supervise(Task<void> task, [[maybe_unused]] std::list<std::coroutine_handle<>>& spawned) {
   try {
     co_await task;
   } catch (const std::exception& error) {
@@ -96,10 +92,8 @@ bool EventLoop::attempt(int fd, EventMask event, IoWaiter& waiter) {
   return result != IoWaiter::Attempt::would_block;
 }
 
-// The kernel tells of a change (a hang-up or an error counts as both
-// readable and writable): each waiter makes its call, and resumes if it went
-// through. The reader may close this socket or open others before the
-// writer's turn, hence slot() afresh.
+// Each waiter makes its call, and resumes if it went through. The reader may
+// close this socket or open others before the writer's turn: slot() afresh.
 void EventLoop::on_edge(int fd, EventMask ready) {
   if ((ready & lesson3::event_hangup) != 0) sockets_[fd].peer_closed = true;
   if ((ready & event_read) != 0) sockets_[fd].readable = true;
@@ -114,9 +108,7 @@ void EventLoop::on_edge(int fd, EventMask ready) {
 
 // For a waiter destroyed before its call went through, or before its turn.
 void EventLoop::stop_waiting(int fd, EventMask event, const IoWaiter& waiter) noexcept {
-  if (static_cast<std::size_t>(fd) < sockets_.size() && slot(fd, event) == &waiter) {
-    slot(fd, event) = nullptr;
-  }
+  if (fd >= 0 && slot(fd, event) == &waiter) slot(fd, event) = nullptr;  // wait() sized the table
   unschedule(waiter.awaiting);
 }
 
@@ -130,8 +122,7 @@ EventLoop::TimerId EventLoop::call_later(std::chrono::milliseconds delay,
                                          std::function<void()> callback) {
   if (!now_) now_ = Clock::now();
   const TimerId timer{*now_ + std::max(delay, std::chrono::milliseconds(0)), ++timers_set_};
-  timers_.emplace(timer, std::move(callback));
-  return timer;
+  return timers_.emplace(timer, std::move(callback)).first->first;
 }
 
 void EventLoop::spawn(Task<void> task) {
@@ -166,11 +157,8 @@ bool EventLoop::run_once() {
   return true;
 }
 
-// While a timer's callback runs, the loop's time is that timer's deadline: a
-// task woken by a timer sleeps on from when it was due, not from when the
-// loop came round to it, so tasks that sleep in turns keep in step, and one
-// woken late catches up. A timer that a callback sets for 0 ms waits for the
-// next turn, though: one that set itself again and again would keep the loop.
+// A timer's deadline is the time while it runs, so sleepers keep in step. A
+// 0 ms timer that it sets waits for the next turn, lest it keep the loop.
 void EventLoop::run_due_timers() {
   if (!now_) now_ = Clock::now();
   const Clock::time_point now = *now_;
@@ -188,9 +176,7 @@ void EventLoop::run_due_timers() {
   now_ = now;
 }
 
-// What was scheduled before this turn runs now (but the emptied places of
-// unscheduled ones); what those coroutines schedule waits for the next turn,
-// so that I/O is never starved.
+// Only what was scheduled before this turn, so that I/O is never starved.
 void EventLoop::run_scheduled() {
   const std::size_t count = scheduled_.size();
   trace_("resuming ", count, " scheduled coroutine(s)");

@@ -4,10 +4,8 @@
 //   const std::size_t received = co_await read_some(client, buffer);
 //   co_await write_all(client, std::span(buffer).first(received));
 //
-// asyncio has them too: loop.sock_accept(), sock_recv(), sock_sendall(). Each
-// call is an awaiter that the loop makes the call for, when the socket may be
-// ready (event_loop.cpp says when). It lives in the awaiting coroutine's
-// frame: awaiting it allocates nothing.
+// asyncio's loop.sock_accept(), sock_recv(), sock_sendall(). Each awaiter lives
+// in the awaiting frame (nothing to allocate) and the loop makes its call.
 #pragma once
 
 #include <poll.h>
@@ -30,7 +28,6 @@ namespace lesson6 {
 // the loop before closing it: a new socket with that number starts afresh.
 class Socket {
  public:
-  Socket() = default;
   explicit Socket(common::FileDescriptor fd) : fd_(std::move(fd)) {}
   Socket(Socket&&) noexcept = default;
   ~Socket() { close(); }
@@ -46,9 +43,8 @@ class Socket {
   common::FileDescriptor fd_;
 };
 
-// What every socket awaiter shares: a write makes its call at once, and a
-// task waits only if the call met EAGAIN; a read leaves it to the loop.
-// attempt() makes the call, once; the loop makes it again at the next edge.
+// What every socket call shares. attempt() makes the call once: a write at
+// once, waiting only if it met EAGAIN; a read is left to the loop.
 class IoWaiter {
  public:
   // A read shorter than its buffer has emptied the socket (tokio's rule).
@@ -70,8 +66,7 @@ class IoWaiter {
     EventLoop* const loop = EventLoop::running();
     if (awaiting && loop != nullptr) loop->stop_waiting(fd_, event_, *this);
   }
-  // What errno says after a failed call: wait for the socket, or give up.
-  Attempt failed() {
+  Attempt failed() {  // after a failed call: wait for the socket (EAGAIN), or give up
     if (errno == EAGAIN || errno == EWOULDBLOCK) return Attempt::would_block;
     error_ = errno;
     return Attempt::done;
@@ -82,10 +77,8 @@ class IoWaiter {
   }
 
   int fd_;
-  int error_ = 0;
-
- private:
   lesson3::EventMask event_;
+  int error_ = 0;
 };
 
 namespace detail {
@@ -141,10 +134,7 @@ class Readable final : public IoWaiter {
  private:
   Attempt attempt() override {  // poll() with no timeout only looks
     pollfd entry{fd_, POLLIN, 0};
-    int ready = 0;
-    while ((ready = poll(&entry, 1, 0)) < 0 && errno == EINTR) {
-    }
-    return ready == 0 ? Attempt::would_block : ready < 0 ? failed() : Attempt::done;
+    return poll(&entry, 1, 0) > 0 ? Attempt::done : Attempt::would_block;
   }
 };
 
@@ -162,11 +152,6 @@ inline detail::WriteAll write_all(const Socket& socket, std::span<const char> by
   return detail::WriteAll(socket, bytes);
 }
 
-// Waits until the socket is readable, for code that makes its own calls.
-inline detail::Readable readable(const Socket& socket) {
-  return detail::Readable(socket);
-}
-
 // asyncio's conn, address = await loop.sock_accept(listener). Out of
 // descriptors or memory, common::accept_client() turns the client away with
 // a line on standard error, as every lesson does, and we wait for the next.
@@ -175,7 +160,7 @@ inline Task<Socket> accept(const Socket& listener) {
     if (std::optional<common::FileDescriptor> client = common::accept_client(listener.get())) {
       co_return Socket(std::move(*client));
     }
-    co_await readable(listener);  // poll() says whether more clients are queued
+    co_await detail::Readable(listener);  // poll() says whether more clients are queued
   }
 }
 

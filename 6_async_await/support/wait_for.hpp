@@ -25,7 +25,7 @@ namespace detail {
 // co_await task and a sleep at once: whichever ends first resumes us.
 template <typename T>
 struct TimeLimit {
-  typename Task<T>::Awaiter task;
+  Task<T>& task;
   Sleep limit;  // still sleeping at the end? Its destructor takes the timer back
 
   bool await_ready() const noexcept { return task.await_ready(); }
@@ -44,7 +44,7 @@ using TimeLimited = std::conditional_t<std::is_void_v<T>, bool, std::optional<T>
 
 template <typename T>
 Task<TimeLimited<T>> wait_for(Task<T> task, std::chrono::milliseconds limit) {
-  co_await detail::TimeLimit<T>{task.operator co_await(), Sleep(limit)};
+  co_await detail::TimeLimit<T>{task, Sleep{limit}};
   if (!task.done()) {
     const Task<T> late = std::move(task);
     co_return TimeLimited<T>{};
