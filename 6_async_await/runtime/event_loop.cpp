@@ -66,7 +66,7 @@ IoWaiter*& EventLoop::slot(int fd, EventMask event) {
 
 void EventLoop::wait(int fd, EventMask event, IoWaiter& waiter) {
   if (fd < 0) throw std::invalid_argument("cannot wait on a closed socket");
-  if (static_cast<std::size_t>(fd) >= sockets_.size()) sockets_.resize(fd + 1);
+  if (fd >= std::ssize(sockets_)) sockets_.resize(fd + 1);
   if (!sockets_[fd].registered) {  // once, for both directions and for a hang-up
     selector_->unregister(fd);     // libcurl's, if it closed its socket unannounced
     selector_->register_fd(
@@ -113,7 +113,7 @@ void EventLoop::stop_waiting(int fd, EventMask event, const IoWaiter& waiter) no
 }
 
 void EventLoop::forget(int fd) noexcept {
-  if (static_cast<std::size_t>(fd) >= sockets_.size() || !sockets_[fd].registered) return;
+  if (fd >= std::ssize(sockets_) || !sockets_[fd].registered) return;
   selector_->unregister(fd);
   sockets_[fd] = {};
 }

@@ -56,9 +56,7 @@ class EventLoop {
   // alone: libcurl may say it closed a socket after a Socket took its number.
   lesson3::Selector& selector() { return *selector_; }
   void unwatch(int fd) {
-    if (static_cast<std::size_t>(fd) >= sockets_.size() || !sockets_[fd].registered) {
-      selector_->unregister(fd);
-    }
+    if (fd >= std::ssize(sockets_) || !sockets_[fd].registered) selector_->unregister(fd);
   }
 
   // For io.hpp: `waiter` makes its call once it can go through.

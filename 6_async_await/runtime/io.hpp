@@ -81,8 +81,6 @@ class IoWaiter {
   int error_ = 0;
 };
 
-namespace detail {
-
 class ReadSome final : public IoWaiter {
  public:
   ReadSome(const Socket& socket, std::span<char> buffer)
@@ -138,18 +136,16 @@ class Readable final : public IoWaiter {
   }
 };
 
-}  // namespace detail
-
 // asyncio's data = await loop.sock_recv(sock, len(buffer)): how many bytes came
 // (at least one), or 0 once the peer has closed; a reset throws.
-inline detail::ReadSome read_some(const Socket& socket, std::span<char> buffer) {
-  return detail::ReadSome(socket, buffer);
+inline ReadSome read_some(const Socket& socket, std::span<char> buffer) {
+  return ReadSome(socket, buffer);
 }
 
 // asyncio's await loop.sock_sendall(sock, data): every byte, however often the
 // socket fills up (`bytes` must live until then). A vanished peer throws.
-inline detail::WriteAll write_all(const Socket& socket, std::span<const char> bytes) {
-  return detail::WriteAll(socket, bytes);
+inline WriteAll write_all(const Socket& socket, std::span<const char> bytes) {
+  return WriteAll(socket, bytes);
 }
 
 // asyncio's conn, address = await loop.sock_accept(listener). Out of
@@ -160,7 +156,7 @@ inline Task<Socket> accept(const Socket& listener) {
     if (std::optional<common::FileDescriptor> client = common::accept_client(listener.get())) {
       co_return Socket(std::move(*client));
     }
-    co_await detail::Readable(listener);  // poll() says whether more clients are queued
+    co_await Readable(listener);  // poll() says whether more clients are queued
   }
 }
 

@@ -21,8 +21,6 @@
 
 namespace lesson6 {
 
-namespace detail {
-
 struct PromiseBase {
   // At its end a task jumps straight to its awaiter: a "symmetric transfer"
   // takes no stack, as a resume from here would.
@@ -46,10 +44,7 @@ struct PromiseBase {
 // How a task ended: its value (none for a Task<void>), or an exception.
 template <typename T>
 struct Outcome : PromiseBase {
-  template <typename Value>
-  void return_value(Value&& value) {
-    result.emplace(std::forward<Value>(value));
-  }
+  void return_value(T value) { result.emplace(std::move(value)); }
   T take_result() {  // the value moves out: it can be taken once
     if (exception) std::rethrow_exception(exception);
     if (!result) throw std::logic_error("the result of this Task was taken already");
@@ -67,12 +62,10 @@ struct Outcome<void> : PromiseBase {
   }
 };
 
-}  // namespace detail
-
 template <typename T = void>
 class [[nodiscard]] Task {
  public:
-  struct promise_type : detail::Outcome<T> {
+  struct promise_type : Outcome<T> {
     Task get_return_object() { return Task(*this); }
   };
 
