@@ -42,6 +42,7 @@
 #include "6_async_await/runtime/runtime.hpp"
 #include "6_async_await/support/bitmap.hpp"
 #include "6_async_await/support/http.hpp"
+#include "6_async_await/support/wait_for.hpp"
 #include "common/command_line.hpp"
 #include "common/net.hpp"
 #include "common/stop_signal.hpp"

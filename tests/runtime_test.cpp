@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "6_async_await/runtime/runtime.hpp"
+#include "6_async_await/support/wait_for.hpp"
 #include "common/net.hpp"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -561,25 +562,27 @@ TEST(Sockets, AcceptGivesANonBlockingConnection) {
   EXPECT_TRUE(lesson6::run(accept_one(listener)));
 }
 
-Task<bool> readable_then_peek(const lesson6::Socket& socket) {
-  co_await lesson6::readable(socket);
-  char byte = 0;
-  co_return recv(socket.get(), &byte, 1, MSG_PEEK) == 1 && byte == '!';
-}
-
 Task<void> send_later(const lesson6::Socket& socket, std::string text) {
   co_await lesson6::sleep(0ms);  // the reader has found nothing and waits by now
   co_await lesson6::write_all(socket, text);
 }
 
-Task<bool> wait_for_a_byte(const SocketPair& sockets) {
-  lesson6::spawn(send_later(sockets.theirs, "!"));
-  co_return co_await readable_then_peek(sockets.ours);
+Task<void> connect_later(std::uint16_t port, common::FileDescriptor* client) {
+  co_await lesson6::sleep(0ms);  // accept() has found nobody and waits by now
+  *client = test_support::connect_to(port);
 }
 
-TEST(Sockets, ReadableWaitsUntilThereIsSomethingToRead) {
-  const SocketPair sockets = make_socket_pair();
-  EXPECT_TRUE(lesson6::run(wait_for_a_byte(sockets)));
+Task<bool> accept_a_client_that_comes_later(const lesson6::Socket& listener,
+                                            common::FileDescriptor* client) {
+  lesson6::spawn(connect_later(port_of(listener.get()), client));
+  const lesson6::Socket accepted = co_await lesson6::accept(listener);
+  co_return static_cast<bool>(accepted) && static_cast<bool>(*client);
+}
+
+TEST(Sockets, AcceptWaitsForAClientThatConnectsLater) {
+  const lesson6::Socket listener = make_listener();
+  common::FileDescriptor client;
+  EXPECT_TRUE(lesson6::run(accept_a_client_that_comes_later(listener, &client)));
 }
 
 Task<int> watch_with_a_callback(const SocketPair& sockets) {

@@ -1,11 +1,10 @@
 // Lesson 6's runtime, part 2 continued: the event loop at work. (Next,
-// gather.hpp: waiting for several tasks at once, or for one with a limit.)
+// io.hpp: sockets that tasks co_await.)
 #include "6_async_await/runtime/event_loop.hpp"
 
-#include <algorithm>
 #include <iostream>
-#include <utility>
 
+#include "6_async_await/runtime/io.hpp"
 #include "common/stop_signal.hpp"
 
 namespace lesson6 {
@@ -16,27 +15,27 @@ using lesson3::EventMask;
 
 namespace {
 
-// The coroutine that carries a spawned task: it reports the exception nobody
-// else will await, and its frame frees itself at the end (final_suspend does
-// not suspend), leaving the loop's list on the way.
+// Carries a spawned task, to report the exception nobody else will await. Its
+// frame is in the loop's list from the start until it frees itself at the end.
 struct Detached {
   struct promise_type {
-    Detached get_return_object() {
-      return {std::coroutine_handle<promise_type>::from_promise(*this)};
-    }
+    promise_type(const Task<void>&, std::list<std::coroutine_handle<>>& spawned)
+        : spawned(spawned),
+          place(spawned.insert(spawned.end(),
+                               std::coroutine_handle<promise_type>::from_promise(*this))) {}
+    ~promise_type() { spawned.erase(place); }
+    Detached get_return_object() const noexcept { return {}; }
     std::suspend_always initial_suspend() const noexcept { return {}; }
     std::suspend_never final_suspend() const noexcept { return {}; }
     void return_void() const noexcept {}
     void unhandled_exception() const noexcept { std::terminate(); }  // supervise() catches all
-    ~promise_type() { spawned->erase(place); }
 
-    std::list<std::coroutine_handle<>>* spawned = nullptr;
+    std::list<std::coroutine_handle<>>& spawned;
     std::list<std::coroutine_handle<>>::iterator place;
   };
-  std::coroutine_handle<promise_type> handle;
 };
 
-Detached supervise(Task<void> task) {
+Detached supervise(Task<void> task, [[maybe_unused]] std::list<std::coroutine_handle<>>& spawned) {
   try {
     co_await task;
   } catch (const std::exception& error) {
@@ -67,7 +66,7 @@ IoWaiter*& EventLoop::slot(int fd, EventMask event) {
 
 void EventLoop::wait(int fd, EventMask event, IoWaiter& waiter) {
   if (fd < 0) throw std::invalid_argument("cannot wait on a closed socket");
-  if (static_cast<std::size_t>(fd) >= sockets_.size()) sockets_.resize(fd + 1);
+  if (fd >= std::ssize(sockets_)) sockets_.resize(fd + 1);
   if (!sockets_[fd].registered) {  // once, for both directions and for a hang-up
     selector_->unregister(fd);     // libcurl's, if it closed its socket unannounced
     selector_->register_fd(
@@ -93,10 +92,8 @@ bool EventLoop::attempt(int fd, EventMask event, IoWaiter& waiter) {
   return result != IoWaiter::Attempt::would_block;
 }
 
-// The kernel tells of a change (a hang-up or an error counts as both
-// readable and writable): each waiter makes its call, and resumes if it went
-// through. The reader may close this socket or open others before the
-// writer's turn, hence slot() afresh.
+// Each waiter makes its call, and resumes if it went through. The reader may
+// close this socket or open others before the writer's turn: slot() afresh.
 void EventLoop::on_edge(int fd, EventMask ready) {
   if ((ready & lesson3::event_hangup) != 0) sockets_[fd].peer_closed = true;
   if ((ready & event_read) != 0) sockets_[fd].readable = true;
@@ -111,14 +108,12 @@ void EventLoop::on_edge(int fd, EventMask ready) {
 
 // For a waiter destroyed before its call went through, or before its turn.
 void EventLoop::stop_waiting(int fd, EventMask event, const IoWaiter& waiter) noexcept {
-  if (static_cast<std::size_t>(fd) < sockets_.size() && slot(fd, event) == &waiter) {
-    slot(fd, event) = nullptr;
-  }
+  if (fd >= 0 && slot(fd, event) == &waiter) slot(fd, event) = nullptr;  // wait() sized the table
   unschedule(waiter.awaiting);
 }
 
 void EventLoop::forget(int fd) noexcept {
-  if (static_cast<std::size_t>(fd) >= sockets_.size() || !sockets_[fd].registered) return;
+  if (fd >= std::ssize(sockets_) || !sockets_[fd].registered) return;
   trace_.close(fd, "closing");
   selector_->unregister(fd);
   sockets_[fd] = {};
@@ -128,16 +123,13 @@ EventLoop::TimerId EventLoop::call_later(std::chrono::milliseconds delay,
                                          std::function<void()> callback) {
   if (!now_) now_ = Clock::now();
   const TimerId timer{*now_ + std::max(delay, std::chrono::milliseconds(0)), ++timers_set_};
-  timers_.emplace(timer, std::move(callback));
-  return timer;
+  return timers_.emplace(timer, std::move(callback)).first->first;
 }
 
 void EventLoop::spawn(Task<void> task) {
-  const std::coroutine_handle<Detached::promise_type> frame = supervise(std::move(task)).handle;
-  frame.promise().spawned = &spawned_;
-  frame.promise().place = spawned_.insert(spawned_.end(), frame);
+  supervise(std::move(task), spawned_);  // its frame is the list's last
   trace_("spawned a task; it starts next turn");
-  schedule(frame);
+  schedule(spawned_.back());
 }
 
 bool EventLoop::run_once() {
@@ -166,11 +158,8 @@ bool EventLoop::run_once() {
   return true;
 }
 
-// While a timer's callback runs, the loop's time is that timer's deadline: a
-// task woken by a timer sleeps on from when it was due, not from when the
-// loop came round to it, so tasks that sleep in turns keep in step, and one
-// woken late catches up. A timer that a callback sets for 0 ms waits for the
-// next turn, though: one that set itself again and again would keep the loop.
+// A timer's deadline is the time while it runs, so sleepers keep in step. A
+// 0 ms timer that it sets waits for the next turn, lest it keep the loop.
 void EventLoop::run_due_timers() {
   if (!now_) now_ = Clock::now();
   const Clock::time_point now = *now_;
@@ -188,9 +177,7 @@ void EventLoop::run_due_timers() {
   now_ = now;
 }
 
-// What was scheduled before this turn runs now (but the emptied places of
-// unscheduled ones); what those coroutines schedule waits for the next turn,
-// so that I/O is never starved.
+// Only what was scheduled before this turn, so that I/O is never starved.
 void EventLoop::run_scheduled() {
   const std::size_t count = scheduled_.size();
   trace_("resuming ", count, " scheduled coroutine(s)");

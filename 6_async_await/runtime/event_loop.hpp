@@ -2,15 +2,11 @@
 // (Next, event_loop.cpp: the loop at work.)
 //
 // One turn, run_once(), is asyncio's _run_once(): wait on lesson 3's Selector
-// (epoll), but not past the next timer, nor at all while coroutines are
-// scheduled; run the callbacks of the ready descriptors (a socket's resumes
-// the tasks that wait on it); run the timers that are due; resume the
-// coroutines scheduled before the turn.
-//
-// Sockets are edge-triggered: the kernel tells of a change (data came, room
-// to write) once, not on every turn while it lasts. So a socket is registered
-// once, at its first wait, until it closes; a task waits for the kernel only
-// after its call met EAGAIN; and the loop notes whether a read may find data.
+// (epoll), but not past the next timer; run the callbacks of what is ready (a
+// socket's resumes the task that waits on it), the timers that are due, and
+// the coroutines scheduled before the turn. Sockets are edge-triggered: the
+// kernel tells of a change once, so a task waits for one only after its call
+// met EAGAIN, and the loop notes whether a read may find data.
 #pragma once
 
 #include <algorithm>
@@ -33,24 +29,11 @@
 
 namespace lesson6 {
 
-// What run() throws when SIGINT or SIGTERM stopped the loop.
-class Stopped : public std::exception {
- public:
+struct Stopped : std::exception {  // what run() throws at SIGINT or SIGTERM
   const char* what() const noexcept override { return "stopped by SIGINT or SIGTERM"; }
 };
 
-// A socket call awaited by a coroutine (io.hpp): the loop makes the call when
-// the socket may be ready, and resumes `awaiting` once it went through.
-class IoWaiter {
- public:
-  // A read shorter than its buffer has emptied the socket (tokio's rule).
-  enum class Attempt { would_block, done, done_and_emptied };
-  virtual Attempt attempt() = 0;
-  std::coroutine_handle<> awaiting;  // set while it waits
-
- protected:
-  ~IoWaiter() = default;
-};
+class IoWaiter;  // a socket call that a coroutine awaits (io.hpp)
 
 class EventLoop {
  public:
@@ -61,36 +44,27 @@ class EventLoop {
     auto operator<=>(const TimerId&) const = default;
   };
 
-  // Becomes this thread's loop until it is destroyed. --trace narrates
-  // through `trace`.
-  explicit EventLoop(common::Tracer trace = common::Tracer(false));
+  explicit EventLoop(common::Tracer trace = common::Tracer(false));  // this thread's, till it goes
   ~EventLoop();
-  EventLoop(const EventLoop&) = delete;
   static EventLoop* running() noexcept { return this_thread_loop_; }  // null without one
   static EventLoop& current() {  // throws std::logic_error without one
     if (this_thread_loop_ == nullptr) throw std::logic_error("no event loop: run() makes one");
     return *this_thread_loop_;
   }
 
-  // For descriptors with callbacks, as in lesson 3 (libcurl's). unwatch()
-  // leaves a Socket's alone: libcurl may close a socket and only then say so,
-  // when a Socket may have been given its number already.
+  // For descriptors with callbacks (libcurl's). unwatch() leaves a Socket's
+  // alone: libcurl may say it closed a socket after a Socket took its number.
   lesson3::Selector& selector() { return *selector_; }
   void unwatch(int fd) {
-    if (static_cast<std::size_t>(fd) >= sockets_.size() || !sockets_[fd].registered) {
-      selector_->unregister(fd);
-    }
+    if (fd >= std::ssize(sockets_) || !sockets_[fd].registered) selector_->unregister(fd);
   }
 
-  // Sockets, for io.hpp: `waiter` is to make its call (event_read or
-  // event_write) when it can go through. A read that may find data makes it
-  // now, and its coroutine goes on next turn; else the call waits for an edge.
+  // For io.hpp: `waiter` makes its call once it can go through.
   void wait(int fd, lesson3::EventMask event, IoWaiter& waiter);
   void stop_waiting(int fd, lesson3::EventMask event, const IoWaiter& waiter) noexcept;
   void forget(int fd) noexcept;  // the socket is about to close
 
-  // asyncio's loop.call_later(delay, callback). The loop reads the clock once
-  // a turn, and a timer's callback sees its deadline as the time.
+  // asyncio's loop.call_later(); a timer's callback sees its deadline as now.
   TimerId call_later(std::chrono::milliseconds delay, std::function<void()> callback);
   void cancel(TimerId timer) { timers_.erase(timer); }  // at once; nothing if it has run
   // asyncio's loop.call_soon(coroutine.resume); unschedule() takes it back.
@@ -98,16 +72,13 @@ class EventLoop {
   void unschedule(std::coroutine_handle<> coroutine) noexcept {  // its place is emptied
     std::replace(scheduled_.begin(), scheduled_.end(), coroutine, std::coroutine_handle<>());
   }
-  // Python: asyncio.create_task(task), minus the handle to await it (we have
-  // no task objects to keep; the loop keeps the frame until it ends). The task
-  // starts next turn; an exception that ends it goes to standard error.
-  void spawn(Task<void> task);
+  void spawn(Task<void> task);  // lesson6::spawn(), below
 
   bool run_once();                 // one turn; false once a stop signal came
   void destroy_remaining_tasks();  // the spawned ones, newest first
 
  private:
-  struct SocketState {
+  struct SocketState {  // from a socket's first wait until it closes
     IoWaiter* reader = nullptr;
     IoWaiter* writer = nullptr;
     bool readable = false;     // an edge came, and no read has emptied it since
@@ -132,46 +103,41 @@ class EventLoop {
   std::list<std::coroutine_handle<>> spawned_;  // each frame until it ends
 };
 
-// Python: asyncio.create_task(task), on the current loop.
+// Python: asyncio.create_task(task), minus a handle to await: the task starts
+// next turn, and an exception that ends it goes to standard error.
 inline void spawn(Task<void> task) {
   EventLoop::current().spawn(std::move(task));
 }
 
 // Python: await asyncio.sleep(seconds): a timer resumes the task. sleep(0)
 // only yields: the task goes behind every coroutine scheduled already.
-class Sleep {
- public:
-  explicit Sleep(std::chrono::milliseconds duration) : duration_(duration) {}
-  Sleep(const Sleep&) = delete;
+struct Sleep {
   ~Sleep() {  // a task destroyed while asleep takes back what would wake it
-    EventLoop* const loop = EventLoop::running();
-    if (!sleeper_ || loop == nullptr) return;
-    loop->unschedule(sleeper_);
-    loop->cancel(timer_);
+    if (EventLoop* const loop = EventLoop::running(); loop != nullptr && sleeper) {
+      loop->unschedule(sleeper);
+      loop->cancel(timer);
+    }
   }
-
   bool await_ready() const noexcept { return false; }
-  void await_suspend(std::coroutine_handle<> sleeper) {
-    sleeper_ = sleeper;
-    if (duration_ <= std::chrono::milliseconds(0)) return EventLoop::current().schedule(sleeper);
-    timer_ = EventLoop::current().call_later(duration_, [sleeper] { sleeper.resume(); });
+  void await_suspend(std::coroutine_handle<> coroutine) {
+    sleeper = coroutine;
+    if (duration <= std::chrono::milliseconds(0)) return EventLoop::current().schedule(sleeper);
+    timer = EventLoop::current().call_later(duration, [coroutine] { coroutine.resume(); });
   }
-  void await_resume() noexcept { sleeper_ = {}; }  // awake: nothing to take back
+  void await_resume() noexcept { sleeper = {}; }  // awake: nothing to take back
 
- private:
-  std::chrono::milliseconds duration_;
-  std::coroutine_handle<> sleeper_;  // set while it sleeps
-  EventLoop::TimerId timer_;         // none for sleep(0)
+  std::chrono::milliseconds duration;
+  std::coroutine_handle<> sleeper = {};  // set while it sleeps
+  EventLoop::TimerId timer = {};         // none for sleep(0)
 };
 
 inline Sleep sleep(std::chrono::milliseconds duration) {
-  return Sleep(duration);
+  return Sleep{duration};
 }
 
 // Python: asyncio.run(main()): makes the loop, runs `main` to its end, and
-// returns its value or rethrows its exception; spawned tasks still running
-// then are destroyed. At SIGINT or SIGTERM every task is destroyed (their
-// destructors close sockets, free memory) and run() throws Stopped.
+// returns its value or rethrows its exception. At SIGINT or SIGTERM it
+// throws Stopped. Either way every task left is destroyed, spawned ones first.
 template <typename T>
 T run(Task<T> main, common::Tracer trace = common::Tracer(false)) {
   EventLoop loop(trace);

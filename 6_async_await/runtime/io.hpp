@@ -4,14 +4,8 @@
 //   const std::size_t received = co_await read_some(client, buffer);
 //   co_await write_all(client, std::span(buffer).first(received));
 //
-// asyncio has them too: loop.sock_accept(), sock_recv(), sock_sendall(). A write
-// or an accept makes its call at once and suspends its task only if the call
-// met EAGAIN; the loop makes it again at the next edge, and resumes the task
-// once it went through. A read never goes on at once: if the socket may hold
-// data it reads, but its task goes on next turn; else it waits for an edge.
-// Everybody else has a turn first, so a client that sends without a pause
-// cannot keep the loop to itself. read_some() and write_all() live in the
-// awaiting coroutine's frame: awaiting them allocates nothing.
+// asyncio's loop.sock_accept(), sock_recv(), sock_sendall(). Each awaiter lives
+// in the awaiting frame (nothing to allocate) and the loop makes its call.
 #pragma once
 
 #include <poll.h>
@@ -25,9 +19,7 @@
 #include <system_error>
 #include <utility>
 
-#include "3_async_with_callbacks/selector.hpp"
 #include "6_async_await/runtime/event_loop.hpp"
-#include "6_async_await/runtime/task.hpp"
 #include "common/net.hpp"
 
 namespace lesson6 {
@@ -36,7 +28,6 @@ namespace lesson6 {
 // the loop before closing it: a new socket with that number starts afresh.
 class Socket {
  public:
-  Socket() = default;
   explicit Socket(common::FileDescriptor fd) : fd_(std::move(fd)) {}
   Socket(Socket&&) noexcept = default;
   ~Socket() { close(); }
@@ -52,26 +43,30 @@ class Socket {
   common::FileDescriptor fd_;
 };
 
-namespace detail {
-
-// What every socket awaiter shares; a derived one makes its call in attempt().
-class SocketCall : public IoWaiter {
+// What every socket call shares. attempt() makes the call once: a write at
+// once, waiting only if it met EAGAIN; a read is left to the loop.
+class IoWaiter {
  public:
-  SocketCall(const SocketCall&) = delete;  // the loop holds our address while we wait
+  // A read shorter than its buffer has emptied the socket (tokio's rule).
+  enum class Attempt { would_block, done, done_and_emptied };
+  virtual Attempt attempt() = 0;
+
+  IoWaiter(const IoWaiter&) = delete;  // the loop holds our address while we wait
   bool await_ready() { return event_ == lesson3::event_write && attempt() != Attempt::would_block; }
   void await_suspend(std::coroutine_handle<> coroutine) {
     awaiting = coroutine;
     EventLoop::current().wait(fd_, event_, *this);
   }
 
+  std::coroutine_handle<> awaiting;  // set while it waits
+
  protected:
-  SocketCall(const Socket& socket, lesson3::EventMask event) : fd_(socket.get()), event_(event) {}
-  ~SocketCall() {  // a task destroyed while it waits stops waiting
+  IoWaiter(const Socket& socket, lesson3::EventMask event) : fd_(socket.get()), event_(event) {}
+  ~IoWaiter() {  // a task destroyed while it waits stops waiting
     EventLoop* const loop = EventLoop::running();
     if (awaiting && loop != nullptr) loop->stop_waiting(fd_, event_, *this);
   }
-  // What errno says after a failed call: wait for the socket, or give up.
-  Attempt failed() {
+  Attempt failed() {  // after a failed call: wait for the socket (EAGAIN), or give up
     if (errno == EAGAIN || errno == EWOULDBLOCK) return Attempt::would_block;
     error_ = errno;
     return Attempt::done;
@@ -82,16 +77,14 @@ class SocketCall : public IoWaiter {
   }
 
   int fd_;
-  int error_ = 0;
-
- private:
   lesson3::EventMask event_;
+  int error_ = 0;
 };
 
-class ReadSome final : public SocketCall {
+class ReadSome final : public IoWaiter {
  public:
   ReadSome(const Socket& socket, std::span<char> buffer)
-      : SocketCall(socket, lesson3::event_read), buffer_(buffer) {}
+      : IoWaiter(socket, lesson3::event_read), buffer_(buffer) {}
   std::size_t await_resume() {
     resumed("recv");
     return received_;
@@ -111,10 +104,10 @@ class ReadSome final : public SocketCall {
   std::size_t received_ = 0;
 };
 
-class WriteAll final : public SocketCall {
+class WriteAll final : public IoWaiter {
  public:
   WriteAll(const Socket& socket, std::span<const char> bytes)
-      : SocketCall(socket, lesson3::event_write), unsent_(bytes) {}
+      : IoWaiter(socket, lesson3::event_write), unsent_(bytes) {}
   void await_resume() { resumed("send"); }
 
  private:
@@ -131,38 +124,28 @@ class WriteAll final : public SocketCall {
   std::span<const char> unsent_;
 };
 
-class Readable final : public SocketCall {
+class Readable final : public IoWaiter {
  public:
-  explicit Readable(const Socket& socket) : SocketCall(socket, lesson3::event_read) {}
+  explicit Readable(const Socket& socket) : IoWaiter(socket, lesson3::event_read) {}
   void await_resume() { resumed("poll"); }
 
  private:
   Attempt attempt() override {  // poll() with no timeout only looks
     pollfd entry{fd_, POLLIN, 0};
-    int ready = 0;
-    while ((ready = poll(&entry, 1, 0)) < 0 && errno == EINTR) {
-    }
-    return ready == 0 ? Attempt::would_block : ready < 0 ? failed() : Attempt::done;
+    return poll(&entry, 1, 0) > 0 ? Attempt::done : Attempt::would_block;
   }
 };
 
-}  // namespace detail
-
 // asyncio's data = await loop.sock_recv(sock, len(buffer)): how many bytes came
 // (at least one), or 0 once the peer has closed; a reset throws.
-inline detail::ReadSome read_some(const Socket& socket, std::span<char> buffer) {
-  return detail::ReadSome(socket, buffer);
+inline ReadSome read_some(const Socket& socket, std::span<char> buffer) {
+  return ReadSome(socket, buffer);
 }
 
 // asyncio's await loop.sock_sendall(sock, data): every byte, however often the
 // socket fills up (`bytes` must live until then). A vanished peer throws.
-inline detail::WriteAll write_all(const Socket& socket, std::span<const char> bytes) {
-  return detail::WriteAll(socket, bytes);
-}
-
-// Waits until the socket is readable, for code that makes its own calls.
-inline detail::Readable readable(const Socket& socket) {
-  return detail::Readable(socket);
+inline WriteAll write_all(const Socket& socket, std::span<const char> bytes) {
+  return WriteAll(socket, bytes);
 }
 
 // asyncio's conn, address = await loop.sock_accept(listener). Out of
@@ -173,7 +156,7 @@ inline Task<Socket> accept(const Socket& listener) {
     if (std::optional<common::FileDescriptor> client = common::accept_client(listener.get())) {
       co_return Socket(std::move(*client));
     }
-    co_await readable(listener);  // poll() says whether more clients are queued
+    co_await Readable(listener);  // poll() says whether more clients are queued
   }
 }
 

@@ -13,7 +13,7 @@
 #include <system_error>
 
 #include "6_async_await/curl_multi.hpp"
-#include "6_async_await/runtime/gather.hpp"
+#include "6_async_await/runtime/task.hpp"
 #include "common/command_line.hpp"
 
 namespace lesson6 {

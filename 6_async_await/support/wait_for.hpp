@@ -1,0 +1,60 @@
+// Waiting for a task with a time limit, asyncio.wait_for(), built on the
+// runtime's Task and sleep(); a first reading may skip this file.
+//
+//   std::optional<int> size = co_await wait_for(download(), 500ms);
+//
+// asyncio.wait_for(task, timeout) raises TimeoutError when the time is up;
+// here the answer is empty then (false for a Task<void>): a late task is an
+// ordinary outcome, not an error. The task, if still running, is destroyed at
+// once, which takes back whatever it waited for (asyncio cancels it likewise).
+#pragma once
+
+#include <chrono>
+#include <coroutine>
+#include <optional>
+#include <type_traits>
+#include <utility>
+
+#include "6_async_await/runtime/event_loop.hpp"
+#include "6_async_await/runtime/task.hpp"
+
+namespace lesson6 {
+
+namespace detail {
+
+// co_await task and a sleep at once: whichever ends first resumes us.
+template <typename T>
+struct TimeLimit {
+  Task<T>& task;
+  Sleep limit;  // still sleeping at the end? Its destructor takes the timer back
+
+  bool await_ready() const noexcept { return task.await_ready(); }
+  bool await_suspend(std::coroutine_handle<> awaiting) {
+    if (!task.await_suspend(awaiting)) return false;  // it ended at once
+    limit.await_suspend(awaiting);
+    return true;
+  }
+  void await_resume() const noexcept {}
+};
+
+}  // namespace detail
+
+template <typename T>
+using TimeLimited = std::conditional_t<std::is_void_v<T>, bool, std::optional<T>>;
+
+template <typename T>
+Task<TimeLimited<T>> wait_for(Task<T> task, std::chrono::milliseconds limit) {
+  co_await detail::TimeLimit<T>{task, Sleep{limit}};
+  if (!task.done()) {
+    const Task<T> late = std::move(task);
+    co_return TimeLimited<T>{};
+  }
+  if constexpr (std::is_void_v<T>) {
+    co_await task;
+    co_return true;
+  } else {
+    co_return co_await task;
+  }
+}
+
+}  // namespace lesson6
