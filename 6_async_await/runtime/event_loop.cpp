@@ -1,5 +1,4 @@
-// Lesson 6's runtime, part 2 continued: the event loop at work. (Next,
-// io.hpp: sockets that tasks co_await.)
+// Lesson 6's runtime, part 3: the event loop at work. (Next, io.hpp: sockets.)
 #include "6_async_await/runtime/event_loop.hpp"
 
 #include <iostream>
@@ -58,10 +57,6 @@ EventLoop::EventLoop(common::Tracer trace)
 EventLoop::~EventLoop() {
   destroy_remaining_tasks();
   this_thread_loop_ = nullptr;
-}
-
-IoWaiter*& EventLoop::slot(int fd, EventMask event) {
-  return event == event_read ? sockets_[fd].reader : sockets_[fd].writer;
 }
 
 void EventLoop::wait(int fd, EventMask event, IoWaiter& waiter) {
@@ -146,9 +141,8 @@ bool EventLoop::run_once() {
   }
   const std::span<const lesson3::ReadyEvent> ready = selector_->select(timeout);
   now_.reset();  // time passed while we waited
-  for (const lesson3::ReadyEvent& event : ready) {
+  for (const lesson3::ReadyEvent& event : ready)
     selector_->dispatch(event);
-  }
   if (stopping_) {
     trace_("stop signal: destroying every task");
     return false;
@@ -181,9 +175,8 @@ void EventLoop::run_due_timers() {
 void EventLoop::run_scheduled() {
   const std::size_t count = scheduled_.size();
   trace_("resuming ", count, " scheduled coroutine(s)");
-  for (std::size_t i = 0; i < count; ++i) {
+  for (std::size_t i = 0; i < count; ++i)
     if (const std::coroutine_handle<> coroutine = scheduled_[i]) coroutine.resume();
-  }
   scheduled_.erase(scheduled_.begin(), scheduled_.begin() + static_cast<std::ptrdiff_t>(count));
 }
 

@@ -1,30 +1,21 @@
-// Lesson 6's runtime, part 2: the event loop, and run(), spawn(), sleep().
-// (Next, event_loop.cpp: the loop at work.)
-//
-// One turn, run_once(), is asyncio's _run_once(): wait on lesson 3's Selector
-// (epoll), but not past the next timer; run the callbacks of what is ready (a
-// socket's resumes the task that waits on it), the timers that are due, and
-// the coroutines scheduled before the turn. Sockets are edge-triggered: the
-// kernel tells of a change once, so a task waits for one only after its call
-// met EAGAIN, and the loop notes whether a read may find data.
+// Lesson 6's runtime, part 2: the event loop, with run(), spawn() and sleep().
+// (Next, event_loop.cpp: the loop at work.) One turn, run_once(), is asyncio's
+// _run_once(): wait on lesson 3's Selector (epoll), not past the next timer;
+// then run what is ready, the timers due, and the coroutines scheduled before
+// the turn. Sockets are edge-triggered: the kernel tells of a change once, so
+// a task waits only after its call met EAGAIN.
 #pragma once
 
 #include <algorithm>
 #include <chrono>
-#include <coroutine>
 #include <cstdint>
-#include <exception>
 #include <functional>
 #include <list>
 #include <map>
 #include <memory>
-#include <optional>
-#include <stdexcept>
-#include <utility>
-#include <vector>
 
 #include "3_async_with_callbacks/selector.hpp"
-#include "6_async_await/runtime/task.hpp"
+#include "6_async_await/runtime/task.hpp"  // and what it includes: <coroutine>, <vector>...
 #include "common/command_line.hpp"
 
 namespace lesson6 {
@@ -85,7 +76,9 @@ class EventLoop {
     bool peer_closed = false;  // so a read finds the end (or an error) at once
     bool registered = false;   // with the Selector
   };
-  IoWaiter*& slot(int fd, lesson3::EventMask event);  // fd's reader or writer
+  IoWaiter*& slot(int fd, lesson3::EventMask event) {  // fd's reader or writer
+    return event == lesson3::event_read ? sockets_[fd].reader : sockets_[fd].writer;
+  }
   void on_edge(int fd, lesson3::EventMask ready);
   bool attempt(int fd, lesson3::EventMask event, IoWaiter& waiter);
   void run_due_timers();
@@ -152,7 +145,7 @@ T run(Task<T> main, common::Tracer trace = common::Tracer(false)) {
   }
   loop.destroy_remaining_tasks();
   if (!task.done()) throw Stopped();
-  return task.result();
+  return task.await_resume();  // what co_await would give: its value, or its exception
 }
 
 }  // namespace lesson6

@@ -1,25 +1,16 @@
-// Lesson 6's runtime, part 4, the last: sockets that tasks co_await.
-//
-//   lesson6::Socket client = co_await accept(listener);
-//   const std::size_t received = co_await read_some(client, buffer);
-//   co_await write_all(client, std::span(buffer).first(received));
-//
-// asyncio's loop.sock_accept(), sock_recv(), sock_sendall(). Each awaiter lives
-// in the awaiting frame (nothing to allocate) and the loop makes its call.
+// Lesson 6's runtime, part 4, the last: sockets that tasks co_await, as with
+// asyncio's loop.sock_accept(), sock_recv() and sock_sendall(). Each awaiter
+// lives in the awaiting frame (nothing to allocate) and the loop makes its call.
 #pragma once
 
 #include <poll.h>
 #include <sys/socket.h>
 
 #include <cerrno>
-#include <coroutine>
-#include <cstddef>
-#include <optional>
 #include <span>
 #include <system_error>
-#include <utility>
 
-#include "6_async_await/runtime/event_loop.hpp"
+#include "6_async_await/runtime/event_loop.hpp"  // and task.hpp, with what they include
 #include "common/net.hpp"
 
 namespace lesson6 {
@@ -33,7 +24,6 @@ class Socket {
   ~Socket() { close(); }
 
   int get() const { return fd_.get(); }
-  explicit operator bool() const { return static_cast<bool>(fd_); }
   void close() noexcept {  // with no task waiting on it: that one would never wake
     if (EventLoop* const loop = EventLoop::running(); loop != nullptr && fd_) loop->forget(get());
     fd_.reset();

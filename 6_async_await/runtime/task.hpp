@@ -77,7 +77,7 @@ class [[nodiscard]] Task {
 
   // co_await task: a plain call starts it (unless start() did). If it ended at
   // once, its awaiter just goes on: a million such co_awaits need one stack.
-  bool await_ready() const { return checked().done(); }
+  bool await_ready() const { return handle_.done(); }
   bool await_suspend(std::coroutine_handle<> awaiting) {
     start();
     if (handle_.done()) return false;
@@ -89,28 +89,19 @@ class [[nodiscard]] Task {
 
   // Runs the task up to its first suspension now (gather() and run() do).
   void start() {
-    if (!std::exchange(checked().promise().started, true)) handle_.resume();
+    if (!std::exchange(handle_.promise().started, true)) handle_.resume();
   }
   bool done() const { return handle_ && handle_.done(); }
-  T result() const {  // of a task that is done(), for code that cannot co_await
-    if (!done()) throw std::logic_error("result() of a Task that has not finished");
-    return await_resume();
-  }
 
  private:
   using Handle = std::coroutine_handle<promise_type>;
-  Handle checked() const {
-    if (!handle_) throw std::logic_error("a moved-from Task cannot run");
-    return handle_;
-  }
 
   Handle handle_;
 };
 
-// Python: results = await asyncio.gather(*tasks). It starts every task, then
-// awaits each in turn, so they all progress together. Results come in the
-// tasks' order (none for Task<void>s); if some throw, it waits for all, then
-// rethrows the first in the list's.
+// Python: results = await asyncio.gather(*tasks): starts every task, then
+// awaits each in turn, so all progress together. Results come in order (none
+// for Task<void>s); if some throw, it waits for all, then rethrows the first.
 template <typename T>
 using Results = std::conditional_t<std::is_void_v<T>, void, std::vector<T>>;
 
