@@ -694,7 +694,8 @@ Task<bool> two_readers_of_one_socket(const SocketPair* sockets) {
     turned_away = true;
   }
   send_text(sockets->theirs, "a");
-  co_return turned_away&& co_await first == "a";  // the first reader still gets its byte
+  const std::string read_first = co_await first;  // the first reader still gets its byte
+  co_return turned_away && read_first == "a";
 }
 
 // Which of two readers would get the bytes? Neither guesses: the second is
