@@ -695,7 +695,7 @@ Task<bool> two_readers_of_one_socket(const SocketPair* sockets) {
   }
   send_text(sockets->theirs, "a");
   const std::string read_first = co_await first;  // the first reader still gets its byte
-  co_return turned_away && read_first == "a";
+  co_return read_first == "a" && turned_away;
 }
 
 // Which of two readers would get the bytes? Neither guesses: the second is
