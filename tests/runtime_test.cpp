@@ -684,6 +684,38 @@ void send_text(const lesson6::Socket& socket, std::string_view text) {
   ASSERT_EQ(send(socket.get(), text.data(), text.size(), 0), static_cast<ssize_t>(text.size()));
 }
 
+Task<void> read_twice(const lesson6::Socket& socket, std::string* received) {
+  std::array<char, 4096> buffer{};
+  for (int read = 0; read < 2; ++read) {
+    const std::size_t count = co_await lesson6::read_some(socket, buffer);
+    received->append(buffer.data(), count);
+  }
+}
+
+Task<std::string> read_give_up_and_read_on(const lesson6::Socket& socket) {
+  std::string received;
+  std::array<char, 4096> buffer{};
+  // A full buffer: the socket may hold more, which no edge will announce.
+  received.append(buffer.data(), co_await lesson6::read_some(socket, buffer));
+  // Given up on before its turn: destroyed in the turn its read is due.
+  co_await lesson6::wait_for(read_twice(socket, &received), 0ms);
+  while (const std::size_t count = co_await lesson6::read_some(socket, buffer))
+    received.append(buffer.data(), count);
+  co_return received;
+}
+
+// A read the loop made for a task is the task's: if the task is gone before
+// it would resume, the bytes must still be in the socket for the next reader.
+TEST(Sockets, ATaskGivenUpOnWhileItsSocketHoldsDataLosesNoBytes) {
+  SocketPair sockets = make_socket_pair();
+  std::string sent(20'480, '\0');
+  for (std::size_t i = 0; i < sent.size(); ++i)
+    sent[i] = static_cast<char>('a' + (i / 7) % 26);
+  send_text(sockets.theirs, sent);
+  sockets.theirs.close();
+  EXPECT_EQ(lesson6::run(read_give_up_and_read_on(sockets.ours)), sent);
+}
+
 Task<bool> two_readers_of_one_socket(const SocketPair* sockets) {
   Task<std::string> first = read_text(sockets->ours);
   first.start();  // nothing to read yet: it waits on the socket

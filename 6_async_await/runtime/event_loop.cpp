@@ -70,41 +70,36 @@ void EventLoop::wait(int fd, EventMask event, IoWaiter& waiter) {
     sockets_[fd].registered = true;
   }
   if (slot(fd, event) != nullptr) throw std::logic_error("two tasks wait on one socket");
-  if (event == event_read && sockets_[fd].readable && attempt(fd, event, waiter)) {
-    trace_.wait(fd, "had more to read: read it; its task goes on next turn");
-    return schedule(waiter.awaiting);
+  slot(fd, event) = &waiter;
+  // Data already there brings no edge: on_edge() reads it next turn, resuming at once.
+  if (event == event_read && sockets_[fd].readable) {
+    trace_.wait(fd, "may hold more: its task reads it next turn");
+    return may_hold_data_.push_back(fd);
   }
   trace_.wait(fd, "a task waits until it is", event == event_read ? " readable" : " writable");
-  slot(fd, event) = &waiter;
 }
 
-// Makes the waiter's call; a read also notes whether it emptied the socket.
-bool EventLoop::attempt(int fd, EventMask event, IoWaiter& waiter) {
-  const IoWaiter::Attempt result = waiter.attempt();
-  SocketState& socket = sockets_[fd];
-  if (event == event_read && !socket.peer_closed)
-    socket.readable = result == IoWaiter::Attempt::done;
-  return result != IoWaiter::Attempt::would_block;
-}
-
-// Each waiter makes its call, and resumes if it went through. The reader may
-// close this socket or open others before the writer's turn: slot() afresh.
+// Each waiter makes its call (a read notes whether it emptied the socket) and
+// resumes if it went through. The reader may close the socket: slot() afresh.
 void EventLoop::on_edge(int fd, EventMask ready) {
   if ((ready & lesson3::event_hangup) != 0) sockets_[fd].peer_closed = true;
   if ((ready & event_read) != 0) sockets_[fd].readable = true;
   for (const EventMask event : {event_read, event_write}) {
     IoWaiter* const waiter = (ready & event) != 0 ? slot(fd, event) : nullptr;
-    if (waiter == nullptr || !attempt(fd, event, *waiter)) continue;
+    if (waiter == nullptr) continue;
+    const IoWaiter::Attempt result = waiter->attempt();
+    if (event == event_read && !sockets_[fd].peer_closed)
+      sockets_[fd].readable = result == IoWaiter::Attempt::done;
+    if (result == IoWaiter::Attempt::would_block) continue;
     trace_.run(fd, event == event_read ? "ready to read" : "ready to write", ": resuming its task");
     slot(fd, event) = nullptr;
     waiter->awaiting.resume();
   }
 }
 
-// For a waiter destroyed before its call went through, or before its turn.
+// For a waiter destroyed before its call went through.
 void EventLoop::stop_waiting(int fd, EventMask event, const IoWaiter& waiter) noexcept {
   if (fd >= 0 && slot(fd, event) == &waiter) slot(fd, event) = nullptr;  // wait() sized the table
-  unschedule(waiter.awaiting);
 }
 
 void EventLoop::forget(int fd) noexcept {
@@ -129,7 +124,7 @@ void EventLoop::spawn(Task<void> task) {
 
 bool EventLoop::run_once() {
   std::optional<std::chrono::milliseconds> timeout;  // none: as long as it takes
-  if (!scheduled_.empty()) {
+  if (!scheduled_.empty() || !may_hold_data_.empty()) {
     timeout = std::chrono::milliseconds(0);
   } else if (!timers_.empty()) {
     // Rounded up: waking a little early would only spin until the deadline.
@@ -147,6 +142,8 @@ bool EventLoop::run_once() {
     trace_("stop signal: destroying every task");
     return false;
   }
+  for (const int fd : std::exchange(may_hold_data_, {}))
+    on_edge(fd, event_read);  // as if an edge had come
   if (!timers_.empty()) run_due_timers();
   if (!scheduled_.empty()) run_scheduled();
   return true;
@@ -171,7 +168,8 @@ void EventLoop::run_due_timers() {
   now_ = now;
 }
 
-// Only what was scheduled before this turn, so that I/O is never starved.
+// Only what was scheduled so far, by earlier turns or by this one's callbacks
+// and timers: what these schedule waits for the next turn, so I/O is never starved.
 void EventLoop::run_scheduled() {
   const std::size_t count = scheduled_.size();
   trace_("resuming ", count, " scheduled coroutine(s)");
@@ -183,7 +181,7 @@ void EventLoop::run_scheduled() {
 void EventLoop::destroy_remaining_tasks() {
   while (!spawned_.empty())
     spawned_.back().destroy();  // each frame leaves the list
-  scheduled_.clear();           // whatever is still queued belonged to those frames
+  scheduled_.clear();           // nothing queued may run any more
 }
 
 }  // namespace lesson6

@@ -1,9 +1,9 @@
 // Lesson 6's runtime, part 2: the event loop, with run(), spawn() and sleep().
 // (Next, event_loop.cpp: the loop at work.) One turn, run_once(), is asyncio's
 // _run_once(): wait on lesson 3's Selector (epoll), not past the next timer;
-// then run what is ready, the timers due, and the coroutines scheduled before
-// the turn. Sockets are edge-triggered: the kernel tells of a change once, so
-// a task waits only after its call met EAGAIN.
+// then run what is ready, the timers due, and the coroutines scheduled so
+// far. Sockets are edge-triggered: the kernel tells of a change once, so a
+// task waits only after its call met EAGAIN.
 #pragma once
 
 #include <algorithm>
@@ -80,7 +80,6 @@ class EventLoop {
     return event == lesson3::event_read ? sockets_[fd].reader : sockets_[fd].writer;
   }
   void on_edge(int fd, lesson3::EventMask ready);
-  bool attempt(int fd, lesson3::EventMask event, IoWaiter& waiter);
   void run_due_timers();
   void run_scheduled();
 
@@ -93,6 +92,7 @@ class EventLoop {
   std::uint64_t timers_set_ = 0;
   std::optional<Clock::time_point> now_;  // this turn's time, once read
   std::vector<std::coroutine_handle<>> scheduled_;
+  std::vector<int> may_hold_data_;              // sockets whose readers wait for no edge
   std::list<std::coroutine_handle<>> spawned_;  // each frame until it ends
 };
 
