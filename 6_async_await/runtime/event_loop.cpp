@@ -157,7 +157,8 @@ void EventLoop::run_due_timers() {
   const std::uint64_t set_before = timers_set_;
   while (!timers_.empty()) {
     const TimerId next = timers_.begin()->first;
-    if (next.deadline > now || (next.number > set_before && next.deadline <= *now_)) break;
+    const bool set_by_a_callback_for_0_ms = next.number > set_before && next.deadline <= *now_;
+    if (next.deadline > now || set_by_a_callback_for_0_ms) break;
     now_ = next.deadline;
     // Out of the table before it runs: it may set or cancel timers itself.
     const std::function<void()> callback = std::move(timers_.begin()->second);

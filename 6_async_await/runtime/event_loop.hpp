@@ -35,7 +35,7 @@ class EventLoop {
     auto operator<=>(const TimerId&) const = default;
   };
 
-  explicit EventLoop(common::Tracer trace = common::Tracer(false));  // this thread's, till it goes
+  explicit EventLoop(common::Tracer trace = common::Tracer(false));  // the thread's till destroyed
   ~EventLoop();
   static EventLoop* running() noexcept { return this_thread_loop_; }  // null without one
   static EventLoop& current() {  // throws std::logic_error without one

@@ -24,7 +24,7 @@ class Socket {
   ~Socket() { close(); }
 
   int get() const { return fd_.get(); }
-  void close() noexcept {  // with no task waiting on it: that one would never wake
+  void close() noexcept {  // only while no task waits on it: that one would never wake
     if (EventLoop* const loop = EventLoop::running(); loop != nullptr && fd_) loop->forget(get());
     fd_.reset();
   }
@@ -127,7 +127,7 @@ class Readable final : public IoWaiter {
 };
 
 // asyncio's data = await loop.sock_recv(sock, len(buffer)): how many bytes came
-// (at least one), or 0 once the peer has closed; a reset throws.
+// (at least one), or 0 once the peer has closed (or for an empty buffer); a reset throws.
 inline ReadSome read_some(const Socket& socket, std::span<char> buffer) {
   return ReadSome(socket, buffer);
 }
@@ -138,9 +138,9 @@ inline WriteAll write_all(const Socket& socket, std::span<const char> bytes) {
   return WriteAll(socket, bytes);
 }
 
-// asyncio's conn, address = await loop.sock_accept(listener). Out of
-// descriptors or memory, common::accept_client() turns the client away with
-// a line on standard error, as every lesson does, and we wait for the next.
+// asyncio's conn, address = await loop.sock_accept(listener), for a listener
+// that outlives the task. Out of descriptors or memory, accept_client() turns
+// the client away with a line on standard error, as every lesson does.
 inline Task<Socket> accept(const Socket& listener) {
   while (true) {
     if (std::optional<common::FileDescriptor> client = common::accept_client(listener.get())) {

@@ -100,8 +100,8 @@ class [[nodiscard]] Task {
 };
 
 // Python: results = await asyncio.gather(*tasks): starts every task, then
-// awaits each in turn, so all progress together. Results come in order (none
-// for Task<void>s); if some throw, it waits for all, then rethrows the first.
+// awaits each in turn, so all progress together; results come in order. If
+// some throw, it waits for all (Python does not), then rethrows the first.
 template <typename T>
 using Results = std::conditional_t<std::is_void_v<T>, void, std::vector<T>>;
 

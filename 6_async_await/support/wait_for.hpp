@@ -46,7 +46,7 @@ template <typename T>
 Task<TimeLimited<T>> wait_for(Task<T> task, std::chrono::milliseconds limit) {
   co_await detail::TimeLimit<T>{task, Sleep{limit}};
   if (!task.done()) {
-    const Task<T> late = std::move(task);
+    const Task<T> late = std::move(task);  // destroyed here: what it waits for goes back now
     co_return TimeLimited<T>{};
   }
   if constexpr (std::is_void_v<T>) {
