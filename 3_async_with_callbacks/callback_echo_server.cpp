@@ -82,7 +82,7 @@ void EchoServer::send_message(Connection& connection, bool readable, bool writab
     return;
   }
   const EventMask next = connection.wants_write() ? event_write : event_read;
-  trace_.note(connection.fd(), "waits to ", lesson3::describe(next));
+  trace_.wait(connection.fd(), "waits to ", lesson3::describe(next));
   selector_.modify(connection.fd(), next);
 }
 
