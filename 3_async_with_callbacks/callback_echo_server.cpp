@@ -100,7 +100,7 @@ void EchoServer::event_loop() {
   selector_.register_fd(common::stop_fd(), event_read, [this](EventMask) { stopping_ = true; });
   selector_.register_fd(listener_.get(), event_read, [this](EventMask) { accept_connection(); });
   while (!stopping_) {
-    trace_.wait("select(): waiting for the stop pipe, the listener and clients: ",
+    trace_.wait("Selector::select(): waiting for the stop pipe, the listener and clients: ",
                 connections_.size());
     for (const lesson3::ReadyEvent& event : selector_.select(std::nullopt)) {
       if (stopping_) break;

@@ -216,7 +216,7 @@ TEST_P(CallbackServerTimelineTest, TwoConnectionsAreServedInTurnsBetweenWaits) {
   int woken_by_a_callback = 0;
   for (const TraceEvent& wait : trace.events_on(trace.track("loop"))) {
     if (wait.name != "wait") continue;
-    EXPECT_THAT(wait.narration, StartsWith("select(): waiting"));
+    EXPECT_THAT(wait.narration, StartsWith("Selector::select(): waiting"));
     if (wait.woken_by.ends_with("running its callback")) ++woken_by_a_callback;
   }
   EXPECT_GE(woken_by_a_callback, 8);  // two accepts, four messages, two ends
@@ -296,11 +296,11 @@ TEST_P(TaskServerTimelineTest,
     EXPECT_THAT(marks_named(events, "write").at(0).narration, HasSubstr("sent 4 bytes back"));
     EXPECT_THAT(marks_named(events, "close").at(0).narration, testing::EndsWith(" finished"));
   }
-  // The loop waits in select() and says what woke it: a task that can run.
+  // The loop waits in Selector::select() and says what woke it: a task that can run.
   int woken_for_a_task = 0;
   for (const TraceEvent& wait : trace.events_on(trace.track("loop"))) {
     if (wait.name != "wait" || wait.phase != 'X') continue;
-    EXPECT_EQ(wait.narration, "every task waits; select()");
+    EXPECT_EQ(wait.narration, "every task waits; Selector::select()");
     if (wait.woken_by.ends_with("can run")) ++woken_for_a_task;
   }
   EXPECT_GE(woken_for_a_task, 7);  // two accepts, three messages, two ends
