@@ -13,12 +13,9 @@
 #include <gtest/gtest.h>
 #include <poll.h>
 #include <sys/socket.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <csignal>
-#include <cstdio>
-#include <iterator>
 #include <limits>
 #include <optional>
 #include <regex>
@@ -38,32 +35,17 @@ namespace {
 using namespace std::chrono_literals;
 using echo_servers::EchoServer;
 using test_support::connect_to;
+using test_support::mark_names;
+using test_support::marks_of;
+using test_support::nanosecond;
 using test_support::receive_exactly;
 using test_support::send_all;
+using test_support::TemporaryFile;
 using test_support::TraceEvent;
 using test_support::TraceFile;
 using testing::ElementsAre;
 using testing::HasSubstr;
 using testing::StartsWith;
-
-// Timestamps are microseconds with three decimals: two sums of them may
-// differ in the last digit.
-constexpr double nanosecond = 0.001;
-
-// A file in the temporary folder, removed at the end. Its name is unique
-// also among test processes that run at once.
-class TemporaryFile {
- public:
-  TemporaryFile()
-      : path_(testing::TempDir() + "timeline_program_test_" + std::to_string(getpid()) + "_" +
-              std::to_string(count_++) + ".json") {}
-  ~TemporaryFile() { std::remove(path_.c_str()); }
-  const std::string& path() const { return path_; }
-
- private:
-  static inline int count_ = 0;
-  std::string path_;
-};
 
 // Echoes `text` through the connection; the echo is also proof that the
 // server has read it.
@@ -89,14 +71,6 @@ std::vector<TraceEvent> marks_named(const std::vector<TraceEvent>& events, std::
     if (event.phase == 'i' && event.name == name) found.push_back(event);
   }
   return found;
-}
-
-std::vector<std::string> mark_names(const std::vector<TraceEvent>& events) {
-  std::vector<std::string> names;
-  for (const TraceEvent& event : events) {
-    if (event.phase == 'i') names.push_back(event.name);
-  }
-  return names;
 }
 
 // A track's events in time order, each as its name and what it said without
@@ -512,13 +486,6 @@ INSTANTIATE_TEST_SUITE_P(EchoServers, EveryServerTimelineTest,
                          testing::ValuesIn(echo_servers::all()), echo_servers::test_name);
 
 // ---- Lesson 6's other programs ----
-
-std::vector<TraceEvent> marks_of(const std::vector<TraceEvent>& events) {
-  std::vector<TraceEvent> marks;
-  std::ranges::copy_if(events, std::back_inserter(marks),
-                       [](const TraceEvent& event) { return event.phase == 'i'; });
-  return marks;
-}
 
 // async_await: each task is a track, which runs to print and waits while it
 // sleeps; one task runs while the other sleeps.
