@@ -380,14 +380,16 @@ TEST(AsyncEchoServerTimelineTest, TheLoopResumesEachConnectionsTaskWhenItsSocket
   EXPECT_EQ(told(trace.events_on(tracks[1])), two);
 
   // The loop blocks in epoll_wait() and says what woke it: a socket whose
-  // task it resumed.
+  // task it resumed. Three messages, two ends and the second accept; the
+  // first client may be there before the loop first waits, and server()
+  // tries accept() before it waits.
   int woken_for_a_task = 0;
   for (const TraceEvent& wait : trace.events_on(trace.track("loop"))) {
     if (wait.name != "wait" || wait.phase != 'X') continue;
     EXPECT_EQ(wait.narration, "epoll_wait(): no timer pending");
     if (wait.woken_by.ends_with("ready to read: resuming its task")) ++woken_for_a_task;
   }
-  EXPECT_GE(woken_for_a_task, 7);  // two accepts, three messages, two ends
+  EXPECT_GE(woken_for_a_task, 6);
 }
 
 // Backpressure in lesson 6: write_all() meets a full socket, and only then
