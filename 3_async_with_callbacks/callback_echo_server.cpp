@@ -82,7 +82,7 @@ void EchoServer::send_message(Connection& connection, bool readable, bool writab
     return;
   }
   const EventMask next = connection.wants_write() ? event_write : event_read;
-  trace_.note(connection.fd(), "waits to ", lesson3::describe(next));
+  trace_.wait(connection.fd(), "waits to ", lesson3::describe(next));
   selector_.modify(connection.fd(), next);
 }
 
@@ -100,7 +100,7 @@ void EchoServer::event_loop() {
   selector_.register_fd(common::stop_fd(), event_read, [this](EventMask) { stopping_ = true; });
   selector_.register_fd(listener_.get(), event_read, [this](EventMask) { accept_connection(); });
   while (!stopping_) {
-    trace_.wait("select(): waiting for the stop pipe, the listener and clients: ",
+    trace_.wait("Selector::select(): waiting for the stop pipe, the listener and clients: ",
                 connections_.size());
     for (const lesson3::ReadyEvent& event : selector_.select(std::nullopt)) {
       if (stopping_) break;

@@ -49,10 +49,10 @@ struct ReadyEvent {
 
 enum class Backend { epoll, poll };
 
-// When a registration reports readiness. level: on every select() for as long
-// as it lasts. edge (epoll's EPOLLET): once each time it arrives, however
-// long it lasts; its owner must then read or write until a call meets EAGAIN,
-// or it will not hear of that descriptor again.
+// When a registration reports readiness. level: on every Selector::select()
+// for as long as it lasts. edge (epoll's EPOLLET): once each time it arrives,
+// however long it lasts; its owner must then read or write until a call meets
+// EAGAIN, or it will not hear of that descriptor again.
 enum class Trigger { level, edge };
 
 // One per event loop, not thread-safe. A hang-up or an error on a descriptor

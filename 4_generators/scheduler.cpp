@@ -23,7 +23,7 @@ void Scheduler::run_until_readable(int stop_fd) {
       run(*runnable_[i]);
     runnable_.clear();
     // Every task now waits. Python: select(TO_READ, TO_WRITE, [])
-    trace_.wait("every task waits; select()");
+    trace_.wait("every task waits; Selector::select()");
     for (const lesson3::ReadyEvent& event : selector_.select(std::nullopt)) {
       selector_.dispatch(event);
     }
@@ -74,7 +74,7 @@ void Scheduler::suspend(Entry& entry, Wait wait) {
 
 // Python: TASKS.append(TO_READ.pop(sock)). The socket stays registered, as the
 // task will most likely wait for it again; it cannot be reported twice, since
-// every runnable task runs before the next select().
+// every runnable task runs before the next Selector::select().
 void Scheduler::wake(Entry& entry) {
   trace_("fd ", entry.fd, " is ready to ", lesson3::describe(entry.events), ": task ", entry.id,
          " can run");

@@ -75,9 +75,10 @@ void set_up(CURL* easy, const Options& options, Download& download) {
 
 // ---- Synchronous: one image after another ----
 
-// Python: for url in urls: download(url). One handle for all of them, so
-// libcurl keeps the connection open from one image to the next. With
-// --timeline, each image is a track, and the thread blocks for each in turn.
+// Python: for _ in range(N): write_image(get_image(URL), "sync")
+// One handle for all of them, so libcurl keeps the connection open from one
+// image to the next. With --timeline, each image is a track, and the thread
+// blocks for each in turn.
 void download_sync(const Options& options, Tally& tally, const common::Tracer& trace) {
   const lesson6::EasyHandle easy = lesson6::make_easy_handle();
   for (long number = 1; number <= options.count; ++number) {
@@ -97,8 +98,9 @@ void download_sync(const Options& options, Tally& tally, const common::Tracer& t
 
 // ---- Asynchronous: one task per image, one event loop for all ----
 
-// One image: its own easy handle (a handle runs one transfer at a time), and
-// a task that sleeps in perform() until libcurl has the whole image.
+// One image, as the course's fetch_content(): its own easy handle (a handle
+// runs one transfer at a time), and a task that sleeps in perform() until
+// libcurl has the whole image.
 lesson6::Task<void> download_one(lesson6::CurlMulti& multi, const Options& options, long number,
                                  Tally& tally, const common::Tracer& trace) {
   const common::Track image("image", number);
@@ -114,9 +116,10 @@ lesson6::Task<void> download_one(lesson6::CurlMulti& multi, const Options& optio
   tally.add(download);
 }
 
-// Python: await asyncio.gather(*(download(url) for url in urls)), with at
-// most --max-parallel of them at once. With --timeline, each image is a
-// track from the start: it is queued until a transfer ends and frees a slot.
+// Python: task = asyncio.create_task(fetch_content(URL, session)) per image,
+// then await asyncio.gather(*tasks). Here at most --max-parallel run at once.
+// With --timeline, each image is a track from the start: it is queued until a
+// transfer ends and frees a slot.
 lesson6::Task<void> download_async(Options options, Tally& tally, common::Tracer trace) {
   lesson6::CurlMulti multi(trace);  // inside a task, so the loop outlives it
   for (long number = 1; number <= options.count; ++number) {

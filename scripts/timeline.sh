@@ -108,13 +108,26 @@ json="$out/$name.json"
 picture="$out/$name.svg"
 render_options=()
 
+# with_only_standard_fds COMMAND...: replaces the shell it runs in with
+# COMMAND, with descriptors 0, 1 and 2 open and no others: the picture shows
+# descriptor numbers, which must not depend on what the caller's shell left
+# open. Give it a shell of its own: run it in the background (&) or in ( ).
+with_only_standard_fds() {
+  local fd
+  for fd in /proc/self/fd/*; do
+    fd="${fd##*/}"
+    if [ "$fd" -gt 2 ]; then exec {fd}>&-; fi
+  done
+  exec "$@"
+}
+
 # start_server PROGRAM ARGS...: starts it with --port 0 in the background and
 # waits for its "listening on" line; sets server_pid and port.
 start_server() {
   local server="$1"
   shift
-  "$bin/$server" --port 0 "$@" >"$work/server.out" 2>"$work/server.err" &
-  server_pid=$!
+  with_only_standard_fds "$bin/$server" --port 0 "$@" >"$work/server.out" 2>"$work/server.err" &
+  server_pid=$! # the server's own: the shell became the server
   local tries
   for ((tries = 0; tries < 100; tries++)); do # 10 s at most
     grep -qs '^listening on ' "$work/server.out" && break
@@ -183,17 +196,17 @@ draw_echo_server() {
 }
 
 draw_async_await() {
-  timeout 20 "$bin/async_await" --tick-ms 200 --ticks 16 --timeline "$json" >"$work/output" ||
-    fail "async_await failed or timed out"
+  (with_only_standard_fds timeout 20 "$bin/async_await" --tick-ms 200 --ticks 16 \
+    --timeline "$json" >"$work/output") || fail "async_await failed or timed out"
 }
 
 # The downloader against a local image_server; a short latency would make
 # bars too thin to see, a long one a picture too wide.
 draw_image_downloader() {
   start_server image_server --latency-ms 300
-  timeout 60 "$bin/image_downloader" --url "http://127.0.0.1:$port/320/240" --count 8 \
-    --out "$work/images" --timeline "$json" >"$work/output" 2>"$work/errors" ||
-    fail "image_downloader failed: $(cat "$work/errors")"
+  (with_only_standard_fds timeout 60 "$bin/image_downloader" \
+    --url "http://127.0.0.1:$port/320/240" --count 8 --out "$work/images" --timeline "$json" \
+    >"$work/output" 2>"$work/errors") || fail "image_downloader failed: $(cat "$work/errors")"
   stop_server
 }
 

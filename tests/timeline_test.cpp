@@ -5,9 +5,7 @@
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
-#include <unistd.h>
 
-#include <cstdio>
 #include <ostream>
 #include <stdexcept>
 #include <string>
@@ -20,42 +18,23 @@
 
 namespace {
 
+using test_support::mark_names;
+using test_support::nanosecond;
+using test_support::slice_names;
+using test_support::slices_of;
 using test_support::TraceEvent;
 using test_support::TraceFile;
 using testing::ElementsAre;
 using testing::HasSubstr;
 
-// Timestamps are microseconds with three decimals: two sums of them may
-// differ in the last digit.
-constexpr double nanosecond = 0.001;
-
 class TimelineTest : public testing::Test {
  protected:
-  ~TimelineTest() override { std::remove(path_.c_str()); }
+  const std::string& path() const { return file_.path(); }
+  TraceFile read() const { return test_support::read_trace_file(path()); }
 
-  TraceFile read() const { return test_support::read_trace_file(path_); }
-
-  // Unique also among test processes that run at once.
-  const std::string path_ = testing::TempDir() + "timeline_test_" +
-                            testing::UnitTest::GetInstance()->current_test_info()->name() + "_" +
-                            std::to_string(getpid()) + ".json";
+ private:
+  const test_support::TemporaryFile file_;
 };
-
-std::vector<std::string> names_of(const std::vector<TraceEvent>& events, char phase) {
-  std::vector<std::string> names;
-  for (const TraceEvent& event : events) {
-    if (event.phase == phase) names.push_back(event.name);
-  }
-  return names;
-}
-
-std::vector<TraceEvent> slices_of(const std::vector<TraceEvent>& events) {
-  std::vector<TraceEvent> slices;
-  for (const TraceEvent& event : events) {
-    if (event.phase == 'X') slices.push_back(event);
-  }
-  return slices;
-}
 
 const TraceEvent& only_mark(const std::vector<TraceEvent>& events, std::string_view name) {
   const TraceEvent* found = nullptr;
@@ -71,7 +50,7 @@ const TraceEvent& only_mark(const std::vector<TraceEvent>& events, std::string_v
 
 TEST_F(TimelineTest, AWaitLastsUntilTheNextEventWhichIsWhatWokeIt) {
   {
-    const common::Tracer trace(false, path_);
+    const common::Tracer trace(false, path());
     trace.wait("select(): waiting");
     trace.run(7, "ready to read, running its callback");
   }
@@ -88,7 +67,7 @@ TEST_F(TimelineTest, AWaitLastsUntilTheNextEventWhichIsWhatWokeIt) {
 
 TEST_F(TimelineTest, AConnectionAlternatesBetweenWaitingAndRunningUntilItCloses) {
   {
-    const common::Tracer trace(false, path_);
+    const common::Tracer trace(false, path());
     trace.open(5, "accepted");
     trace.wait("select()");
     trace.run(5, "ready to read");
@@ -104,9 +83,9 @@ TEST_F(TimelineTest, AConnectionAlternatesBetweenWaitingAndRunningUntilItCloses)
   const int track = file.connection_tracks()[0];
   EXPECT_EQ(file.track_names.at(track), "connection 1 (fd 5)");
   const std::vector<TraceEvent> events = file.events_on(track);
-  EXPECT_THAT(names_of(events, 'i'), ElementsAre("open", "read", "write", "read", "close"));
+  EXPECT_THAT(mark_names(events), ElementsAre("open", "read", "write", "read", "close"));
   const std::vector<TraceEvent> slices = slices_of(events);
-  ASSERT_THAT(names_of(slices, 'X'), ElementsAre("wait", "run", "wait", "run"));
+  ASSERT_THAT(slice_names(slices), ElementsAre("wait", "run", "wait", "run"));
   // Back to back, from its opening to its closing.
   EXPECT_NEAR(slices[0].start_us, only_mark(events, "open").start_us, nanosecond);
   for (std::size_t i = 1; i < slices.size(); ++i)
@@ -115,7 +94,7 @@ TEST_F(TimelineTest, AConnectionAlternatesBetweenWaitingAndRunningUntilItCloses)
   EXPECT_EQ(slices[1].narration, "fd 5: ready to read");
   // The loop waited twice, woken each time by the connection's callback.
   const std::vector<TraceEvent> loop = file.events_on(file.track("loop"));
-  ASSERT_THAT(names_of(loop, 'X'), ElementsAre("wait", "wait"));
+  ASSERT_THAT(slice_names(loop), ElementsAre("wait", "wait"));
   EXPECT_EQ(loop[0].woken_by, "fd 5: ready to read");
 }
 
@@ -123,7 +102,7 @@ TEST_F(TimelineTest, AConnectionAlternatesBetweenWaitingAndRunningUntilItCloses)
 // first event after a wait until it waits again.
 TEST_F(TimelineTest, AConnectionsEventAfterAWaitStartsItsRun) {
   {
-    const common::Tracer trace(false, path_);
+    const common::Tracer trace(false, path());
     trace.wait("blocking in accept()");
     trace.open(4, "accepted");
     trace.wait("blocking in recv()");
@@ -135,10 +114,10 @@ TEST_F(TimelineTest, AConnectionsEventAfterAWaitStartsItsRun) {
   const TraceFile file = read();
   const int track = file.connection_tracks().at(0);
   const std::vector<TraceEvent> slices = slices_of(file.events_on(track));
-  ASSERT_THAT(names_of(slices, 'X'), ElementsAre("wait", "run", "wait"));
+  ASSERT_THAT(slice_names(slices), ElementsAre("wait", "run", "wait"));
   EXPECT_EQ(slices[1].narration, "fd 4: received 6 bytes");
   const std::vector<TraceEvent> loop = file.events_on(file.track("loop"));
-  ASSERT_THAT(names_of(loop, 'X'), ElementsAre("wait", "wait", "wait"));
+  ASSERT_THAT(slice_names(loop), ElementsAre("wait", "wait", "wait"));
   EXPECT_EQ(loop[0].woken_by, "fd 4: accepted");
   EXPECT_EQ(loop[1].woken_by, "fd 4: received 6 bytes");
   EXPECT_EQ(loop[2].woken_by, "fd 4: closing");
@@ -148,7 +127,7 @@ TEST_F(TimelineTest, AConnectionsEventAfterAWaitStartsItsRun) {
 
 TEST_F(TimelineTest, EachConnectionHasATrackOfItsOwnWhenItsDescriptorIsReused) {
   {
-    const common::Tracer trace(false, path_);
+    const common::Tracer trace(false, path());
     trace.open(5, "accepted");
     trace.close(5, "closing");
     trace.open(5, "accepted");
@@ -161,14 +140,14 @@ TEST_F(TimelineTest, EachConnectionHasATrackOfItsOwnWhenItsDescriptorIsReused) {
   EXPECT_EQ(file.track_names.at(tracks[0]), "connection 1 (fd 5)");
   EXPECT_EQ(file.track_names.at(tracks[1]), "connection 2 (fd 5)");
   EXPECT_EQ(file.track_names.at(tracks[2]), "connection 3 (fd 5)");
-  EXPECT_THAT(names_of(file.events_on(tracks[0]), 'i'), ElementsAre("open", "close"));
-  EXPECT_THAT(names_of(file.events_on(tracks[1]), 'i'), ElementsAre("open", "read"));
-  EXPECT_THAT(names_of(file.events_on(tracks[2]), 'i'), ElementsAre("open"));
+  EXPECT_THAT(mark_names(file.events_on(tracks[0])), ElementsAre("open", "close"));
+  EXPECT_THAT(mark_names(file.events_on(tracks[1])), ElementsAre("open", "read"));
+  EXPECT_THAT(mark_names(file.events_on(tracks[2])), ElementsAre("open"));
 }
 
 TEST_F(TimelineTest, EventsOfOtherDescriptorsAndNotesOfTheLoopAreTheLoops) {
   {
-    const common::Tracer trace(false, path_);
+    const common::Tracer trace(false, path());
     trace.open(5, "accepted");
     trace.run(5, "ready to read");
     trace.note(3, "the listener rests");  // 3 is no connection
@@ -188,7 +167,7 @@ TEST_F(TimelineTest, EventsOfOtherDescriptorsAndNotesOfTheLoopAreTheLoops) {
 
 TEST_F(TimelineTest, WhatIsStillGoingOnEndsWhenTheLastCopyOfTheTracerGoes) {
   {
-    const common::Tracer trace(false, path_);
+    const common::Tracer trace(false, path());
     {
       const common::Tracer copy = trace;
       copy.open(5, "accepted");
@@ -212,7 +191,7 @@ TEST_F(TimelineTest, WhatIsStillGoingOnEndsWhenTheLastCopyOfTheTracerGoes) {
 // Lessons 4 and 5: a task runs, then yields what it waits for.
 TEST_F(TimelineTest, AConnectionsWaitLastsFromItsOwnWaitUntilItRunsAgainAndSaysWhatFor) {
   {
-    const common::Tracer trace(false, path_);
+    const common::Tracer trace(false, path());
     trace.open(5, "accepted");
     trace.run(5, "running task 2");
     trace.read(5, "received 3 bytes");
@@ -226,9 +205,9 @@ TEST_F(TimelineTest, AConnectionsWaitLastsFromItsOwnWaitUntilItRunsAgainAndSaysW
   }
   const TraceFile file = read();
   const std::vector<TraceEvent> events = file.events_on(file.connection_tracks().at(0));
-  EXPECT_THAT(names_of(events, 'i'), ElementsAre("open", "read", "write", "close"));
+  EXPECT_THAT(mark_names(events), ElementsAre("open", "read", "write", "close"));
   const std::vector<TraceEvent> slices = slices_of(events);
-  ASSERT_THAT(names_of(slices, 'X'), ElementsAre("wait", "run", "wait", "run", "wait"));
+  ASSERT_THAT(slice_names(slices), ElementsAre("wait", "run", "wait", "run", "wait"));
   EXPECT_EQ(slices[0].narration, "");  // from its opening: it has not said yet
   EXPECT_EQ(slices[2].narration, "fd 5: task 2 waits to write");
   EXPECT_EQ(slices[4].narration, "fd 5: task 2 waits to read");
@@ -237,14 +216,14 @@ TEST_F(TimelineTest, AConnectionsWaitLastsFromItsOwnWaitUntilItRunsAgainAndSaysW
   EXPECT_NEAR(slices.back().end_us(), only_mark(events, "close").start_us, nanosecond);
   // The connection's waits are its own: the loop waited once, in select().
   const std::vector<TraceEvent> loop = file.events_on(file.track("loop"));
-  ASSERT_THAT(names_of(loop, 'X'), ElementsAre("wait"));
+  ASSERT_THAT(slice_names(loop), ElementsAre("wait"));
   EXPECT_EQ(loop[0].narration, "select()");
   EXPECT_EQ(loop[0].woken_by, "fd 5 is ready to read: task 2 can run");
 }
 
 TEST_F(TimelineTest, AConnectionThatWaitsAgainBeforeItRunsWaitedForTheFirstThingUntilThen) {
   {
-    const common::Tracer trace(false, path_);
+    const common::Tracer trace(false, path());
     trace.open(5, "accepted");
     trace.wait(5, "waits to read");
     trace.wait(5, "waits to write");
@@ -252,7 +231,7 @@ TEST_F(TimelineTest, AConnectionThatWaitsAgainBeforeItRunsWaitedForTheFirstThing
   }
   const TraceFile file = read();
   const std::vector<TraceEvent> slices = slices_of(file.events_on(file.connection_tracks().at(0)));
-  ASSERT_THAT(names_of(slices, 'X'), ElementsAre("wait", "wait", "wait"));
+  ASSERT_THAT(slice_names(slices), ElementsAre("wait", "wait", "wait"));
   EXPECT_EQ(slices[1].narration, "fd 5: waits to read");
   EXPECT_EQ(slices[2].narration, "fd 5: waits to write");
   EXPECT_NEAR(slices[2].start_us, slices[1].end_us(), nanosecond);
@@ -262,7 +241,7 @@ TEST_F(TimelineTest, AConnectionThatWaitsAgainBeforeItRunsWaitedForTheFirstThing
 // not waited yet has none (-1).
 TEST_F(TimelineTest, AWaitOfADescriptorThatIsNoConnectionIsAMarkOfTheLoopThatDoesNotBlockIt) {
   {
-    const common::Tracer trace(false, path_);
+    const common::Tracer trace(false, path());
     trace.run(-1, "running task 1");
     trace.wait(3, "task 1 waits to read");
     trace.wait("select()");
@@ -285,7 +264,7 @@ TEST_F(TimelineTest, AWaitOfADescriptorThatIsNoConnectionIsAMarkOfTheLoopThatDoe
 // Lesson 6's tasks and transfers: tracks with a noun and a number of their own.
 TEST_F(TimelineTest, TracksOfWhatIsNoConnectionAreNamedByTheirNounAndNumber) {
   {
-    const common::Tracer trace(false, path_);
+    const common::Tracer trace(false, path());
     trace.open(common::Track("task", 1), "print_numbers starts");
     trace.open(common::Track("task", 2), "print_seconds starts");
     trace.open(5, "accepted");
@@ -307,23 +286,23 @@ TEST_F(TimelineTest, TracksOfWhatIsNoConnectionAreNamedByTheirNounAndNumber) {
 
 TEST_F(TimelineTest, ATrackOfANounAndADescriptorOfTheSameNumberAreTwoTracks) {
   {
-    const common::Tracer trace(false, path_);
+    const common::Tracer trace(false, path());
     trace.open(common::Track("task", 5), "starts");
     trace.open(5, "accepted");
     trace.read(5, "received 2 bytes");
     trace.note(common::Track("task", 5), "sleeps");
   }
   const TraceFile file = read();
-  EXPECT_THAT(names_of(file.events_on(file.track("connection 1 (fd 5)")), 'i'),
+  EXPECT_THAT(mark_names(file.events_on(file.track("connection 1 (fd 5)"))),
               ElementsAre("open", "read"));
-  EXPECT_THAT(names_of(file.events_on(file.track("task 5")), 'i'), ElementsAre("open", "note"));
+  EXPECT_THAT(mark_names(file.events_on(file.track("task 5"))), ElementsAre("open", "note"));
 }
 
 // The downloader's sync mode: every image is known at once, and each waits
 // for its turn, which comes when the one before it is done.
 TEST_F(TimelineTest, TransfersServedOneAfterAnotherWaitOnTheirOwnTracksForTheirTurn) {
   {
-    const common::Tracer trace(false, path_);
+    const common::Tracer trace(false, path());
     for (int image = 1; image <= 3; ++image)
       trace.open(common::Track("image", image), "queued");
     for (int image = 1; image <= 3; ++image) {
@@ -337,7 +316,7 @@ TEST_F(TimelineTest, TransfersServedOneAfterAnotherWaitOnTheirOwnTracksForTheirT
   for (const std::string name : {"image 1", "image 2", "image 3"}) {
     const std::vector<TraceEvent> events = file.events_on(file.track(name));
     const std::vector<TraceEvent> slices = slices_of(events);
-    ASSERT_THAT(names_of(slices, 'X'), ElementsAre("wait", "run")) << name;
+    ASSERT_THAT(slice_names(slices), ElementsAre("wait", "run")) << name;
     EXPECT_NEAR(slices[0].start_us, only_mark(events, "open").start_us, nanosecond) << name;
     EXPECT_NEAR(slices[1].start_us, slices[0].end_us(), nanosecond) << name;
     EXPECT_GE(slices[1].start_us + nanosecond, previous_done) << name;
@@ -348,7 +327,7 @@ TEST_F(TimelineTest, TransfersServedOneAfterAnotherWaitOnTheirOwnTracksForTheirT
 TEST_F(TimelineTest, NarrationThatIsNotPlainTextStaysValidJson) {
   using namespace std::literals;
   {
-    const common::Tracer trace(false, path_);
+    const common::Tracer trace(false, path());
     trace("\"quoted\" \\ tab\t newline\n nul"sv, "\0"sv, " byte \xff");
   }
   EXPECT_EQ(read().events.at(0).narration,
@@ -356,12 +335,12 @@ TEST_F(TimelineTest, NarrationThatIsNotPlainTextStaysValidJson) {
 }
 
 TEST_F(TimelineTest, AFileThatCannotBeCreatedIsASystemErrorNamingIt) {
-  const std::string path = testing::TempDir() + "no such folder/timeline.json";
+  const std::string in_no_folder = testing::TempDir() + "no such folder/timeline.json";
   try {
-    const common::Tracer trace(false, path);
+    const common::Tracer trace(false, in_no_folder);
     ADD_FAILURE() << "no exception";
   } catch (const std::system_error& error) {
-    EXPECT_THAT(error.what(), HasSubstr(path));
+    EXPECT_THAT(error.what(), HasSubstr(in_no_folder));
     EXPECT_EQ(error.code(), std::errc::no_such_file_or_directory);
   }
 }
@@ -369,7 +348,7 @@ TEST_F(TimelineTest, AFileThatCannotBeCreatedIsASystemErrorNamingIt) {
 TEST_F(TimelineTest, NarrationAndTimelineSayTheSameWords) {
   testing::internal::CaptureStderr();
   {
-    const common::Tracer trace(true, path_);
+    const common::Tracer trace(true, path());
     trace.read(5, "received ", 3, " bytes");
     trace.read(common::Track("image", 7), "received ", 4, " bytes");
     trace("stopping");
@@ -402,7 +381,7 @@ TEST_F(TimelineTest, ATracerWithNeitherOutputFormatsNothing) {
   off.run(common::Track("task", 2), CountedPart{written});
   off(CountedPart{written});
   EXPECT_EQ(written, 0);
-  const common::Tracer timeline_only(false, path_);
+  const common::Tracer timeline_only(false, path());
   timeline_only.read(5, CountedPart{written});
   EXPECT_EQ(written, 1);
 }

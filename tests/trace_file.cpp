@@ -1,7 +1,12 @@
 #include "tests/trace_file.hpp"
 
+#include <unistd.h>
+
 #include <algorithm>
+#include <cstdio>
+#include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <sstream>
 #include <stdexcept>
 
@@ -66,6 +71,50 @@ TraceFile read_trace_file(const std::string& path) {
   }
   std::ranges::stable_sort(trace.events, {}, &TraceEvent::start_us);
   return trace;
+}
+
+TemporaryFile::TemporaryFile() {
+  static int made = 0;  // by this process
+  const std::string name =
+      "timeline_" + std::to_string(getpid()) + "_" + std::to_string(made++) + ".json";
+  path_ = (std::filesystem::temp_directory_path() / name).string();
+}
+
+TemporaryFile::~TemporaryFile() {
+  std::remove(path_.c_str());
+}
+
+namespace {
+
+std::vector<TraceEvent> of_phase(const std::vector<TraceEvent>& events, char phase) {
+  std::vector<TraceEvent> found;
+  std::ranges::copy_if(events, std::back_inserter(found),
+                       [phase](const TraceEvent& event) { return event.phase == phase; });
+  return found;
+}
+
+std::vector<std::string> names_of(const std::vector<TraceEvent>& events) {
+  std::vector<std::string> names;
+  std::ranges::transform(events, std::back_inserter(names), &TraceEvent::name);
+  return names;
+}
+
+}  // namespace
+
+std::vector<TraceEvent> marks_of(const std::vector<TraceEvent>& events) {
+  return of_phase(events, 'i');
+}
+
+std::vector<TraceEvent> slices_of(const std::vector<TraceEvent>& events) {
+  return of_phase(events, 'X');
+}
+
+std::vector<std::string> mark_names(const std::vector<TraceEvent>& events) {
+  return names_of(marks_of(events));
+}
+
+std::vector<std::string> slice_names(const std::vector<TraceEvent>& events) {
+  return names_of(slices_of(events));
 }
 
 }  // namespace test_support

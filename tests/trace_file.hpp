@@ -1,5 +1,7 @@
 // Reads a file that --timeline wrote (the Trace Event Format): its tracks and
-// its events in time order, for tests to check what a program's loop did.
+// its events in time order, for tests to check what a program's loop did; and
+// what those tests share: a file to write it to, a tolerance for its times,
+// and the marks and slices of a list of events.
 #pragma once
 
 #include <map>
@@ -36,5 +38,31 @@ struct TraceFile {
 // Throws std::runtime_error if the file is missing, is not valid JSON, or
 // is not the Trace Event Format that common::Timeline writes.
 TraceFile read_trace_file(const std::string& path);
+
+// Timestamps are microseconds with three decimals: two sums of them may
+// differ in the last digit.
+inline constexpr double nanosecond = 0.001;
+
+// A path in the temporary folder, for a timeline; the file is removed at the
+// end. The name is unique also among test processes that run at once.
+class TemporaryFile {
+ public:
+  TemporaryFile();
+  ~TemporaryFile();
+  TemporaryFile(const TemporaryFile&) = delete;
+  TemporaryFile& operator=(const TemporaryFile&) = delete;
+
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+};
+
+// The marks among `events` (phase 'i'), and the slices (phase 'X'), in order.
+std::vector<TraceEvent> marks_of(const std::vector<TraceEvent>& events);
+std::vector<TraceEvent> slices_of(const std::vector<TraceEvent>& events);
+// Their names, in order: "open", "read", "close"; "wait", "run".
+std::vector<std::string> mark_names(const std::vector<TraceEvent>& events);
+std::vector<std::string> slice_names(const std::vector<TraceEvent>& events);
 
 }  // namespace test_support
