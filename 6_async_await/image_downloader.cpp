@@ -23,18 +23,14 @@
 //              hidden .part file behind.
 
 #include <chrono>
-#include <filesystem>
 #include <iomanip>
 #include <iostream>
 #include <optional>
-#include <string>
-#include <utility>
 
 #include "6_async_await/curl_multi.hpp"
 #include "6_async_await/runtime/runtime.hpp"
 #include "6_async_await/support/downloads.hpp"
 #include "common/command_line.hpp"
-#include "common/net.hpp"
 #include "common/stop_signal.hpp"
 
 namespace {
@@ -122,10 +118,7 @@ lesson6::Task<void> download_one(lesson6::CurlMulti& multi, const Options& optio
 // transfer ends and frees a slot.
 lesson6::Task<void> download_async(Options options, Tally& tally, common::Tracer trace) {
   lesson6::CurlMulti multi(trace);  // inside a task, so the loop outlives it
-  for (long number = 1; number <= options.count; ++number) {
-    trace.open(common::Track("image", number), "queued");
-    trace.wait(common::Track("image", number), "queued until a transfer slot is free");
-  }
+  lesson6::trace_queued(trace, options.count);
   co_await lesson6::gather_numbered(options.count, options.max_parallel, [&](long number) {
     return download_one(multi, options, number, tally, trace);
   });
@@ -140,12 +133,7 @@ int main(int argc, char** argv) {
     const lesson6::CurlLibrary curl;  // before any other libcurl call
     const Options options = lesson6::read_options(argc, argv);
     const common::Tracer trace(false, options.timeline);  // creates --timeline's file
-    // run() would install them too, but the sync mode comes first.
-    common::install_stop_handlers();
-    // All at once, each image is a socket and a file: a thousand of them need
-    // more descriptors than the usual default of 1024.
-    common::raise_descriptor_limit();
-    std::filesystem::create_directories(options.out);
+    lesson6::prepare_to_download(options);
     Tally tally(options.url, options.count);
     bool all_arrived = true;
     std::optional<Seconds> sync_took;
@@ -169,10 +157,7 @@ int main(int argc, char** argv) {
       std::cout << "async was " << std::fixed << std::setprecision(1) << *sync_took / *async_took
                 << "x faster than sync" << std::endl;
     }
-    if (tally.host_unknown()) {  // offline, perhaps
-      std::cerr << "image_downloader: a host name did not resolve; with no internet, "
-                   "scripts/run.sh 6 runs this lesson against a local image_server\n";
-    }
+    tally.hint_if_offline();
     return all_arrived ? 0 : 1;
   } catch (const lesson6::Stopped&) {
     std::cerr << "image_downloader: interrupted\n";

@@ -15,6 +15,7 @@
 #include "6_async_await/curl_multi.hpp"
 #include "6_async_await/runtime/task.hpp"
 #include "common/command_line.hpp"
+#include "common/stop_signal.hpp"
 
 namespace lesson6 {
 
@@ -68,6 +69,19 @@ Task<void> worker(long count, long& next, const std::function<Task<void>(long)>&
 }
 
 }  // namespace
+
+void prepare_to_download(const Options& options) {
+  common::install_stop_handlers();
+  common::raise_descriptor_limit();
+  std::filesystem::create_directories(options.out);
+}
+
+void trace_queued(const common::Tracer& trace, long count) {
+  for (long number = 1; number <= count; ++number) {
+    trace.open(common::Track("image", number), "queued");
+    trace.wait(common::Track("image", number), "queued until a transfer slot is free");
+  }
+}
 
 Options read_options(int argc, char** argv) {
   Options options;
@@ -242,6 +256,12 @@ void Tally::add(const Download& download) {
   host_unknown_ = host_unknown_ || download.host_unknown();
   ++done_;
   draw();
+}
+
+void Tally::hint_if_offline() const {
+  if (!host_unknown_) return;
+  std::cerr << "image_downloader: a host name did not resolve; with no internet, "
+               "scripts/run.sh 6 runs this lesson against a local image_server\n";
 }
 
 bool Tally::end(std::chrono::duration<double> took) {

@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "6_async_await/runtime/task.hpp"
+#include "common/command_line.hpp"
 #include "common/net.hpp"
 
 namespace lesson6 {
@@ -39,6 +40,15 @@ Options read_options(int argc, char** argv);
 
 // The URL fit to print: "http://me:secret@host/" gives "http://me:***@host/".
 std::string without_password(std::string_view url);
+
+// Gets the program ready: Ctrl-C handlers (run() would install them too, but
+// the sync mode comes first), descriptors enough for a thousand images at
+// once (each a socket and a file: more than the usual default of 1024), and
+// the --out folder.
+void prepare_to_download(const Options& options);
+
+// With --timeline: a track for each image, "queued" until its task starts.
+void trace_queued(const common::Tracer& trace, long count);
 
 // "sync-01": numbered from 1, as wide as the count needs, so that names sort.
 std::string image_name(std::string_view mode, long number, long count);
@@ -109,8 +119,9 @@ class Tally {
   // whether every image arrived.
   bool end(std::chrono::duration<double> took);
 
-  // Whether an image of either way failed because a host name did not resolve.
-  bool host_unknown() const { return host_unknown_; }
+  // After both ways: if a host name did not resolve (offline, perhaps), says
+  // how to run the lesson without the internet.
+  void hint_if_offline() const;
 
  private:
   void draw();
