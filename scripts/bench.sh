@@ -152,6 +152,7 @@ declare -A server_name=(
   [l1]="lesson 1 (blocking)" [l2]="lesson 2 (select)" [l3e]="lesson 3 (epoll)"
   [l3p]="lesson 3 (poll)" [l4]="lesson 4 (generators)" [l5]="lesson 5 (coroutines)"
   [l6]="lesson 6 (async/await)" [asio]="asio, C++20 coroutines" [asyncio]="Python asyncio"
+  [l3t]="lesson 3 (epoll), --timeline on"
 )
 # Lesson 1 serves one client at a time; select() handles descriptors below
 # FD_SETSIZE (1024) only, and the server holds a few itself.
@@ -164,6 +165,7 @@ server_command() {
     l2) server_args=("$bin/select_echo_server") ;;
     l3e) server_args=("$bin/callback_echo_server" --backend epoll) ;;
     l3p) server_args=("$bin/callback_echo_server" --backend poll) ;;
+    l3t) server_args=("$bin/callback_echo_server" --backend epoll --timeline "$out/logs/timeline.json") ;;
     l4) server_args=("$bin/generator_echo_server") ;;
     l5) server_args=("$bin/coroutine_echo_server") ;;
     l6) server_args=("$bin/async_echo_server") ;;
@@ -358,6 +360,12 @@ for id in "${measured_ids[@]}"; do
     measure_instructions "$id"
   fi
 done
+# What --timeline costs when on; off, a narration point is one test of a flag.
+if $callgrind && available l3e; then
+  progress "${server_name[l3t]}: instructions per message (callgrind)"
+  server_command l3t
+  count_instructions l3t 1 1 "$callgrind_think_time_us" "${callgrind_messages[@]}"
+fi
 
 # ---- From raw runs to tables ----
 # One awk program turns the CSV files into the two Markdown tables, and the
@@ -450,6 +458,13 @@ echo_tables() {
           show(busy_instructions[id]), ratio(busy_instructions[id], busy_instructions["l3e"]), show(memory[id])
         printf "%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s\n", id, rate[id, 1], rate[id, 64], rate[id, 1000], p99[id, 64], p99[id, 1000],
           user_time[id], system_time[id], instructions[id], busy_instructions[id], memory[id] > summary
+      }
+      timeline = median_count("l3t", 1)
+      if (timeline != "") {
+        print ""
+        print "| lesson 3 (epoll), instructions per message at 1 connection | --timeline off | on | on × off |"
+        print "|---|--:|--:|--:|"
+        printf "| | %s | %s | %s |\n", show(instructions["l3e"]), timeline, ratio(timeline, instructions["l3e"])
       }
     }' "$throughput_csv" "$callgrind_csv" "$idle_csv"
 }
