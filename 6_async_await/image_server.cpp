@@ -305,13 +305,14 @@ int main(int argc, char** argv) {
                       60'000);
   command_line.parse(argc, argv);
   try {
+    // Creates --timeline's file: a failure must come before "listening on".
+    Server server{std::chrono::milliseconds(latency_ms),
+                  common::Tracer(options.trace, options.timeline)};
     // Before "listening on": a SIGTERM from then on must find the handlers.
     common::install_stop_handlers();
     lesson6::Socket listener(common::listen_tcp(options.host, options.port));
     common::set_nonblocking(listener.get());
     common::print_listening(listener.get());
-    Server server{std::chrono::milliseconds(latency_ms),
-                  common::Tracer(options.trace, options.timeline)};
     lesson6::run(run_server(std::move(listener), server), server.trace);
   } catch (const lesson6::Stopped&) {
     return 0;  // Ctrl-C or SIGTERM: every connection's task has been ended

@@ -8,9 +8,9 @@ accept(), recv()...), with a dark tick each time something woke it. One row
 per connection (or task, or transfer: every other track), from its opening
 to its closing: light while it waits, dark while the thread runs for it, a
 green mark above for each read and an orange one below for each write. A
-wait that says it is queued ("image 5: queued until a transfer slot is
-free") is a dashed line: what it waits for has not begun. Hovering over a bar
-or a mark shows its narration (a wait's says what for).
+wait that says it is queued ("image 5: queued until its task starts") is a
+dashed line: what it waits for has not begun. Hovering over a bar or a mark
+shows its narration (a wait's says what for).
 
 What the clients did, seen from their side, comes from --clients FILE: lines
 "CLIENT SECONDS connects" and "CLIENT SECONDS types", in seconds since the

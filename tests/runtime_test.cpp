@@ -180,6 +180,19 @@ TEST(EventLoop, OneThreadRunsOneLoopAtATime) {
   EXPECT_THROW(lesson6::EventLoop another, std::logic_error);
 }
 
+Task<int> await_task_at(Task<int>* task) {
+  co_return co_await *task;
+}
+
+// Its frame went with the move: awaiting what is left is an error that says
+// so, not a use after free.
+TEST(Task, AMovedFromTaskCannotRun) {
+  Task<int> task = forty_two();
+  Task<int> moved = std::move(task);
+  EXPECT_THROW(lesson6::run(await_task_at(&task)), std::logic_error);
+  EXPECT_EQ(lesson6::run(std::move(moved)), 42);
+}
+
 TEST(Task, IsLazyNothingRunsUntilItIsAwaited) {
   int runs = 0;
   const auto count_run = [](int* counter) -> Task<void> {

@@ -489,6 +489,44 @@ INSTANTIATE_TEST_SUITE_P(EchoServers, EveryServerTimelineTest,
 
 // ---- Lesson 6's other programs ----
 
+// Lesson 6's other programs say it in one line too, before any output: a
+// server prints no "listening on" when it will not serve.
+class OtherProgramTimelineTest : public testing::TestWithParam<std::vector<std::string>> {
+ protected:
+  test_support::Finished run_with(const std::string& timeline) const {
+    std::vector<std::string> arguments(GetParam().begin() + 1, GetParam().end());
+    arguments.insert(arguments.end(), {"--timeline", timeline});
+    return test_support::run_program(GetParam().front(), arguments);
+  }
+};
+
+TEST_P(OtherProgramTimelineTest, AFileThatCannotBeCreatedIsOneLineAndExitCodeOne) {
+  const std::string path = testing::TempDir() + "no such folder/timeline.json";
+  const test_support::Finished finished = run_with(path);
+  EXPECT_EQ(finished.exit_code, 1);
+  EXPECT_EQ(finished.output, "");
+  EXPECT_EQ(std::ranges::count(finished.error, '\n'), 1) << finished.error;
+  EXPECT_THAT(finished.error, HasSubstr(path));
+}
+
+TEST_P(OtherProgramTimelineTest, AnEmptyTimelinePathIsABadArgument) {
+  const test_support::Finished finished = run_with("");
+  EXPECT_EQ(finished.exit_code, 2);
+  EXPECT_THAT(finished.error, HasSubstr("--timeline"));
+  EXPECT_EQ(finished.output, "");
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Lesson6, OtherProgramTimelineTest,
+    testing::Values(std::vector<std::string>{"image_server", "--port", "0"},
+                    std::vector<std::string>{"async_await", "--tick-ms", "1", "--ticks", "1"},
+                    std::vector<std::string>{"image_downloader", "--url",
+                                             "http://127.0.0.1:9/image", "--count", "1", "--out",
+                                             testing::TempDir() + "timeline_images"}),
+    [](const testing::TestParamInfo<std::vector<std::string>>& info) {
+      return info.param.front();
+    });
+
 // async_await: each task is a track, which runs to print and waits while it
 // sleeps; one task runs while the other sleeps.
 TEST(AsyncAwaitTimelineTest, EachTaskRunsToPrintAndWaitsWhileItSleeps) {
@@ -675,7 +713,7 @@ TEST_F(DownloaderTimelineTest, SyncImagesFollowOneAnotherAndAsyncImagesOverlap) 
     EXPECT_EQ(trace.track_names.at(images[i + 3]), "image " + number);
     EXPECT_EQ(told(trace.events_on(images[i + 3])),
               (std::vector<std::string>{
-                  "open: queued", "wait", "wait: queued until a transfer slot is free",
+                  "open: queued", "wait", "wait: queued until its task starts",
                   "run: async-0" + number + " starts",
                   "wait: its task sleeps in perform() until libcurl has it", "close: saved"}));
   }

@@ -9,7 +9,6 @@
 namespace lesson6 {
 
 using lesson3::event_read;
-using lesson3::event_write;
 using lesson3::EventMask;
 
 namespace {
@@ -65,7 +64,7 @@ void EventLoop::wait(int fd, EventMask event, IoWaiter& waiter) {
   if (!sockets_[fd].registered) {  // once, for both directions and for a hang-up
     selector_->unregister(fd);     // libcurl's, if it closed its socket unannounced
     selector_->register_fd(
-        fd, event_read | event_write | lesson3::event_hangup,
+        fd, event_read | lesson3::event_write | lesson3::event_hangup,
         [this, fd](EventMask ready) { on_edge(fd, ready); }, lesson3::Trigger::edge);
     sockets_[fd].registered = true;
   }
@@ -84,7 +83,7 @@ void EventLoop::wait(int fd, EventMask event, IoWaiter& waiter) {
 void EventLoop::on_edge(int fd, EventMask ready) {
   if ((ready & lesson3::event_hangup) != 0) sockets_[fd].peer_closed = true;
   if ((ready & event_read) != 0) sockets_[fd].readable = true;
-  for (const EventMask event : {event_read, event_write}) {
+  for (const EventMask event : {event_read, lesson3::event_write}) {
     IoWaiter* const waiter = (ready & event) != 0 ? slot(fd, event) : nullptr;
     if (waiter == nullptr) continue;
     const IoWaiter::Attempt result = waiter->attempt();
@@ -143,7 +142,7 @@ bool EventLoop::run_once() {
     return false;
   }
   for (const int fd : std::exchange(may_hold_data_, {}))
-    on_edge(fd, event_read);  // as if an edge had come
+    if (sockets_[fd].reader != nullptr) on_edge(fd, event_read);  // as if an edge had come
   if (!timers_.empty()) run_due_timers();
   if (!scheduled_.empty()) run_scheduled();
   return true;

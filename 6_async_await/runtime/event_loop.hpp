@@ -20,9 +20,7 @@
 
 namespace lesson6 {
 
-struct Stopped : std::exception {  // what run() throws at SIGINT or SIGTERM
-  const char* what() const noexcept override { return "stopped by SIGINT or SIGTERM"; }
-};
+struct Stopped {};  // what run() throws at SIGINT or SIGTERM: no error, so no std::exception
 
 class IoWaiter;  // a socket call that a coroutine awaits (io.hpp)
 

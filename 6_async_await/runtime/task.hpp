@@ -77,7 +77,7 @@ class [[nodiscard]] Task {
 
   // co_await task: a plain call starts it (unless start() did). If it ended at
   // once, its awaiter just goes on: a million such co_awaits need one stack.
-  bool await_ready() const { return handle_.done(); }
+  bool await_ready() const { return done(); }
   bool await_suspend(std::coroutine_handle<> awaiting) {
     start();
     if (handle_.done()) return false;
@@ -89,6 +89,7 @@ class [[nodiscard]] Task {
 
   // Runs the task up to its first suspension now (gather() and run() do).
   void start() {
+    if (!handle_) throw std::logic_error("a moved-from Task cannot run");
     if (!std::exchange(handle_.promise().started, true)) handle_.resume();
   }
   bool done() const { return handle_ && handle_.done(); }

@@ -79,7 +79,7 @@ void prepare_to_download(const Options& options) {
 void trace_queued(const common::Tracer& trace, long count) {
   for (long number = 1; number <= count; ++number) {
     trace.open(common::Track("image", number), "queued");
-    trace.wait(common::Track("image", number), "queued until a transfer slot is free");
+    trace.wait(common::Track("image", number), "queued until its task starts");
   }
 }
 

@@ -47,7 +47,8 @@ std::string without_password(std::string_view url);
 // the --out folder.
 void prepare_to_download(const Options& options);
 
-// With --timeline: a track for each image, "queued" until its task starts.
+// With --timeline: a track for each image, "queued" until its task starts
+// (at once, or once --max-parallel lets it).
 void trace_queued(const common::Tracer& trace, long count);
 
 // "sync-01": numbered from 1, as wide as the count needs, so that names sort.
