@@ -18,7 +18,7 @@
 //              and serve_client() asks for another.
 // Pictures:    /W/H is W x H pixels, the course's loremflickr.com/320/240
 //              shape; /image is 320 x 240. bitmap.hpp makes them; http.hpp
-//              reads requests and writes answers.
+//              reads requests, writes answers and hangs up.
 // Shortcuts:   just enough HTTP/1.1 for curl and a browser: GET only, no
 //              request bodies. A client gets a few seconds to send its request
 //              and to take our answer; then we hang up, so nobody can hold a
@@ -26,10 +26,7 @@
 //              before its picture comes (nc -N) has left, as far as TCP lets
 //              us tell: it gets no picture, but plain nc does.
 
-#include <sys/socket.h>
-
 #include <algorithm>
-#include <array>
 #include <charconv>
 #include <chrono>
 #include <cstdint>
@@ -49,14 +46,18 @@
 
 namespace {
 
-using namespace std::chrono_literals;
+using lesson6::Deadline;
 using lesson6::end_of_header;
+using lesson6::hang_up;
+using lesson6::header_time_limit;
 using lesson6::make_bitmap;
 using lesson6::make_response;
 using lesson6::max_header_size;
 using lesson6::max_picture_side;
 using lesson6::parse_request;
+using lesson6::receive_header;
 using lesson6::Request;
+using lesson6::send_response;
 
 struct PictureSize {
   std::uint32_t width;
@@ -93,9 +94,6 @@ bool is_drawable(PictureSize size) {
 
 // ---- The server ----
 
-constexpr auto header_time_limit = 5s;  // to send a whole request header
-constexpr auto write_time_limit = 10s;  // to take a whole answer
-
 struct Server {
   std::chrono::milliseconds latency;
   common::Tracer trace;
@@ -119,44 +117,6 @@ class InFlight {
   Server& server_;
 };
 
-// Hangs up on a client that takes too long. When the time is up, shutdown()
-// ends the connection, so whatever its task waits for (a read, a write)
-// wakes up with end of file or EPIPE, and the task ends the usual way.
-class Deadline {
- public:
-  Deadline(const lesson6::Socket& client, std::chrono::milliseconds limit)
-      : timer_(lesson6::EventLoop::current().call_later(
-            limit, [fd = client.get()] { ::shutdown(fd, SHUT_RDWR); })) {}
-  ~Deadline() {
-    if (lesson6::EventLoop* const loop = lesson6::EventLoop::running()) loop->cancel(timer_);
-  }
-  Deadline(const Deadline&) = delete;
-  Deadline& operator=(const Deadline&) = delete;
-
- private:
-  lesson6::EventLoop::TimerId timer_;
-};
-
-// Reads until `received` holds a whole request header, or more than a header
-// may be. Returns false when the client left first.
-lesson6::Task<bool> receive_header(const lesson6::Socket& client, std::string& received) {
-  std::array<char, 4096> chunk;
-  while (received.find(end_of_header) == std::string::npos && received.size() <= max_header_size) {
-    const std::size_t count = co_await lesson6::read_some(client, chunk);
-    if (count == 0) co_return false;
-    received.append(chunk.data(), count);
-  }
-  co_return true;
-}
-
-lesson6::Task<void> send_response(const lesson6::Socket& client, std::string response,
-                                  const common::Tracer& trace) {
-  const Deadline deadline(client, write_time_limit);
-  co_await lesson6::write_all(client, response);
-  const std::string_view status_line = std::string_view(response).substr(0, response.find('\r'));
-  trace.write(client.get(), "sent ", status_line, ", ", response.size(), " bytes");
-}
-
 // While a picture waits: reads on, so that it ends as soon as the client
 // hangs up. What comes meanwhile is the next request, kept in `received`;
 // with it (or a header's worth) in hand, it reads no further and waits for
@@ -167,18 +127,6 @@ lesson6::Task<void> until_hang_up(const lesson6::Socket& client, std::string& re
   const bool complete = co_await receive_header(client, received);
   if (!complete) co_return;
   co_await std::suspend_always();  // Python: await asyncio.Future(), which nobody completes
-}
-
-// Closing a socket with unread input resets the connection, and the reset can
-// destroy our last answer before the client reads it. So: say we are done
-// (FIN), then read and drop whatever the client still sends until it closes
-// too, or for a few seconds at most.
-lesson6::Task<void> hang_up(const lesson6::Socket& client) {
-  ::shutdown(client.get(), SHUT_WR);
-  const Deadline deadline(client, header_time_limit);
-  std::array<char, 4096> ignored;
-  while (co_await lesson6::read_some(client, ignored) > 0) {
-  }
 }
 
 enum class Next { request, hang_up, nothing };  // what the connection does after an answer

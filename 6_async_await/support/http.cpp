@@ -1,5 +1,8 @@
 #include "6_async_await/support/http.hpp"
 
+#include <sys/socket.h>
+
+#include <array>
 #include <cctype>
 #include <string>
 
@@ -80,6 +83,39 @@ std::string make_response(std::string_view status, std::string_view content_type
   response += "\r\n";
   response += body;
   return response;
+}
+
+Deadline::Deadline(const Socket& client, std::chrono::milliseconds limit)
+    : timer_(EventLoop::current().call_later(limit,
+                                             [fd = client.get()] { ::shutdown(fd, SHUT_RDWR); })) {}
+
+Deadline::~Deadline() {
+  if (EventLoop* const loop = EventLoop::running()) loop->cancel(timer_);
+}
+
+Task<bool> receive_header(const Socket& client, std::string& received) {
+  std::array<char, 4096> chunk;
+  while (received.find(end_of_header) == std::string::npos && received.size() <= max_header_size) {
+    const std::size_t count = co_await read_some(client, chunk);
+    if (count == 0) co_return false;
+    received.append(chunk.data(), count);
+  }
+  co_return true;
+}
+
+Task<void> send_response(const Socket& client, std::string response, const common::Tracer& trace) {
+  const Deadline deadline(client, write_time_limit);
+  co_await write_all(client, response);
+  const std::string_view status_line = std::string_view(response).substr(0, response.find('\r'));
+  trace.write(client.get(), "sent ", status_line, ", ", response.size(), " bytes");
+}
+
+Task<void> hang_up(const Socket& client) {
+  ::shutdown(client.get(), SHUT_WR);
+  const Deadline deadline(client, header_time_limit);
+  std::array<char, 4096> ignored;
+  while (co_await read_some(client, ignored) > 0) {
+  }
 }
 
 }  // namespace lesson6

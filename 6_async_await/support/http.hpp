@@ -1,16 +1,24 @@
-// Just enough HTTP/1.1 for image_server: read a GET request's header, write
-// an answer. No request bodies, no chunked encoding.
+// Just enough HTTP/1.1 for image_server, on the lesson's runtime: read a GET
+// request's header, write an answer, hang up, and a Deadline to hang up on a
+// client too slow for any of them. No request bodies, no chunked encoding.
 #pragma once
 
+#include <chrono>
 #include <cstddef>
 #include <optional>
 #include <string>
 #include <string_view>
 
+#include "6_async_await/runtime/runtime.hpp"
+#include "common/command_line.hpp"
+
 namespace lesson6 {
 
 constexpr std::size_t max_header_size = 8 * 1024;
 constexpr std::string_view end_of_header = "\r\n\r\n";
+
+constexpr std::chrono::seconds header_time_limit{5};  // to send a whole request header
+constexpr std::chrono::seconds write_time_limit{10};  // to take a whole answer
 
 struct Request {
   std::string method;
@@ -25,5 +33,32 @@ std::optional<Request> parse_request(std::string_view header);
 // The status line ("200 OK"), the headers, a blank line, then the body.
 std::string make_response(std::string_view status, std::string_view content_type,
                           std::string_view body, bool keep_alive);
+
+// Hangs up on a client that takes too long. When the time is up, shutdown()
+// ends the connection, so whatever its task waits for (a read, a write)
+// wakes up with end of file or EPIPE, and the task ends the usual way.
+class Deadline {
+ public:
+  Deadline(const Socket& client, std::chrono::milliseconds limit);
+  ~Deadline();
+  Deadline(const Deadline&) = delete;
+  Deadline& operator=(const Deadline&) = delete;
+
+ private:
+  EventLoop::TimerId timer_;
+};
+
+// Reads until `received` holds a whole request header, or more than a header
+// may be. Returns false when the client left first.
+Task<bool> receive_header(const Socket& client, std::string& received);
+
+// Writes the whole answer within write_time_limit, and traces its status line.
+Task<void> send_response(const Socket& client, std::string response, const common::Tracer& trace);
+
+// Closing a socket with unread input resets the connection, and the reset can
+// destroy our last answer before the client reads it. So: say we are done
+// (FIN), then read and drop whatever the client still sends until it closes
+// too, or for header_time_limit at most.
+Task<void> hang_up(const Socket& client);
 
 }  // namespace lesson6
