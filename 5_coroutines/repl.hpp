@@ -232,6 +232,7 @@ class Interpreter {
     }
   }
 
+ private:
   // One line, "VERB [NAME [VALUE]]" or its Python spelling. Returns false for quit.
   bool execute(std::string_view typed) {
     const std::string line = from_python(typed);
@@ -260,7 +261,6 @@ class Interpreter {
     return true;
   }
 
- private:
   struct Named {
     std::string name;
     std::function<void(std::string_view, std::string_view, const std::exception_ptr&)> run;
