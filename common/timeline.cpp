@@ -166,26 +166,13 @@ void Timeline::open_track(const std::string& key, Track track, Clock::time_point
 }
 
 void Timeline::close_track(const std::string& key, Clock::time_point now) {
-  const auto found = open_tracks_.find(key);
-  const OpenTrack& open = found->second;
-  if (activity_ && activity_->key == key) {
-    finish_activity(now);  // its run ends with it
-  } else {
-    write_slice("wait", open.tid, *open.waiting_since, now, open.waiting_for, {});
-  }
-  open_tracks_.erase(found);
+  finish_track_slice(key, now);
+  open_tracks_.erase(key);
 }
 
 void Timeline::start_run(const std::string& key, int tid, Clock::time_point now,
                          std::string_view narration) {
-  if (!key.empty()) {
-    OpenTrack& open = open_tracks_.at(key);
-    if (open.waiting_since) {
-      write_slice("wait", tid, *open.waiting_since, now, open.waiting_for, {});
-    }
-    open.waiting_since.reset();
-    open.waiting_for.clear();
-  }
+  if (!key.empty()) finish_track_slice(key, now);  // its wait
   activity_ = Activity{EventKind::run, key, tid, now, std::string(narration)};
 }
 
@@ -193,14 +180,20 @@ void Timeline::start_run(const std::string& key, int tid, Clock::time_point now,
 // waited for something else until now.
 void Timeline::start_waiting(const std::string& key, Clock::time_point now,
                              std::string_view narration) {
+  finish_track_slice(key, now);
   OpenTrack& open = open_tracks_.at(key);
+  open.waiting_since = now;
+  open.waiting_for = narration;
+}
+
+// An open track is always in a slice: the thread's run for it, or else a wait.
+void Timeline::finish_track_slice(const std::string& key, Clock::time_point now) {
   if (activity_ && activity_->key == key) {
     finish_activity(now);
   } else {
-    write_slice("wait", open.tid, *open.waiting_since, now, open.waiting_for, {});
+    const OpenTrack& open = open_tracks_.at(key);
+    write_slice("wait", open.tid, open.waiting_since, now, open.waiting_for, {});
   }
-  open.waiting_since = now;
-  open.waiting_for = narration;
 }
 
 void Timeline::finish_activity(Clock::time_point now, std::string_view woken_by) {
@@ -208,7 +201,9 @@ void Timeline::finish_activity(Clock::time_point now, std::string_view woken_by)
   write_slice(name_of(activity_->kind), activity_->tid, activity_->start, now, activity_->narration,
               woken_by);
   if (activity_->kind == EventKind::run && !activity_->key.empty()) {
-    open_tracks_.at(activity_->key).waiting_since = now;
+    OpenTrack& open = open_tracks_.at(activity_->key);
+    open.waiting_since = now;  // for what, its next wait() may say
+    open.waiting_for.clear();
   }
   activity_.reset();
 }

@@ -69,8 +69,8 @@ class Timeline {
   using Clock = std::chrono::steady_clock;
   struct OpenTrack {
     int tid;
-    std::optional<Clock::time_point> waiting_since;  // empty while the thread runs for it
-    std::string waiting_for;                         // what its last wait() said
+    Clock::time_point waiting_since;  // unless the thread runs for it now
+    std::string waiting_for;          // what its last wait() said
   };
   // What the thread is doing: waiting (on the loop's track) or running for a
   // track. Nothing: the loop's own bookkeeping, which has no slice.
@@ -87,6 +87,7 @@ class Timeline {
   void start_run(const std::string& key, int tid, Clock::time_point now,
                  std::string_view narration);
   void start_waiting(const std::string& key, Clock::time_point now, std::string_view narration);
+  void finish_track_slice(const std::string& key, Clock::time_point now);
   void finish_activity(Clock::time_point now, std::string_view woken_by = {});
 
   void write_metadata(std::string_view name, int tid, std::string_view argument);

@@ -368,7 +368,7 @@ if $callgrind && available l3e; then
 fi
 
 # ---- From raw runs to tables ----
-# One awk program turns the CSV files into the two Markdown tables, and the
+# One awk program turns the CSV files into the Markdown tables, and the
 # numbers behind them into summary.csv. (mawk, Debian's awk, has no sort: the
 # median run is found by a small insertion sort.)
 echo_tables() {

@@ -135,6 +135,11 @@ class Picture:
             f'text-anchor="{anchor}">{escape(content)}</text>'
         )
 
+    def dashes(self, x1, x2, y, color, tooltip=None):
+        """A dashed line: something that has not begun yet."""
+        self.element("line", {"x1": x1, "y1": y, "x2": x2, "y2": y,
+                              "stroke": color, "stroke-dasharray": "4 3"}, tooltip)
+
     def mark(self, x, y, pointing_down, color, tooltip):
         """A small triangle whose tip is at height y."""
         base = y - 5 if pointing_down else y + 5
@@ -221,13 +226,8 @@ def draw(events, names, title, clients):
                 if kind == "wait" and is_queued(piece):
                     if end > begin:
                         queued = True
-                        middle = y + BAR_HEIGHT // 2
-                        picture.element(
-                            "line",
-                            {"x1": x, "y1": middle, "x2": picture.x(end), "y2": middle,
-                             "stroke": COLORS["queued"], "stroke-dasharray": "4 3"},
-                            narration(piece),
-                        )
+                        picture.dashes(x, picture.x(end), y + BAR_HEIGHT // 2, COLORS["queued"],
+                                       narration(piece))
                 elif kind == "wait":
                     tooltip = narration(piece) if "narration" in piece.get("args", {}) else None
                     picture.rect(x, y, picture.x(end) - x, BAR_HEIGHT, COLORS["waiting"], tooltip)
@@ -258,13 +258,8 @@ def draw(events, names, title, clients):
                 picture.element("circle", {"cx": x, "cy": y - 10, "r": 2, "fill": COLORS["client"]},
                                 f"client {number} types a line")
             elif picture.x(opened) - x > 4:
-                middle = y + BAR_HEIGHT // 2
-                picture.element(
-                    "line",
-                    {"x1": x, "y1": middle, "x2": picture.x(opened), "y2": middle,
-                     "stroke": COLORS["client"], "stroke-dasharray": "4 3"},
-                    f"client {number} has connected; the kernel queues it until accept()",
-                )
+                picture.dashes(x, picture.x(opened), y + BAR_HEIGHT // 2, COLORS["client"],
+                               f"client {number} has connected; the kernel queues it until accept()")
 
     # The legend, on as many lines as it needs. What the tracks follow is the
     # first word of their names: connection, task, image...
@@ -293,8 +288,7 @@ def draw(events, names, title, clients):
         elif symbol == "dot":
             picture.element("circle", {"cx": x + 6, "cy": y - 4, "r": 2, "fill": color})
         else:
-            picture.element("line", {"x1": x, "y1": y - 4, "x2": x + 12, "y2": y - 4,
-                                     "stroke": color, "stroke-dasharray": "4 3"})
+            picture.dashes(x, x + 12, y - 4, color)
         picture.text(x + 16, y, words, size=10)
         x += width
     return picture.svg()

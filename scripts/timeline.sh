@@ -85,8 +85,7 @@ elif [ $# -gt 0 ]; then
   exit 2
 fi
 
-ensure_build_tools
-ensure_packages python3 netcat-openbsd
+ensure_build_tools # python3 and nc among them
 programs=("$program")
 [ "$program" != image_downloader ] || programs+=(image_server)
 build_targets default "${programs[@]}" || exit 1
