@@ -2,6 +2,7 @@
 // to run the downloader into it, and a look at what it left there.
 #pragma once
 
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <stdlib.h>
 
@@ -73,6 +74,21 @@ class ImageDownloaderTest : public testing::Test {
       files[entry.path().filename().string()] = contents_of(entry.path());
     }
     return files;
+  }
+
+  // A run in which images failed and none was saved: exit code 1, and
+  // `failures` lines on standard error, each of them containing every one
+  // of `each_says`.
+  void expect_failed(const test_support::Finished& run, std::size_t failures,
+                     const std::vector<std::string>& each_says) const {
+    EXPECT_EQ(run.exit_code, 1);
+    const std::vector<std::string> lines = lines_of(run.error);
+    EXPECT_EQ(lines.size(), failures) << run.error;
+    for (const std::string& line : lines) {
+      for (const std::string& said : each_says)
+        EXPECT_THAT(line, testing::HasSubstr(said));
+    }
+    EXPECT_THAT(saved_files(), testing::IsEmpty());
   }
 
   static std::vector<std::string> names_of(const std::map<std::string, std::string>& files) {

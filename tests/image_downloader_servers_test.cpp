@@ -26,11 +26,8 @@ namespace {
 
 using image_checks::http_get;
 using image_downloader_fixture::ImageDownloaderTest;
-using image_downloader_fixture::lines_of;
 using image_downloader_fixture::port_of;
 using image_downloader_fixture::url_of;
-using testing::HasSubstr;
-using testing::IsEmpty;
 
 // A one-trick HTTP server on loopback, run by a thread of the test: for each
 // client (100 at most) it reads the request's header, lets `answer` write to
@@ -110,14 +107,8 @@ TEST_F(ImageDownloaderTest, ARedirectToFtpIsNeverFollowed) {
   const test_support::Finished run =
       download({"--url", url, "--count", "1", "--timeout-ms", "3000"});
 
-  EXPECT_EQ(run.exit_code, 1);
-  const std::vector<std::string> failures = lines_of(run.error);
-  EXPECT_EQ(failures.size(), 2u) << run.error;  // one image, two modes
-  for (const std::string& failure : failures) {
-    EXPECT_THAT(failure, HasSubstr(url));
-    EXPECT_THAT(failure, HasSubstr("redirected to a URL that is not http or https"));
-  }
-  EXPECT_THAT(saved_files(), IsEmpty());
+  // One image, two modes.
+  expect_failed(run, 2, {url, "redirected to a URL that is not http or https"});
   EXPECT_EQ(connections_waiting(ftp.get()), 0);
 }
 
@@ -154,12 +145,7 @@ TEST_F(ImageDownloaderTest, ABodyWithoutALengthStopsAtMaxBytes) {
       download({"--url", url_of(endless.port(), "/320/240"), "--count", "1", "--max-bytes",
                 "1000000", "--timeout-ms", "0"});
 
-  EXPECT_EQ(run.exit_code, 1);
-  const std::vector<std::string> failures = lines_of(run.error);
-  EXPECT_EQ(failures.size(), 2u) << run.error;
-  for (const std::string& failure : failures)
-    EXPECT_THAT(failure, HasSubstr("larger than --max-bytes 1000000"));
-  EXPECT_THAT(saved_files(), IsEmpty());
+  expect_failed(run, 2, {"larger than --max-bytes 1000000"});
   EXPECT_EQ(endless.hung_up(), 2);
 }
 
@@ -175,12 +161,7 @@ TEST_F(ImageDownloaderTest, AnAnnouncedLengthOverTheDefaultMaxBytesFailsAtOnce) 
   const test_support::Finished run =
       download({"--url", url_of(boasting.port(), "/320/240"), "--count", "1"});
 
-  EXPECT_EQ(run.exit_code, 1);
-  const std::vector<std::string> failures = lines_of(run.error);
-  EXPECT_EQ(failures.size(), 2u) << run.error;
-  for (const std::string& failure : failures)
-    EXPECT_THAT(failure, HasSubstr("larger than --max-bytes"));
-  EXPECT_THAT(saved_files(), IsEmpty());
+  expect_failed(run, 2, {"larger than --max-bytes"});
 }
 
 TEST_F(ImageDownloaderTest, AnImageOfExactlyMaxBytesArrivesAndOneByteMoreDoesNot) {
@@ -197,9 +178,7 @@ TEST_F(ImageDownloaderTest, AnImageOfExactlyMaxBytesArrivesAndOneByteMoreDoesNot
   std::filesystem::remove_all(out());
   const test_support::Finished over =
       download({"--url", url, "--count", "1", "--max-bytes", std::to_string(size - 1)});
-  EXPECT_EQ(over.exit_code, 1);
-  EXPECT_EQ(lines_of(over.error).size(), 2u) << over.error;
-  EXPECT_THAT(saved_files(), IsEmpty());
+  expect_failed(over, 2, {});
 }
 
 }  // namespace

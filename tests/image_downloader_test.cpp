@@ -14,7 +14,6 @@
 #include <map>
 #include <set>
 #include <string>
-#include <thread>
 #include <utility>
 #include <vector>
 
@@ -28,6 +27,7 @@ namespace {
 using namespace std::chrono_literals;
 using image_checks::is_valid_bitmap;
 using image_checks::stat;
+using image_checks::stat_once_it_is;
 using image_downloader_fixture::ImageDownloaderTest;
 using image_downloader_fixture::lines_of;
 using image_downloader_fixture::port_of;
@@ -104,14 +104,7 @@ TEST_F(ImageDownloaderTest, A404IsOneLinePerImageExitCode1AndNoFile) {
   const std::string url = image_url(server.port(), "/no-such-page");
   const test_support::Finished run = download({"--url", url, "--count", "2"});
 
-  EXPECT_EQ(run.exit_code, 1);
-  const std::vector<std::string> failures = lines_of(run.error);
-  EXPECT_EQ(failures.size(), 4u) << run.error;  // two images, two modes, and no hint
-  for (const std::string& failure : failures) {
-    EXPECT_THAT(failure, HasSubstr(url));
-    EXPECT_THAT(failure, HasSubstr("HTTP 404"));
-  }
-  EXPECT_THAT(saved_files(), IsEmpty());
+  expect_failed(run, 4, {url, "HTTP 404"});  // two images, two modes, and no hint
 }
 
 TEST_F(ImageDownloaderTest, APasswordInTheUrlIsNeverPrinted) {
@@ -157,14 +150,7 @@ TEST_F(ImageDownloaderTest, ARefusedConnectionIsReportedWithExitCode1AndNoFile) 
   const std::string url = image_url(port_of(bound.get()));
   const test_support::Finished run = download({"--url", url, "--count", "2"});
 
-  EXPECT_EQ(run.exit_code, 1);
-  const std::vector<std::string> failures = lines_of(run.error);
-  EXPECT_EQ(failures.size(), 4u) << run.error;
-  for (const std::string& failure : failures) {
-    EXPECT_THAT(failure, HasSubstr(url));
-    EXPECT_THAT(failure, HasSubstr("connect"));
-  }
-  EXPECT_THAT(saved_files(), IsEmpty());
+  expect_failed(run, 4, {url, "connect"});
 }
 
 TEST_F(ImageDownloaderTest, ATimeoutIsReportedWithExitCode1AndNoFile) {
@@ -172,12 +158,7 @@ TEST_F(ImageDownloaderTest, ATimeoutIsReportedWithExitCode1AndNoFile) {
   const test_support::Finished run =
       download({"--url", image_url(server.port()), "--count", "2", "--timeout-ms", "200"});
 
-  EXPECT_EQ(run.exit_code, 1);
-  const std::vector<std::string> failures = lines_of(run.error);
-  EXPECT_EQ(failures.size(), 4u) << run.error;
-  for (const std::string& failure : failures)
-    EXPECT_THAT(failure, HasSubstr("Timeout"));
-  EXPECT_THAT(saved_files(), IsEmpty());
+  expect_failed(run, 4, {"Timeout"});
 }
 
 // Ctrl-C while every transfer waits on a server that takes a minute: the
@@ -188,13 +169,8 @@ TEST_F(ImageDownloaderTest, CtrlCStopsEitherModeAndLeavesNoFile) {
     test_support::Program downloader(
         "image_downloader", {"--url", image_url(server.port()), "--count", "3", "--mode", mode,
                              "--out", out().string()});
-    // No message says "every request has arrived", so ask /stats, a bounded
-    // number of times.
-    for (int attempt = 0; attempt < 200 && stat(server.port(), "in_flight") < in_flight;
-         ++attempt) {
-      std::this_thread::sleep_for(50ms);
-    }
-    ASSERT_EQ(stat(server.port(), "in_flight"), in_flight) << mode;
+    // No message says "every request has arrived", so ask /stats.
+    ASSERT_EQ(stat_once_it_is(server.port(), "in_flight", in_flight), in_flight) << mode;
 
     downloader.send_signal(SIGINT);
     EXPECT_EQ(downloader.wait_for_exit(10s), 1) << mode;

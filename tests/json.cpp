@@ -39,9 +39,14 @@ class Parser {
 
   char peek() const { return position_ < text_.size() ? text_[position_] : '\0'; }
 
-  void expect(char wanted) {
-    if (peek() != wanted) fail(std::string("expected '") + wanted + "'");
+  bool consume(char wanted) {
+    if (peek() != wanted) return false;
     ++position_;
+    return true;
+  }
+
+  void expect(char wanted) {
+    if (!consume(wanted)) fail(std::string("expected '") + wanted + "'");
   }
 
   bool consume_word(std::string_view word) {
@@ -63,46 +68,35 @@ class Parser {
     fail(position_ == text_.size() ? "unexpected end" : "unexpected character");
   }
 
-  JsonValue parse_object() {
-    expect('{');
-    JsonValue::Object members;
+  // `open`, then items separated by commas (or none), then `close`.
+  void parse_list(char open, char close, const auto& parse_item) {
+    expect(open);
     skip_whitespace();
-    if (peek() == '}') {
-      ++position_;
-      return JsonValue(std::move(members));
-    }
+    if (consume(close)) return;
     while (true) {
+      parse_item();
+      skip_whitespace();
+      if (consume(close)) return;
+      expect(',');
+    }
+  }
+
+  JsonValue parse_object() {
+    JsonValue::Object members;
+    parse_list('{', '}', [&] {
       skip_whitespace();
       std::string key = parse_string();
       skip_whitespace();
       expect(':');
       members.emplace_back(std::move(key), parse_value());
-      skip_whitespace();
-      if (peek() == '}') {
-        ++position_;
-        return JsonValue(std::move(members));
-      }
-      expect(',');
-    }
+    });
+    return JsonValue(std::move(members));
   }
 
   JsonValue parse_array() {
-    expect('[');
     JsonValue::Array elements;
-    skip_whitespace();
-    if (peek() == ']') {
-      ++position_;
-      return JsonValue(std::move(elements));
-    }
-    while (true) {
-      elements.push_back(parse_value());
-      skip_whitespace();
-      if (peek() == ']') {
-        ++position_;
-        return JsonValue(std::move(elements));
-      }
-      expect(',');
-    }
+    parse_list('[', ']', [&] { elements.push_back(parse_value()); });
+    return JsonValue(std::move(elements));
   }
 
   unsigned parse_hex4() {

@@ -36,6 +36,12 @@ class FixturePage(unittest.TestCase):
                               capture_output=True, text=True, timeout=120)
         return done.returncode, done.stdout + done.stderr
 
+    def failure(self, mode, *extra):
+        """Runs the tool, which must exit with code 1, and returns its report."""
+        code, report = self.tool(mode, *extra)
+        self.assertEqual(code, 1, report)
+        return report
+
     def edit(self, old, new):
         text = self.page.read_text()
         self.assertEqual(text.count(old), 1, f'the fixture holds {old!r} once')
@@ -48,8 +54,7 @@ class FixturePage(unittest.TestCase):
         """A hand edit fails --check at the directive's line, with a diff
         naming it; --update takes it out and the check passes again."""
         self.edit(old, new)
-        code, report = self.tool('--check')
-        self.assertEqual(code, 1, report)
+        report = self.failure('--check')
         self.assertIn(f'page.md:{self.line_of(directive)}: {directive}', report)
         self.assertIn(new.strip().split('\n')[0], report)
         code, report = self.tool('--update')
@@ -72,9 +77,7 @@ class FixturePage(unittest.TestCase):
     def test_an_excerpt_whose_code_changed_fails_and_update_puts_it_right(self):
         sample = self.root / 'sample.cpp'
         sample.write_text(sample.read_text().replace('// A square: one side.', '// A square.'))
-        code, report = self.tool('--check')
-        self.assertEqual(code, 1)
-        self.assertIn('-// A square: one side.\n    +// A square.', report)
+        self.assertIn('-// A square: one side.\n    +// A square.', self.failure('--check'))
         self.assertEqual(self.tool('--update')[0], 0)
         self.assertIn('\n// A square.\nstruct Square {', self.page.read_text())
 
@@ -90,8 +93,7 @@ class FixturePage(unittest.TestCase):
     def test_an_inline_number_edited_by_hand_fails_and_update_puts_it_right(self):
         directive = '<!-- changed-lines before.cpp after.cpp -->'
         self.edit(directive + '3', directive + '4')
-        code, report = self.tool('--check')
-        self.assertEqual(code, 1)
+        report = self.failure('--check')
         self.assertIn(f'page.md:{self.line_of("`after.cpp` changes " + directive + "4 lines of")}: '
                       f'{directive}\n    -4\n    +3', report)
         self.assertEqual(self.tool('--update')[0], 0)
@@ -101,8 +103,7 @@ class FixturePage(unittest.TestCase):
         self.edit('(other.md#setup-1)', '(other.md#setup-2)')
         self.edit('![a square](diagram.svg)', '![a square](diagram.png)')
         for mode in ('--check', '--update'):
-            code, report = self.tool(mode)
-            self.assertEqual(code, 1)
+            report = self.failure(mode)
             self.assertIn('link other.md#setup-2: other.md has no heading with that anchor', report)
             self.assertIn('link diagram.png: no such file in the repository', report)
         self.assertIn('(other.md#setup-2)', self.page.read_text())
@@ -113,35 +114,27 @@ class FixturePage(unittest.TestCase):
         self.edit(self.pristine.split('listening on 127.0.0.1:')[1].split('\n')[0], '5000')
         self.assertEqual(self.tool('--check'), (0, ''))
         self.edit('in process', 'in the process')
-        code, report = self.tool('--check')
-        self.assertEqual(code, 1)
-        self.assertIn('+took … s in process …', report)
+        self.assertIn('+took … s in process …', self.failure('--check'))
 
     def test_update_writes_the_fenced_block_of_a_new_code_directive(self):
         self.edit('<!-- code before.cpp -->\n', '<!-- code before.cpp -->\n<!-- code after.cpp answer -->\n')
-        self.assertEqual(self.tool('--check')[0], 1)
+        self.failure('--check')
         self.assertEqual(self.tool('--update')[0], 0)
         self.assertIn('<!-- code after.cpp answer -->\n```cpp\nint answer() {\n  const int half = 21;\n',
                       self.page.read_text())
 
     def test_a_name_that_is_not_defined_is_an_error_that_update_reports(self):
         self.edit("<!-- code sample.cpp opening Square", "<!-- code sample.cpp opening Circle")
-        code, report = self.tool('--update')
-        self.assertEqual(code, 1)
-        self.assertIn("'Circle' is defined nowhere", report)
+        self.assertIn("'Circle' is defined nowhere", self.failure('--update'))
 
     def test_a_program_that_exits_with_another_code_is_an_error(self):
         self.edit('<!-- run exit=3', '<!-- run exit=0')
-        code, report = self.tool('--check')
-        self.assertEqual(code, 1)
-        self.assertIn('exit code 3, not 0', report)
+        self.assertIn('exit code 3, not 0', self.failure('--check'))
 
     def test_a_program_that_outlives_its_timeout_is_an_error(self):
         self.edit('<!-- run -->\n```console\n$ build/bin/greet reader',
                   '<!-- run timeout=1 -->\n```console\n$ build/bin/greet --sleep 30 reader')
-        code, report = self.tool('--check')
-        self.assertEqual(code, 1)
-        self.assertIn('still running after 1.0 s', report)
+        self.assertIn('still running after 1.0 s', self.failure('--check'))
 
     def test_a_session_needs_port_zero(self):
         self.edit('$ build/bin/echo_server --port 0', '$ build/bin/echo_server --port 5000')
@@ -158,9 +151,7 @@ class FixturePage(unittest.TestCase):
     def test_a_server_that_never_listens_is_an_error_not_a_hang(self):
         self.edit('<!-- session', '<!-- session timeout=1')
         self.edit('$ build/bin/echo_server --port 0 --trace', '$ build/bin/greet --sleep 30 --port 0')
-        code, report = self.tool('--check')
-        self.assertEqual(code, 1)
-        self.assertIn("the server never printed 'listening on H:P'", report)
+        self.assertIn("the server never printed 'listening on H:P'", self.failure('--check'))
 
     def test_a_transcript_beside_a_server_edited_by_hand_fails_and_update_puts_it_right(self):
         self.assert_caught_and_put_right('hello, neighbour\n', 'hello, stranger\n',
@@ -182,19 +173,14 @@ class FixturePage(unittest.TestCase):
                                 ('echo_server --port 0 --exit 3', 'exited with code 3, not 0')):
             self.page.write_text(self.pristine.replace(
                 directive, f"<!-- run timeout=1 server='build/bin/{server}' -->"))
-            code, report = self.tool('--check')
-            self.assertEqual(code, 1, report)
-            self.assertIn(problem, report)
+            self.assertIn(problem, self.failure('--check'))
 
     def test_a_run_beside_a_server_takes_no_input_lines(self):
         self.edit('<!-- run\nfirst line', "<!-- run server='build/bin/echo_server --port 0'\nfirst line")
-        code, report = self.tool('--check')
-        self.assertEqual(code, 1)
-        self.assertIn('a run beside a server takes no input lines', report)
+        self.assertIn('a run beside a server takes no input lines', self.failure('--check'))
 
     def test_a_page_that_does_not_exist_is_reported(self):
-        code, report = self.tool('--check', str(self.root / 'nowhere.md'))
-        self.assertEqual(code, 1)
+        report = self.failure('--check', str(self.root / 'nowhere.md'))
         self.assertNotIn('Traceback', report)
         self.assertIn('nowhere.md: No such file or directory', report)
 
@@ -212,7 +198,7 @@ class FixturePage(unittest.TestCase):
     def test_the_pages_to_check_can_be_named(self):
         (self.root / 'broken.md').write_text('[nowhere](nowhere.md)\n')
         self.assertEqual(self.tool('--check', str(self.page)), (0, ''))
-        self.assertEqual(self.tool('--check')[0], 1)
+        self.failure('--check')
 
 
 class FindingDefinitions(unittest.TestCase):

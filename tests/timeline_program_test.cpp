@@ -16,6 +16,7 @@
 
 #include <algorithm>
 #include <csignal>
+#include <initializer_list>
 #include <limits>
 #include <optional>
 #include <regex>
@@ -65,6 +66,63 @@ void wait_for_line(test_support::Program& program, const std::string& line) {
   FAIL() << "no line '" << line << "' in 20";
 }
 
+// Hangs up, and waits until the server says that the connection closed.
+void hang_up(test_support::Server& server, common::FileDescriptor& client) {
+  const std::string name = common::local_name(client.get());
+  client.reset();
+  wait_for_line(server.program(), "connection from " + name + " closed");
+}
+
+// Two clients take turns: the first echoes messages[0], then the second
+// connects and echoes messages[1], the first messages[2], and so on. Then
+// each hangs up in turn, and the server is stopped.
+void two_clients_take_turns(test_support::Server& server,
+                            const std::vector<std::string_view>& messages) {
+  auto first = connect_to(server.port());
+  echo(first, messages[0]);
+  auto second = connect_to(server.port());
+  for (std::size_t i = 1; i < messages.size(); ++i)
+    echo(i % 2 == 0 ? first : second, messages[i]);
+  hang_up(server, first);
+  hang_up(server, second);
+  ASSERT_EQ(server.stop(), 0) << server.program().error_output();
+}
+
+// Sends without reading until the server's --trace output matches
+// `waits_to_write` (1000 rounds at most, each waiting at most 10 ms for room
+// to send), then reads all of it back, shuts its sending side down, and stops
+// the server once it has said that the connection closed.
+void send_until_it_waits_to_write(test_support::Server& server, const std::regex& waits_to_write) {
+  auto client = connect_to(server.port());
+  const std::string client_name = common::local_name(client.get());
+  const std::string block(64 * 1024, 'x');
+  std::size_t sent = 0;
+  for (int round = 0; round < 1000; ++round) {
+    if (std::regex_search(server.program().error_output(), waits_to_write)) break;
+    const ssize_t accepted = send(client.get(), block.data(), block.size(), MSG_DONTWAIT);
+    if (accepted > 0) {
+      sent += static_cast<std::size_t>(accepted);
+      continue;
+    }
+    ASSERT_EQ(errno, EAGAIN);
+    pollfd room{client.get(), POLLOUT, 0};
+    poll(&room, 1, 10);
+  }
+  ASSERT_TRUE(std::regex_search(server.program().error_output(), waits_to_write));
+  EXPECT_EQ(receive_exactly(client.get(), sent, 20s).size(), sent);
+  ASSERT_EQ(shutdown(client.get(), SHUT_WR), 0);
+  wait_for_line(server.program(), "connection from " + client_name + " closed");
+  ASSERT_EQ(server.stop(), 0);
+}
+
+// The stories one after the other.
+std::vector<std::string> joined(std::initializer_list<std::vector<std::string>> stories) {
+  std::vector<std::string> all;
+  for (const std::vector<std::string>& story : stories)
+    all.insert(all.end(), story.begin(), story.end());
+  return all;
+}
+
 std::vector<TraceEvent> marks_named(const std::vector<TraceEvent>& events, std::string_view name) {
   std::vector<TraceEvent> found;
   for (const TraceEvent& event : events) {
@@ -90,16 +148,13 @@ TEST(BlockingServerTimelineTest, TheSecondConnectionIsServedOnlyAfterTheFirstClo
   const TemporaryFile file;
   test_support::Server server("blocking_echo_server", {"--timeline", file.path()});
   auto first = connect_to(server.port());
-  const std::string first_name = common::local_name(first.get());
   echo(first, "one\n");
   auto second = connect_to(server.port());
-  const std::string second_name = common::local_name(second.get());
   send_all(second.get(), "two\n");  // queued: the server is busy with the first
   echo(first, "three\n");
   first.reset();
   EXPECT_EQ(receive_exactly(second.get(), 4), "two\n");
-  second.reset();
-  wait_for_line(server.program(), "connection from " + second_name + " closed");
+  hang_up(server, second);
   ASSERT_EQ(server.stop(), 0) << server.program().error_output();
 
   const TraceFile trace = test_support::read_trace_file(file.path());
@@ -135,19 +190,7 @@ TEST_P(CallbackServerTimelineTest, TwoConnectionsAreServedInTurnsBetweenWaits) {
   const TemporaryFile file;
   test_support::Server server("callback_echo_server",
                               {"--backend", GetParam(), "--timeline", file.path()});
-  auto first = connect_to(server.port());
-  const std::string first_name = common::local_name(first.get());
-  echo(first, "one\n");
-  auto second = connect_to(server.port());
-  const std::string second_name = common::local_name(second.get());
-  echo(second, "two\n");
-  echo(first, "three\n");
-  echo(second, "four\n");
-  first.reset();
-  wait_for_line(server.program(), "connection from " + first_name + " closed");
-  second.reset();
-  wait_for_line(server.program(), "connection from " + second_name + " closed");
-  ASSERT_EQ(server.stop(), 0) << server.program().error_output();
+  ASSERT_NO_FATAL_FAILURE(two_clients_take_turns(server, {"one\n", "two\n", "three\n", "four\n"}));
 
   const TraceFile trace = test_support::read_trace_file(file.path());
   const std::vector<int> tracks = trace.connection_tracks();
@@ -222,18 +265,7 @@ TEST_P(TaskServerTimelineTest,
        EachConnectionsTaskRunsBeforeEachReadAndWaitsToWriteBeforeEachWrite) {
   const TemporaryFile file;
   test_support::Server server(GetParam(), {"--timeline", file.path()});
-  auto first = connect_to(server.port());
-  const std::string first_name = common::local_name(first.get());
-  echo(first, "one\n");
-  auto second = connect_to(server.port());
-  const std::string second_name = common::local_name(second.get());
-  echo(second, "two\n");
-  echo(first, "three\n");
-  first.reset();
-  wait_for_line(server.program(), "connection from " + first_name + " closed");
-  second.reset();
-  wait_for_line(server.program(), "connection from " + second_name + " closed");
-  ASSERT_EQ(server.stop(), 0) << server.program().error_output();
+  ASSERT_NO_FATAL_FAILURE(two_clients_take_turns(server, {"one\n", "two\n", "three\n"}));
 
   const TraceFile trace = test_support::read_trace_file(file.path());
   const std::vector<int> tracks = trace.connection_tracks();
@@ -249,15 +281,8 @@ TEST_P(TaskServerTimelineTest,
       "write",
       "wait: waits to read"};
   const std::vector<std::string> closing = {"run", "close"};
-  std::vector<std::string> one = opening;
-  for (int message = 0; message < 2; ++message)
-    one.insert(one.end(), echo.begin(), echo.end());
-  one.insert(one.end(), closing.begin(), closing.end());
-  std::vector<std::string> two = opening;
-  two.insert(two.end(), echo.begin(), echo.end());
-  two.insert(two.end(), closing.begin(), closing.end());
-  EXPECT_EQ(story_of(trace.events_on(tracks[0])), one);
-  EXPECT_EQ(story_of(trace.events_on(tracks[1])), two);
+  EXPECT_EQ(story_of(trace.events_on(tracks[0])), joined({opening, echo, echo, closing}));
+  EXPECT_EQ(story_of(trace.events_on(tracks[1])), joined({opening, echo, closing}));
 
   // Each run is the task resumed, and each read and write says how much.
   for (const int track : tracks) {
@@ -286,30 +311,9 @@ TEST_P(TaskServerTimelineTest,
 TEST_P(TaskServerTimelineTest, AClientThatDoesNotReadMakesItsTaskWaitToWriteUntilItReads) {
   const TemporaryFile file;
   test_support::Server server(GetParam(), {"--trace", "--timeline", file.path()});
-  auto client = connect_to(server.port());
-  const std::string client_name = common::local_name(client.get());
-  // Send without reading until the trace says that the task waits to write
-  // (a line that ends there: not the wait let through at once). Each round
-  // waits at most 10 ms for room to send.
-  const std::string block(64 * 1024, 'x');
-  std::size_t sent = 0;
-  const std::regex waits_to_write("task [0-9]+ waits to write\n");
-  for (int round = 0; round < 1000; ++round) {
-    if (std::regex_search(server.program().error_output(), waits_to_write)) break;
-    const ssize_t accepted = send(client.get(), block.data(), block.size(), MSG_DONTWAIT);
-    if (accepted > 0) {
-      sent += static_cast<std::size_t>(accepted);
-      continue;
-    }
-    ASSERT_EQ(errno, EAGAIN);
-    pollfd room{client.get(), POLLOUT, 0};
-    poll(&room, 1, 10);
-  }
-  ASSERT_TRUE(std::regex_search(server.program().error_output(), waits_to_write));
-  EXPECT_EQ(receive_exactly(client.get(), sent, 20s).size(), sent);
-  ASSERT_EQ(shutdown(client.get(), SHUT_WR), 0);
-  wait_for_line(server.program(), "connection from " + client_name + " closed");
-  ASSERT_EQ(server.stop(), 0);
+  // A trace line that ends there: not the wait let through at once.
+  ASSERT_NO_FATAL_FAILURE(
+      send_until_it_waits_to_write(server, std::regex("task [0-9]+ waits to write\n")));
 
   const TraceFile trace = test_support::read_trace_file(file.path());
   const std::vector<TraceEvent> events = trace.events_on(trace.connection_tracks().at(0));
@@ -338,18 +342,7 @@ INSTANTIATE_TEST_SUITE_P(Lessons4And5, TaskServerTimelineTest,
 TEST(AsyncEchoServerTimelineTest, TheLoopResumesEachConnectionsTaskWhenItsSocketIsReady) {
   const TemporaryFile file;
   test_support::Server server("async_echo_server", {"--timeline", file.path()});
-  auto first = connect_to(server.port());
-  const std::string first_name = common::local_name(first.get());
-  echo(first, "one\n");
-  auto second = connect_to(server.port());
-  const std::string second_name = common::local_name(second.get());
-  echo(second, "two\n");
-  echo(first, "three\n");
-  first.reset();
-  wait_for_line(server.program(), "connection from " + first_name + " closed");
-  second.reset();
-  wait_for_line(server.program(), "connection from " + second_name + " closed");
-  ASSERT_EQ(server.stop(), 0) << server.program().error_output();
+  ASSERT_NO_FATAL_FAILURE(two_clients_take_turns(server, {"one\n", "two\n", "three\n"}));
 
   const TraceFile trace = test_support::read_trace_file(file.path());
   const std::vector<int> tracks = trace.connection_tracks();
@@ -366,18 +359,8 @@ TEST(AsyncEchoServerTimelineTest, TheLoopResumesEachConnectionsTaskWhenItsSocket
                                     "write: sent them back",
                                     "wait: a task waits until it is readable"};
   };
-  std::vector<std::string> one = opening;
-  for (const std::size_t bytes : {4, 6}) {
-    const std::vector<std::string> echoed = echo_of(bytes);
-    one.insert(one.end(), echoed.begin(), echoed.end());
-  }
-  one.insert(one.end(), closing.begin(), closing.end());
-  std::vector<std::string> two = opening;
-  const std::vector<std::string> echoed = echo_of(4);
-  two.insert(two.end(), echoed.begin(), echoed.end());
-  two.insert(two.end(), closing.begin(), closing.end());
-  EXPECT_EQ(told(trace.events_on(tracks[0])), one);
-  EXPECT_EQ(told(trace.events_on(tracks[1])), two);
+  EXPECT_EQ(told(trace.events_on(tracks[0])), joined({opening, echo_of(4), echo_of(6), closing}));
+  EXPECT_EQ(told(trace.events_on(tracks[1])), joined({opening, echo_of(4), closing}));
 
   // The loop blocks in epoll_wait() and says what woke it: a socket whose
   // task it resumed. Three messages, two ends and the second accept; the
@@ -398,29 +381,8 @@ TEST(AsyncEchoServerTimelineTest, TheLoopResumesEachConnectionsTaskWhenItsSocket
 TEST(AsyncEchoServerTimelineTest, AClientThatDoesNotReadMakesItsTaskWaitUntilItsSocketIsWritable) {
   const TemporaryFile file;
   test_support::Server server("async_echo_server", {"--trace", "--timeline", file.path()});
-  auto client = connect_to(server.port());
-  const std::string client_name = common::local_name(client.get());
-  // Send without reading until the trace says that the task waits to write.
-  // Each round waits at most 10 ms for room to send.
-  const std::string block(64 * 1024, 'x');
-  std::size_t sent = 0;
-  const std::string waits_to_write = "a task waits until it is writable\n";
-  for (int round = 0; round < 1000; ++round) {
-    if (server.program().error_output().find(waits_to_write) != std::string::npos) break;
-    const ssize_t accepted = send(client.get(), block.data(), block.size(), MSG_DONTWAIT);
-    if (accepted > 0) {
-      sent += static_cast<std::size_t>(accepted);
-      continue;
-    }
-    ASSERT_EQ(errno, EAGAIN);
-    pollfd room{client.get(), POLLOUT, 0};
-    poll(&room, 1, 10);
-  }
-  ASSERT_THAT(server.program().error_output(), HasSubstr(waits_to_write));
-  EXPECT_EQ(receive_exactly(client.get(), sent, 20s).size(), sent);
-  ASSERT_EQ(shutdown(client.get(), SHUT_WR), 0);
-  wait_for_line(server.program(), "connection from " + client_name + " closed");
-  ASSERT_EQ(server.stop(), 0);
+  ASSERT_NO_FATAL_FAILURE(
+      send_until_it_waits_to_write(server, std::regex("a task waits until it is writable\n")));
 
   const TraceFile trace = test_support::read_trace_file(file.path());
   const std::vector<TraceEvent> events = trace.events_on(trace.connection_tracks().at(0));
