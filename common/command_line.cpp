@@ -114,7 +114,7 @@ void add_server_options(CommandLine& command_line, ServerOptions& options) {
                         return inet_pton(AF_INET, std::string(text).c_str(), &address) == 1;
                       });
   command_line.option("--port", "port to listen on; 0 picks a free one", options.port);
-  command_line.flag("--trace", "narrate the event loop on standard error", options.trace);
+  command_line.flag("--trace", "narrate what the server does, on standard error", options.trace);
   add_timeline_option(command_line, options.timeline);
 }
 
