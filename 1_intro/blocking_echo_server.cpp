@@ -28,6 +28,7 @@
 #include "common/command_line.hpp"
 #include "common/net.hpp"
 #include "common/stop_signal.hpp"
+#include "observer/observer.hpp"
 
 namespace {
 
@@ -49,16 +50,16 @@ bool send_all(int connection, std::span<const char> bytes) {
 //                     else: client_socket.send(response)
 // Our response is the request itself, and we read up to 1 KiB at a time
 // (common::receive_buffer_size says why).
-void client(int connection, const common::Tracer& trace) {
+void client(int connection) {
   std::array<char, common::receive_buffer_size> buffer;
   while (true) {
-    trace.wait("blocking in recv() on fd ", connection, "; nobody else is served meanwhile");
+    observer::wait("blocking in recv() on fd ", connection, "; nobody else is served meanwhile");
     const ssize_t received = recv(connection, buffer.data(), buffer.size(), 0);
     if (received < 0 && errno == EINTR && !common::stop_requested()) continue;
     if (received <= 0) return;  // 0: the client closed; < 0: reset, or we stop
-    trace.read(connection, "received ", received, " bytes, sending them back");
+    observer::read(connection, "received ", received, " bytes, sending them back");
     if (!send_all(connection, std::span(buffer).first(static_cast<std::size_t>(received)))) return;
-    trace.write(connection, "sent them back");
+    observer::write(connection, "sent them back");
   }
 }
 
@@ -69,11 +70,11 @@ void client(int connection, const common::Tracer& trace) {
 // before the call interrupts nothing, so we first name the socket we are about
 // to block on: the signal handler shuts it down, and the call returns at once.
 // Lessons 2-6 need no such care: they watch the stop pipe with their sockets.
-void server(int listener, const common::Tracer& trace) {
+void server(int listener) {
   while (true) {
     common::set_blocking_socket(listener);
     if (common::stop_requested()) return;
-    trace.wait("blocking in accept() on fd ", listener);
+    observer::wait("blocking in accept() on fd ", listener);
     common::FileDescriptor connection(accept4(listener, nullptr, nullptr, SOCK_CLOEXEC));
     if (!connection) {
       if (common::stop_requested()) return;
@@ -90,11 +91,11 @@ void server(int listener, const common::Tracer& trace) {
     }
     const std::string name = common::peer_name(connection.get());
     std::cout << "connection from " << name << std::endl;
-    trace.open(connection.get(), "accepted; serving only this client until it leaves");
+    observer::open(connection.get(), "accepted; serving only this client until it leaves");
     common::set_blocking_socket(connection.get());
-    if (!common::stop_requested()) client(connection.get(), trace);
+    if (!common::stop_requested()) client(connection.get());
     common::set_blocking_socket(-1);  // the socket closes below, and its number may be reused
-    trace.close(connection.get(), "closing");
+    observer::close(connection.get(), "closing");
     std::cout << "connection from " << name << " closed" << std::endl;
   }
 }
@@ -108,11 +109,10 @@ int main(int argc, char** argv) {
   common::add_server_options(command_line, options);
   command_line.parse(argc, argv);
   try {
-    const common::Tracer trace(options.trace, options.timeline);  // creates --timeline's file
     common::install_stop_handlers();
     const common::FileDescriptor listener = common::listen_tcp(options.host, options.port);
     common::print_listening(listener.get());
-    server(listener.get(), trace);
+    server(listener.get());
     common::set_blocking_socket(-1);  // the listener closes next
   } catch (const std::exception& error) {
     std::cerr << "blocking_echo_server: " << error.what() << '\n';

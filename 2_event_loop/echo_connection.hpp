@@ -11,7 +11,6 @@
 #include <span>
 #include <string>
 
-#include "common/command_line.hpp"
 #include "common/net.hpp"
 
 namespace lesson2 {
@@ -35,11 +34,11 @@ class Connection {
   // when we wait to read and the socket is readable; sends more of the echo
   // when we wait to write and it is writable. Returns false when the
   // connection is finished and the loop should close it.
-  bool serve(bool readable, bool writable, const common::Tracer& trace);
+  bool serve(bool readable, bool writable);
 
  private:
-  bool receive(const common::Tracer& trace);
-  bool send_unsent(const common::Tracer& trace);
+  bool receive();
+  bool send_unsent();
 
   common::FileDescriptor socket_;
   std::string name_;

@@ -34,12 +34,13 @@
 #include "common/command_line.hpp"
 #include "common/net.hpp"
 #include "common/stop_signal.hpp"
+#include "observer/observer.hpp"
 
 namespace {
 
 using lesson2::Connection;
 
-// For --trace: the descriptors in an fd_set. The Tracer prints it only when
+// For --trace: the descriptors in an fd_set. The observer prints it only when
 // tracing is on, so otherwise it costs nothing.
 struct DescriptorList {
   const fd_set& set;
@@ -57,8 +58,7 @@ struct DescriptorList {
 
 class EchoServer {
  public:
-  EchoServer(common::FileDescriptor listener, common::Tracer trace)
-      : listener_(std::move(listener)), trace_(trace) {}
+  explicit EchoServer(common::FileDescriptor listener) : listener_(std::move(listener)) {}
 
   void event_loop();
 
@@ -69,7 +69,6 @@ class EchoServer {
 
   common::FileDescriptor listener_;
   std::map<int, Connection> connections_;  // by descriptor
-  common::Tracer trace_;
 };
 
 // Python: client_socket, addr = server_socket.accept(); TO_MONITOR.append(client_socket)
@@ -80,18 +79,17 @@ void EchoServer::accept_connection() {
   const int fd = client->get();
   Connection& connection = connections_.try_emplace(fd, std::move(*client)).first->second;
   std::cout << "connection from " << connection.name() << std::endl;
-  trace_.open(fd, "accepted");
 }
 
 // Python: send_message(client_socket)
 void EchoServer::send_message(Connection& connection, bool readable, bool writable) {
-  if (!connection.serve(readable, writable, trace_)) close_connection(connection.fd());
+  if (!connection.serve(readable, writable)) close_connection(connection.fd());
 }
 
 void EchoServer::close_connection(int fd) {
   const auto found = connections_.find(fd);
   std::cout << "connection from " << found->second.name() << " closed" << std::endl;
-  trace_.close(fd, "closing");
+  observer::close(fd, "closing");
   connections_.erase(found);  // the FileDescriptor closes the socket
 }
 
@@ -115,14 +113,14 @@ void EchoServer::event_loop() {
       if (connection.wants_write()) FD_SET(fd, &write_set);
       max_fd = std::max(max_fd, fd);
     }
-    trace_.wait("select(): waiting to read ", DescriptorList{read_set, max_fd}, " or write ",
-                DescriptorList{write_set, max_fd});
+    observer::wait("select(): waiting to read ", DescriptorList{read_set, max_fd}, " or write ",
+                   DescriptorList{write_set, max_fd});
 
     const int ready = select(max_fd + 1, &read_set, &write_set, nullptr, nullptr);
     if (ready < 0 && errno == EINTR) continue;  // a stop signal also wrote to the stop pipe
     if (ready < 0) throw std::system_error(errno, std::generic_category(), "select");
-    trace_("select(): ready to read ", DescriptorList{read_set, max_fd}, ", to write ",
-           DescriptorList{write_set, max_fd});
+    observer::note("select(): ready to read ", DescriptorList{read_set, max_fd}, ", to write ",
+                   DescriptorList{write_set, max_fd});
 
     if (FD_ISSET(stop, &read_set)) break;
     if (FD_ISSET(listener_.get(), &read_set)) accept_connection();
@@ -131,7 +129,7 @@ void EchoServer::event_loop() {
       send_message(connection, FD_ISSET(fd, &read_set), FD_ISSET(fd, &write_set));
     }
   }
-  trace_("stopping: closing every connection");
+  observer::note("stopping: closing every connection");
   while (!connections_.empty())
     close_connection(connections_.begin()->first);
 }
@@ -146,7 +144,6 @@ int main(int argc, char** argv) {
   common::add_server_options(command_line, options);
   command_line.parse(argc, argv);
   try {
-    const common::Tracer trace(options.trace, options.timeline);  // creates --timeline's file
     common::install_stop_handlers();
     common::FileDescriptor listener = common::listen_tcp(options.host, options.port);
     // The listener may be reported ready for a client that gives up before
@@ -161,7 +158,7 @@ int main(int argc, char** argv) {
     }
     common::lower_descriptor_limit(FD_SETSIZE);
     common::print_listening(listener.get());
-    EchoServer server(std::move(listener), trace);
+    EchoServer server(std::move(listener));
     server.event_loop();
   } catch (const std::exception& error) {
     std::cerr << "select_echo_server: " << error.what() << '\n';

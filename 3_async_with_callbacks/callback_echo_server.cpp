@@ -41,8 +41,8 @@ using lesson3::EventMask;
 
 class EchoServer {
  public:
-  EchoServer(common::FileDescriptor listener, lesson3::Selector& selector, common::Tracer trace)
-      : listener_(std::move(listener)), selector_(selector), trace_(trace) {}
+  EchoServer(common::FileDescriptor listener, lesson3::Selector& selector)
+      : listener_(std::move(listener)), selector_(selector) {}
 
   void event_loop();
 
@@ -55,7 +55,6 @@ class EchoServer {
   std::map<int, Connection> connections_;  // by descriptor
   lesson3::Selector& selector_;
   bool stopping_ = false;
-  common::Tracer trace_;
 };
 
 // Python: client_socket, addr = server_socket.accept(); SELECTOR.register(
@@ -66,7 +65,6 @@ void EchoServer::accept_connection() {
   const int fd = client->get();
   Connection& connection = connections_.try_emplace(fd, std::move(*client)).first->second;
   std::cout << "connection from " << connection.name() << std::endl;
-  trace_.open(fd, "accepted; registering send_message for read");
   // The callback keeps a reference to the Connection: the map never moves it.
   selector_.register_fd(fd, event_read, [this, &connection](EventMask ready) {
     send_message(connection, ready & event_read, ready & event_write);
@@ -77,19 +75,16 @@ void EchoServer::accept_connection() {
 // Then it tells the Selector what the client waits for next; modify() asks
 // the kernel only when that changed.
 void EchoServer::send_message(Connection& connection, bool readable, bool writable) {
-  if (!connection.serve(readable, writable, trace_)) {
+  if (!connection.serve(readable, writable)) {
     close_connection(connection.fd());
     return;
   }
-  const EventMask next = connection.wants_write() ? event_write : event_read;
-  trace_.wait(connection.fd(), "waits to ", lesson3::describe(next));
-  selector_.modify(connection.fd(), next);
+  selector_.modify(connection.fd(), connection.wants_write() ? event_write : event_read);
 }
 
 void EchoServer::close_connection(int fd) {
   const auto found = connections_.find(fd);
   std::cout << "connection from " << found->second.name() << " closed" << std::endl;
-  trace_.close(fd, "closing");
   selector_.unregister(fd);   // before close: the descriptor's number may be reused at once
   connections_.erase(found);  // the FileDescriptor closes the socket
 }
@@ -100,15 +95,11 @@ void EchoServer::event_loop() {
   selector_.register_fd(common::stop_fd(), event_read, [this](EventMask) { stopping_ = true; });
   selector_.register_fd(listener_.get(), event_read, [this](EventMask) { accept_connection(); });
   while (!stopping_) {
-    trace_.wait("Selector::select(): waiting for the stop pipe, the listener and clients: ",
-                connections_.size());
     for (const lesson3::ReadyEvent& event : selector_.select(std::nullopt)) {
       if (stopping_) break;
-      trace_.run(event.fd, "ready to ", lesson3::describe(event.events), ", running its callback");
       selector_.dispatch(event);
     }
   }
-  trace_("stopping: closing every connection");
   while (!connections_.empty())
     close_connection(connections_.begin()->first);
 }
@@ -126,7 +117,6 @@ int main(int argc, char** argv) {
                       [](std::string_view name) { return name == "epoll" || name == "poll"; });
   command_line.parse(argc, argv);
   try {
-    const common::Tracer trace(options.trace, options.timeline);  // creates --timeline's file
     common::install_stop_handlers();
     common::FileDescriptor listener = common::listen_tcp(options.host, options.port);
     // The listener may be reported ready for a client that gives up before
@@ -135,7 +125,7 @@ int main(int argc, char** argv) {
     common::print_listening(listener.get());
     const std::unique_ptr<lesson3::Selector> selector =
         lesson3::make_selector(lesson3::parse_backend(backend_name));
-    EchoServer server(std::move(listener), *selector, trace);
+    EchoServer server(std::move(listener), *selector);
     server.event_loop();
   } catch (const std::exception& error) {
     std::cerr << "callback_echo_server: " << error.what() << '\n';

@@ -13,6 +13,7 @@
 #include <utility>
 
 #include "common/net.hpp"
+#include "observer/observer.hpp"
 
 namespace lesson3 {
 
@@ -84,7 +85,7 @@ class EpollSelector final : public Selector {
     }
   }
 
-  std::span<const ReadyEvent> select(std::optional<std::chrono::milliseconds> timeout) override {
+  std::span<const ReadyEvent> wait(std::optional<std::chrono::milliseconds> timeout) override {
     ready_.clear();
     const int count = epoll_wait(epoll_.get(), kernel_events_.data(),
                                  static_cast<int>(kernel_events_.size()), to_milliseconds(timeout));
@@ -131,7 +132,7 @@ class PollSelector final : public Selector {
 
   void unregister(int fd) override { remove_registration(fd); }
 
-  std::span<const ReadyEvent> select(std::optional<std::chrono::milliseconds> timeout) override {
+  std::span<const ReadyEvent> wait(std::optional<std::chrono::milliseconds> timeout) override {
     watched_.clear();
     ready_.clear();
     for (int fd = 0; const Registration& registration : registrations()) {
@@ -166,12 +167,23 @@ class PollSelector final : public Selector {
 
 }  // namespace
 
+std::span<const ReadyEvent> Selector::select(std::optional<std::chrono::milliseconds> timeout) {
+  if (timeout) {
+    observer::wait("Selector::select(): waiting on ", watched_, " descriptors, at most ",
+                   timeout->count(), " ms");
+  } else {
+    observer::wait("Selector::select(): waiting on ", watched_, " descriptors");
+  }
+  return wait(timeout);
+}
+
 void Selector::dispatch(const ReadyEvent& event) {
   const Registration* registration = find(event.fd);
   if (registration == nullptr) return;
   // An earlier callback of this batch may have changed what it waits for.
   const EventMask ready = event.events & registration->events;
   if (ready == 0) return;
+  observer::run(event.fd, "ready to ", describe(ready), ", running its callback");
   // Our own reference keeps the callback alive while it runs, even if it
   // unregisters itself or registers others (which may move the table).
   const std::shared_ptr<const Callback> callback = registration->callback;
@@ -186,18 +198,26 @@ void Selector::add_registration(int fd, EventMask events, Callback callback, Tri
   }
   if (static_cast<std::size_t>(fd) >= registrations_.size()) registrations_.resize(fd + 1);
   registrations_[fd] = {events, trigger, std::make_shared<const Callback>(std::move(callback))};
+  if (events != 0) ++watched_;
+  observer::wait(fd, "registered: waits to ", describe(events));
 }
 
 EventMask Selector::change_interest(int fd, EventMask events) {
   if (find(fd) == nullptr) {
     throw std::invalid_argument("descriptor " + std::to_string(fd) + " is not registered");
   }
-  return std::exchange(registrations_[fd].events, events);
+  const EventMask before = std::exchange(registrations_[fd].events, events);
+  watched_ += (events != 0) - (before != 0);
+  observer::wait(fd, "waits to ", describe(events));
+  return before;
 }
 
 EventMask Selector::remove_registration(int fd) {
   if (find(fd) == nullptr) return 0;
-  return std::exchange(registrations_[fd], {}).events;
+  const EventMask before = std::exchange(registrations_[fd], {}).events;
+  if (before != 0) --watched_;
+  observer::close(fd, "unregistered");
+  return before;
 }
 
 EventMask Selector::interest(int fd) const {

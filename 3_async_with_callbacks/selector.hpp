@@ -84,7 +84,7 @@ class Selector {
   // Waits until something is ready or the timeout passes (nullopt: no
   // timeout); EINTR counts as "nothing ready". The list is valid until the
   // next call.
-  virtual std::span<const ReadyEvent> select(std::optional<std::chrono::milliseconds> timeout) = 0;
+  std::span<const ReadyEvent> select(std::optional<std::chrono::milliseconds> timeout);
 
   // Runs the callback registered for event.fd, if it is still registered and
   // still waits for one of those events. Safe when the callback unregisters
@@ -111,8 +111,12 @@ class Selector {
   // Indexed by descriptor: descriptors are small numbers, so a vector beats a map.
   std::span<const Registration> registrations() const { return registrations_; }
 
+  // What select() does, the backend's way.
+  virtual std::span<const ReadyEvent> wait(std::optional<std::chrono::milliseconds> timeout) = 0;
+
  private:
   std::vector<Registration> registrations_;
+  std::size_t watched_ = 0;  // registrations that wait for something, for --trace
 };
 
 std::unique_ptr<Selector> make_selector(Backend backend);

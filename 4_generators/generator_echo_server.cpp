@@ -48,8 +48,8 @@ using lesson4::Wait;
 // the Scheduler lets a first wait to write through at once.
 class ClientTask {
  public:
-  ClientTask(common::FileDescriptor connection, std::string name, common::Tracer trace)
-      : connection_(std::move(connection)), closed_line_(std::move(name)), trace_(trace) {}
+  ClientTask(common::FileDescriptor connection, std::string name)
+      : connection_(std::move(connection)), closed_line_(std::move(name)) {}
 
   // Python: next(task). The switch jumps to where the previous call stopped.
   std::optional<Wait> next() {
@@ -61,7 +61,6 @@ class ClientTask {
       case State::waiting_to_read: {  // resumes after yield ("read", client_socket)
         const std::optional<std::size_t> received = common::receive_some(fd, buffer_);
         if (!received) return finish();
-        if (*received > 0) trace_.read(fd, "received ", *received, " bytes");
         received_ = *received;
         sent_back_ = 0;
         break;
@@ -72,7 +71,6 @@ class ClientTask {
         const std::optional<std::size_t> sent = common::send_some(fd, unsent);
         if (!sent) return finish();
         sent_back_ += *sent;
-        trace_.write(fd, "sent ", *sent, " bytes back, ", received_ - sent_back_, " still to send");
         break;
       }
 
@@ -104,7 +102,6 @@ class ClientTask {
   std::array<char, common::receive_buffer_size> buffer_;
   std::size_t received_ = 0;   // bytes in buffer_, of which
   std::size_t sent_back_ = 0;  // so many have been sent back
-  common::Tracer trace_;
 };
 
 // Python: def server(): ... while True: yield ("read", server_socket);
@@ -120,8 +117,7 @@ class ServerTask {
       if (std::optional connection = common::accept_client(listener_.get())) {
         std::string name = common::peer_name(connection->get());
         std::cout << "connection from " << name << std::endl;
-        scheduler_.trace().open(connection->get(), "accepted");
-        scheduler_.spawn(ClientTask(std::move(*connection), std::move(name), scheduler_.trace()));
+        scheduler_.spawn(ClientTask(std::move(*connection), std::move(name)));
       }
     }
     state_ = State::waiting_to_read;
@@ -146,7 +142,6 @@ int main(int argc, char** argv) {
   common::add_server_options(command_line, options);
   command_line.parse(argc, argv);
   try {
-    const common::Tracer trace(options.trace, options.timeline);  // creates --timeline's file
     common::install_stop_handlers();
     common::FileDescriptor listener = common::listen_tcp(options.host, options.port);
     // The listener may be reported ready for a client that gives up before
@@ -155,7 +150,7 @@ int main(int argc, char** argv) {
     common::print_listening(listener.get());
     const std::unique_ptr<lesson3::Selector> selector =
         lesson3::make_selector(lesson3::Backend::epoll);
-    Scheduler scheduler(*selector, trace);
+    Scheduler scheduler(*selector);
     scheduler.spawn(ServerTask(std::move(listener), scheduler));
     scheduler.run_until_readable(common::stop_fd());
   } catch (const std::exception& error) {

@@ -1,19 +1,21 @@
 #include "4_generators/scheduler.hpp"
 
+#include "observer/observer.hpp"
+
 namespace lesson4 {
 
 Scheduler::~Scheduler() {
   // Each task's socket closes with it: the trace says so first, and the
   // Selector wants it unregistered first.
   for (const auto& [id, entry] : tasks_) {
-    trace_.close(entry->fd, "task ", id, " destroyed");
+    observer::note(entry->fd, "task ", id, " destroyed");
     if (entry->fd >= 0) selector_.unregister(entry->fd);
   }
 }
 
 void Scheduler::run_until_readable(int stop_fd) {
   selector_.register_fd(stop_fd, lesson3::event_read, [this](lesson3::EventMask) {
-    trace_("stop requested");
+    observer::note("stop requested");
     stopping_ = true;
   });
   while (!stopping_) {
@@ -23,7 +25,6 @@ void Scheduler::run_until_readable(int stop_fd) {
       run(*runnable_[i]);
     runnable_.clear();
     // Every task now waits. Python: select(TO_READ, TO_WRITE, [])
-    trace_.wait("every task waits; Selector::select()");
     for (const lesson3::ReadyEvent& event : selector_.select(std::nullopt)) {
       selector_.dispatch(event);
     }
@@ -32,7 +33,7 @@ void Scheduler::run_until_readable(int stop_fd) {
 }
 
 void Scheduler::run(Entry& entry) {
-  trace_.run(entry.fd, "running task ", entry.id);
+  observer::run(entry.fd, "running task ", entry.id);
   if (const std::optional<Wait> wait = entry.next()) {
     suspend(entry, *wait);
   } else {
@@ -50,14 +51,14 @@ void Scheduler::run(Entry& entry) {
 void Scheduler::suspend(Entry& entry, Wait wait) {
   const bool to_write = wait.events == lesson3::event_write;
   if (to_write && !entry.writing) {
-    trace_.wait(wait.fd, "task ", entry.id,
-                " waits to write: queued again at once, as a socket is nearly always writable");
+    observer::wait(wait.fd, "task ", entry.id,
+                   " waits to write: queued again at once, as a socket is nearly always writable");
     entry.writing = true;
     runnable_.push_back(&entry);
     return;
   }
   entry.writing = to_write;
-  trace_.wait(wait.fd, "task ", entry.id, " waits to ", lesson3::describe(wait.events));
+  observer::wait(wait.fd, "task ", entry.id, " waits to ", lesson3::describe(wait.events));
   // Most of the time a task waits for what it waited for last time: the
   // kernel already watches that, so we tell it nothing.
   if (wait.fd == entry.fd && wait.events == entry.events) return;
@@ -76,15 +77,15 @@ void Scheduler::suspend(Entry& entry, Wait wait) {
 // task will most likely wait for it again; it cannot be reported twice, since
 // every runnable task runs before the next Selector::select().
 void Scheduler::wake(Entry& entry) {
-  trace_("fd ", entry.fd, " is ready to ", lesson3::describe(entry.events), ": task ", entry.id,
-         " can run");
+  observer::note("fd ", entry.fd, " is ready to ", lesson3::describe(entry.events), ": task ",
+                 entry.id, " can run");
   runnable_.push_back(&entry);
 }
 
 // Python: except StopIteration. Destroying the task closes its socket, once
 // the selector no longer watches it.
 void Scheduler::finish(Entry& entry) {
-  trace_.close(entry.fd, "task ", entry.id, " finished");
+  observer::note(entry.fd, "task ", entry.id, " finished");
   if (entry.fd >= 0) selector_.unregister(entry.fd);
   tasks_.erase(entry.id);
 }

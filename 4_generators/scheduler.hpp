@@ -20,7 +20,7 @@
 #include <vector>
 
 #include "3_async_with_callbacks/selector.hpp"
-#include "common/command_line.hpp"
+#include "observer/observer.hpp"
 
 namespace lesson4 {
 
@@ -46,8 +46,7 @@ concept Resumable = std::move_constructible<Task> && requires(Task& task) {
 
 class Scheduler {
  public:
-  Scheduler(lesson3::Selector& selector, common::Tracer trace)
-      : selector_(selector), trace_(trace) {}
+  explicit Scheduler(lesson3::Selector& selector) : selector_(selector) {}
   // Unregisters every task's socket, then destroys the tasks, which close them.
   ~Scheduler();
   Scheduler(const Scheduler&) = delete;
@@ -59,16 +58,13 @@ class Scheduler {
   void spawn(Task task) {
     const std::size_t id = next_id_++;
     auto entry = std::make_unique<TaskEntry<Task>>(id, std::move(task));
-    trace_("task ", id, " spawned");
+    observer::note("task ", id, " spawned");
     Entry& added = *tasks_.emplace(id, std::move(entry)).first->second;
     runnable_.push_back(&added);
   }
 
   // Python: event_loop(). Runs the tasks until stop_fd turns readable.
   void run_until_readable(int stop_fd);
-
-  // The tasks narrate what they do with it, among the scheduler's own events.
-  const common::Tracer& trace() const { return trace_; }
 
  private:
   // One task and the socket registered for it. Tasks of different types share
@@ -101,7 +97,6 @@ class Scheduler {
   void finish(Entry& entry);
 
   lesson3::Selector& selector_;
-  common::Tracer trace_;
   std::vector<Entry*> runnable_;                                   // Python: TASKS
   std::unordered_map<std::size_t, std::unique_ptr<Entry>> tasks_;  // every live task, by id
   std::size_t next_id_ = 1;

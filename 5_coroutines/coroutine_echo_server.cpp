@@ -50,7 +50,7 @@ using lesson5::Generator;
 // We read up to 1 KiB (common::receive_buffer_size says why), and wait to
 // write before each send() of what is unsent, not before each character;
 // the Scheduler lets a first wait to write through at once.
-Generator<Wait> client(common::FileDescriptor connection, std::string name, common::Tracer trace) {
+Generator<Wait> client(common::FileDescriptor connection, std::string name) {
   // When the frame goes, at the end or destroyed at Ctrl-C, closed_line says
   // "closed", and the socket closes.
   const common::ClosedLine closed_line(std::move(name));
@@ -60,14 +60,12 @@ Generator<Wait> client(common::FileDescriptor connection, std::string name, comm
     co_yield lesson4::wait_to_read(fd);  // Python: yield ("read", client_socket)
     const std::optional<std::size_t> received = common::receive_some(fd, buffer);
     if (!received) co_return;
-    if (*received > 0) trace.read(fd, "received ", *received, " bytes");
     for (std::size_t sent_back = 0; sent_back < *received;) {
       co_yield lesson4::wait_to_write(fd);  // Python: yield ("write", client_socket)
       const std::span unsent = std::span(buffer).first(*received).subspan(sent_back);
       const std::optional<std::size_t> sent = common::send_some(fd, unsent);
       if (!sent) co_return;
       sent_back += *sent;
-      trace.write(fd, "sent ", *sent, " bytes back, ", *received - sent_back, " still to send");
     }
   }
 }
@@ -81,8 +79,7 @@ Generator<Wait> server(common::FileDescriptor listener, Scheduler& scheduler) {
     if (std::optional connection = common::accept_client(listener.get())) {
       std::string name = common::peer_name(connection->get());
       std::cout << "connection from " << name << std::endl;
-      scheduler.trace().open(connection->get(), "accepted");
-      scheduler.spawn(client(std::move(*connection), std::move(name), scheduler.trace()));
+      scheduler.spawn(client(std::move(*connection), std::move(name)));
     }
   }
 }
@@ -96,7 +93,6 @@ int main(int argc, char** argv) {
   common::add_server_options(command_line, options);
   command_line.parse(argc, argv);
   try {
-    const common::Tracer trace(options.trace, options.timeline);  // creates --timeline's file
     common::install_stop_handlers();
     common::FileDescriptor listener = common::listen_tcp(options.host, options.port);
     // The listener may be reported ready for a client that gives up before
@@ -105,7 +101,7 @@ int main(int argc, char** argv) {
     common::print_listening(listener.get());
     const std::unique_ptr<lesson3::Selector> selector =
         lesson3::make_selector(lesson3::Backend::epoll);
-    Scheduler scheduler(*selector, trace);
+    Scheduler scheduler(*selector);
     scheduler.spawn(server(std::move(listener), scheduler));
     scheduler.run_until_readable(common::stop_fd());
   } catch (const std::exception& error) {

@@ -26,6 +26,7 @@
 
 #include "6_async_await/runtime/runtime.hpp"
 #include "common/command_line.hpp"
+#include "observer/observer.hpp"
 
 namespace {
 
@@ -38,39 +39,39 @@ bool past_the_end(long tick, long ticks) {
 // Python: for num in count(0): print(num); await asyncio.sleep(1)
 // With --timeline, the task is a track of its own ("task 1"): it runs to
 // print, and waits while it sleeps.
-lesson6::Task<void> print_nums(std::chrono::milliseconds tick, long ticks, common::Tracer trace) {
-  const common::Track task("task", 1);
-  trace.open(task, "print_nums() starts");
+lesson6::Task<void> print_nums(std::chrono::milliseconds tick, long ticks) {
+  const observer::Track task("task", 1);
+  observer::open(task, "print_nums() starts");
   for (long num = 0; !past_the_end(num, ticks); ++num) {
-    trace.run(task, "prints ", num);
+    observer::run(task, "prints ", num);
     std::cout << num << std::endl;
     if (past_the_end(num + 1, ticks)) break;
-    trace.wait(task, "sleeps one tick");
+    observer::wait(task, "sleeps one tick");
     co_await lesson6::sleep(tick);
   }
-  trace.close(task, "print_nums() ends");
+  observer::close(task, "print_nums() ends");
 }
 
 // Python: for cnt in count(0, 3): print(f"{cnt} seconds passed."); await asyncio.sleep(3)
-lesson6::Task<void> print_time(std::chrono::milliseconds tick, long ticks, common::Tracer trace) {
-  const common::Track task("task", 2);
-  trace.open(task, "print_time() starts");
+lesson6::Task<void> print_time(std::chrono::milliseconds tick, long ticks) {
+  const observer::Track task("task", 2);
+  observer::open(task, "print_time() starts");
   for (long count = 0; !past_the_end(count, ticks); count += 3) {
-    trace.run(task, "prints ", count, " seconds passed.");
+    observer::run(task, "prints ", count, " seconds passed.");
     std::cout << count << " seconds passed." << std::endl;
     if (past_the_end(count + 3, ticks)) break;
-    trace.wait(task, "sleeps three ticks");
+    observer::wait(task, "sleeps three ticks");
     co_await lesson6::sleep(3 * tick);
   }
-  trace.close(task, "print_time() ends");
+  observer::close(task, "print_time() ends");
 }
 
 // Python: task1 = asyncio.create_task(print_nums()); task2 = ...(print_time());
 //         await asyncio.gather(task1, task2)
 // Our tasks are lazy: they start when gather() starts them, in this order.
-lesson6::Task<void> main_task(std::chrono::milliseconds tick, long ticks, common::Tracer trace) {
-  lesson6::Task<void> task1 = print_nums(tick, ticks, trace);
-  lesson6::Task<void> task2 = print_time(tick, ticks, trace);
+lesson6::Task<void> main_task(std::chrono::milliseconds tick, long ticks) {
+  lesson6::Task<void> task1 = print_nums(tick, ticks);
+  lesson6::Task<void> task2 = print_time(tick, ticks);
   co_await lesson6::gather(std::move(task1), std::move(task2));
 }
 
@@ -86,13 +87,11 @@ int main(int argc, char** argv) {
                       "stop after N ticks: the numbers 0 to N-1, and the seconds lines of "
                       "the ticks below N; 0 runs until Ctrl-C",
                       ticks, 0, 1'000'000'000);
-  std::string timeline;
-  common::add_timeline_option(command_line, timeline);
+  command_line.add_observer_options();
   command_line.parse(argc, argv);
   try {
-    const common::Tracer trace(false, timeline);  // creates --timeline's file
     // Python: asyncio.run(main())
-    lesson6::run(main_task(std::chrono::milliseconds(tick_ms), ticks, trace), trace);
+    lesson6::run(main_task(std::chrono::milliseconds(tick_ms), ticks));
   } catch (const lesson6::Stopped&) {
     return 0;  // Ctrl-C: the normal way to end it
   } catch (const std::exception& error) {

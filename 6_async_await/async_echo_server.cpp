@@ -35,6 +35,7 @@
 #include "common/command_line.hpp"
 #include "common/net.hpp"
 #include "common/stop_signal.hpp"
+#include "observer/observer.hpp"
 
 namespace {
 
@@ -43,7 +44,7 @@ namespace {
 //         each character r of its greeting: yield ("write", client_socket);
 //         client_socket.send(r.encode()).
 // Each "yield, then call" of lesson 4 is one co_await here.
-lesson6::Task<void> client(lesson6::Socket connection, std::string name, common::Tracer trace) {
+lesson6::Task<void> client(lesson6::Socket connection, std::string name) {
   // When the frame goes, at the end or destroyed at Ctrl-C, closed_line says
   // "closed", and the socket closes.
   const common::ClosedLine closed_line(std::move(name));
@@ -53,26 +54,25 @@ lesson6::Task<void> client(lesson6::Socket connection, std::string name, common:
     while (true) {
       const std::size_t received = co_await lesson6::read_some(connection, buffer);
       if (received == 0) co_return;  // the client closed
-      trace.read(fd, "received ", received, " bytes");
+      observer::read(fd, "received ", received, " bytes");
       co_await lesson6::write_all(connection, std::span(buffer).first(received));
-      trace.write(fd, "sent them back");
+      observer::write(fd, "sent them back");
     }
   } catch (const std::system_error& error) {
     // A reset or a broken pipe ends this client only.
-    trace.note(fd, error.what());
+    observer::note(fd, error.what());
   }
 }
 
 // Python: def server(): ... while True: yield ("read", server_socket);
 //         client_socket, addr = server_socket.accept(); ...;
 //         TASKS.append(client(client_socket))
-lesson6::Task<void> server(lesson6::Socket listener, common::Tracer trace) {
+lesson6::Task<void> server(lesson6::Socket listener) {
   while (true) {
     lesson6::Socket connection = co_await lesson6::accept(listener);
     std::string name = common::peer_name(connection.get());
     std::cout << "connection from " << name << std::endl;
-    trace.open(connection.get(), "accepted");
-    lesson6::spawn(client(std::move(connection), std::move(name), trace));
+    lesson6::spawn(client(std::move(connection), std::move(name)));
   }
 }
 
@@ -85,14 +85,13 @@ int main(int argc, char** argv) {
   common::add_server_options(command_line, options);
   command_line.parse(argc, argv);
   try {
-    const common::Tracer trace(options.trace, options.timeline);  // creates --timeline's file
     common::install_stop_handlers();
     lesson6::Socket listener(common::listen_tcp(options.host, options.port));
     // The listener may be reported ready for a client that gives up before
     // we accept(); a blocking accept() would then hang the whole loop.
     common::set_nonblocking(listener.get());
     common::print_listening(listener.get());
-    lesson6::run(server(std::move(listener), trace), trace);
+    lesson6::run(server(std::move(listener)));
   } catch (const lesson6::Stopped&) {
     return 0;  // SIGINT or SIGTERM: every client's task was destroyed, its socket closed
   } catch (const std::exception& error) {

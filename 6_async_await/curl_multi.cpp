@@ -1,4 +1,5 @@
 #include "6_async_await/curl_multi.hpp"
+#include "observer/observer.hpp"
 
 #include <coroutine>
 #include <iostream>
@@ -78,7 +79,7 @@ class CurlMulti::Transfer {
   bool woken_ = false;  // scheduled to resume, and not resumed yet
 };
 
-CurlMulti::CurlMulti(common::Tracer trace) : trace_(trace), multi_(curl_multi_init()) {
+CurlMulti::CurlMulti() : multi_(curl_multi_init()) {
   if (!multi_) throw std::runtime_error("curl_multi_init failed");
   check(curl_multi_setopt(multi_.get(), CURLMOPT_SOCKETFUNCTION, &CurlMulti::on_socket),
         "CURLMOPT_SOCKETFUNCTION");
@@ -125,8 +126,8 @@ int CurlMulti::on_socket(CURL*, curl_socket_t socket, int what, void* self, void
       return 0;
     }
     loop.selector().register_fd(socket, events, [&multi, socket](lesson3::EventMask ready) {
-      multi.trace_("libcurl's fd ", socket, " is ready to ", lesson3::describe(ready),
-                   ": curl_multi_socket_action()");
+      observer::note("libcurl's fd ", socket, " is ready to ", lesson3::describe(ready),
+                     ": curl_multi_socket_action()");
       int happened = 0;
       if ((ready & lesson3::event_read) != 0) happened |= CURL_CSELECT_IN;
       if ((ready & lesson3::event_write) != 0) happened |= CURL_CSELECT_OUT;

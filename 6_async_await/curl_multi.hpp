@@ -22,7 +22,7 @@
 
 #include "6_async_await/runtime/event_loop.hpp"
 #include "6_async_await/runtime/task.hpp"
-#include "common/command_line.hpp"
+#include "observer/observer.hpp"
 
 namespace lesson6 {
 
@@ -54,7 +54,7 @@ class CurlLibrary {
 // narrates what libcurl's sockets wake the loop for.
 class CurlMulti {
  public:
-  explicit CurlMulti(common::Tracer trace = common::Tracer(false));
+  CurlMulti();
   ~CurlMulti();
   CurlMulti(const CurlMulti&) = delete;
   CurlMulti& operator=(const CurlMulti&) = delete;
@@ -73,8 +73,6 @@ class CurlMulti {
   static int on_timer(CURLM* multi, long timeout_ms, void* self);
   void socket_action(curl_socket_t socket, int events);
   void finish_transfers();
-
-  common::Tracer trace_;
   std::unique_ptr<CURLM, MultiCleanup> multi_;
   std::optional<EventLoop::TimerId> timer_;       // libcurl wants one timer, never more
   std::unordered_map<CURL*, Transfer*> waiting_;  // which task waits for which transfer

@@ -32,6 +32,7 @@
 #include "6_async_await/support/downloads.hpp"
 #include "common/command_line.hpp"
 #include "common/stop_signal.hpp"
+#include "observer/observer.hpp"
 
 namespace {
 
@@ -75,18 +76,18 @@ void set_up(CURL* easy, const Options& options, Download& download) {
 // One handle for all of them, so libcurl keeps the connection open from one
 // image to the next. With --timeline, each image is a track, and the thread
 // blocks for each in turn.
-void download_sync(const Options& options, Tally& tally, const common::Tracer& trace) {
+void download_sync(const Options& options, Tally& tally) {
   const lesson6::EasyHandle easy = lesson6::make_easy_handle();
   for (long number = 1; number <= options.count; ++number) {
-    const common::Track image("image", number);
+    const observer::Track image("image", number);
     Download download(options, lesson6::image_name("sync", number, options.count));
-    trace.open(image, download.name());
+    observer::open(image, download.name());
     if (download.has_file()) {
       set_up(easy.get(), options, download);
-      trace.wait("blocking in curl_easy_perform() for image ", number);
+      observer::wait("blocking in curl_easy_perform() for image ", number);
       download.save(easy.get(), curl_easy_perform(easy.get()));  // blocks until it is here
     }
-    trace.close(image, download.failure().value_or("saved"));
+    observer::close(image, download.failure().value_or("saved"));
     tally.add(download);
     if (common::stop_requested()) throw lesson6::Stopped();
   }
@@ -98,17 +99,17 @@ void download_sync(const Options& options, Tally& tally, const common::Tracer& t
 // runs one transfer at a time), and a task that sleeps in perform() until
 // libcurl has the whole image.
 lesson6::Task<void> download_one(lesson6::CurlMulti& multi, const Options& options, long number,
-                                 Tally& tally, const common::Tracer& trace) {
-  const common::Track image("image", number);
+                                 Tally& tally) {
+  const observer::Track image("image", number);
   Download download(options, lesson6::image_name("async", number, options.count));
-  trace.run(image, download.name(), " starts");
+  observer::run(image, download.name(), " starts");
   if (download.has_file()) {
     const lesson6::EasyHandle easy = lesson6::make_easy_handle();
     set_up(easy.get(), options, download);
-    trace.wait(image, "its task sleeps in perform() until libcurl has it");
+    observer::wait(image, "its task sleeps in perform() until libcurl has it");
     download.save(easy.get(), co_await multi.perform(easy.get()));
   }
-  trace.close(image, download.failure().value_or("saved"));
+  observer::close(image, download.failure().value_or("saved"));
   tally.add(download);
 }
 
@@ -116,11 +117,11 @@ lesson6::Task<void> download_one(lesson6::CurlMulti& multi, const Options& optio
 // then await asyncio.gather(*tasks). Here at most --max-parallel run at once.
 // With --timeline, each image is a track from the start: it is queued until a
 // transfer ends and frees a slot.
-lesson6::Task<void> download_async(Options options, Tally& tally, common::Tracer trace) {
-  lesson6::CurlMulti multi(trace);  // inside a task, so the loop outlives it
-  lesson6::trace_queued(trace, options.count);
+lesson6::Task<void> download_async(Options options, Tally& tally) {
+  lesson6::CurlMulti multi;  // inside a task, so the loop outlives it
+  lesson6::trace_queued(options.count);
   co_await lesson6::gather_numbered(options.count, options.max_parallel, [&](long number) {
-    return download_one(multi, options, number, tally, trace);
+    return download_one(multi, options, number, tally);
   });
 }
 
@@ -132,7 +133,6 @@ int main(int argc, char** argv) {
   try {
     const lesson6::CurlLibrary curl;  // before any other libcurl call
     const Options options = lesson6::read_options(argc, argv);
-    const common::Tracer trace(false, options.timeline);  // creates --timeline's file
     lesson6::prepare_to_download(options);
     Tally tally(options.url, options.count);
     bool all_arrived = true;
@@ -141,14 +141,14 @@ int main(int argc, char** argv) {
     if (options.mode != "async") {
       tally.begin("sync");
       const auto start = std::chrono::steady_clock::now();
-      download_sync(options, tally, trace);
+      download_sync(options, tally);
       sync_took = std::chrono::steady_clock::now() - start;
       all_arrived &= tally.end(*sync_took);  // prints "sync: 20 images in 4.12 s"
     }
     if (options.mode != "sync") {
       tally.begin("async");
       const auto start = std::chrono::steady_clock::now();
-      lesson6::run(download_async(options, tally, trace), trace);
+      lesson6::run(download_async(options, tally));
       async_took = std::chrono::steady_clock::now() - start;
       all_arrived &= tally.end(*async_took);
     }

@@ -43,6 +43,7 @@
 #include "common/command_line.hpp"
 #include "common/net.hpp"
 #include "common/stop_signal.hpp"
+#include "observer/observer.hpp"
 
 namespace {
 
@@ -96,7 +97,6 @@ bool is_drawable(PictureSize size) {
 
 struct Server {
   std::chrono::milliseconds latency;
-  common::Tracer trace;
   std::uint32_t images_started = 0;  // numbers the pictures
   std::uint64_t images_served = 0;
   unsigned in_flight = 0;  // image requests between arrival and the last byte of their answer
@@ -143,58 +143,49 @@ lesson6::Task<Next> answer_request(const lesson6::Socket& client, std::string& r
   if (!complete) co_return Next::nothing;  // the client left, or was too slow
   const std::size_t header_size = received.find(end_of_header);
   if (header_size == std::string::npos || header_size > max_header_size) {
-    server.trace.note(fd, "header over ", max_header_size, " bytes, answering 431");
-    co_await send_response(client,
-                           make_response("431 Request Header Fields Too Large", "text/plain",
-                                         "header too large\n", false),
-                           server.trace);
+    observer::note(fd, "header over ", max_header_size, " bytes, answering 431");
+    co_await send_response(client, make_response("431 Request Header Fields Too Large",
+                                                 "text/plain", "header too large\n", false));
     co_return Next::hang_up;
   }
   const std::optional<Request> request = parse_request({received.data(), header_size});
   received.erase(0, header_size + end_of_header.size());
   if (!request) {
-    server.trace.note(fd, "not an HTTP request, answering 400");
+    observer::note(fd, "not an HTTP request, answering 400");
     co_await send_response(
-        client, make_response("400 Bad Request", "text/plain", "malformed request\n", false),
-        server.trace);
+        client, make_response("400 Bad Request", "text/plain", "malformed request\n", false));
     co_return Next::hang_up;
   }
-  server.trace.read(fd, request->method, ' ', request->target);
+  observer::read(fd, request->method, ' ', request->target);
   const Next next = request->keep_alive ? Next::request : Next::hang_up;
 
   if (request->method != "GET") {
-    co_await send_response(
-        client,
-        make_response("405 Method Not Allowed", "text/plain", "only GET is served here\n", false),
-        server.trace);
+    co_await send_response(client, make_response("405 Method Not Allowed", "text/plain",
+                                                 "only GET is served here\n", false));
     co_return Next::hang_up;
   }
   const std::optional<PictureSize> size = picture_size(request->target);
   if (size && !is_drawable(*size)) {
     const std::string limit = std::to_string(max_picture_side);
-    co_await send_response(
-        client,
-        make_response("400 Bad Request", "text/plain",
-                      "a picture is 1 to " + limit + " pixels wide and 1 to " + limit + " high\n",
-                      request->keep_alive),
-        server.trace);
+    co_await send_response(client, make_response("400 Bad Request", "text/plain",
+                                                 "a picture is 1 to " + limit +
+                                                     " pixels wide and 1 to " + limit + " high\n",
+                                                 request->keep_alive));
   } else if (size) {
     const InFlight counted(server);
     const std::uint32_t number = ++server.images_started;
-    server.trace.note(fd, "picture ", number, " in ", server.latency.count(), " ms; ",
-                      server.in_flight, " in flight");
+    observer::note(fd, "picture ", number, " in ", server.latency.count(), " ms; ",
+                   server.in_flight, " in flight");
     // An awaited timer: other clients are served meanwhile. Reading
     // meanwhile is how we notice a client that leaves before its picture.
     if (co_await lesson6::wait_for(until_hang_up(client, received), server.latency)) {
-      server.trace.note(fd, "hung up before its picture");
+      observer::note(fd, "hung up before its picture");
       co_return Next::nothing;
     }
-    server.trace.run(fd, "its ", server.latency.count(), " ms are up: sending picture ", number);
+    observer::run(fd, "its ", server.latency.count(), " ms are up: sending picture ", number);
     co_await send_response(
-        client,
-        make_response("200 OK", "image/bmp", make_bitmap(number, size->width, size->height),
-                      request->keep_alive),
-        server.trace);
+        client, make_response("200 OK", "image/bmp", make_bitmap(number, size->width, size->height),
+                              request->keep_alive));
     ++server.images_served;
   } else if (request->target == "/stats") {
     const std::string stats = "{\"images_served\": " + std::to_string(server.images_served) +
@@ -202,12 +193,10 @@ lesson6::Task<Next> answer_request(const lesson6::Socket& client, std::string& r
                               ", \"max_in_flight\": " + std::to_string(server.max_in_flight) +
                               "}\n";
     co_await send_response(client,
-                           make_response("200 OK", "application/json", stats, request->keep_alive),
-                           server.trace);
+                           make_response("200 OK", "application/json", stats, request->keep_alive));
   } else {
-    co_await send_response(
-        client, make_response("404 Not Found", "text/plain", "no such page\n", request->keep_alive),
-        server.trace);
+    co_await send_response(client, make_response("404 Not Found", "text/plain", "no such page\n",
+                                                 request->keep_alive));
   }
   co_return next;
 }
@@ -225,7 +214,7 @@ lesson6::Task<void> serve_client(lesson6::Socket client, Server& server) {
     if (next == Next::hang_up) co_await hang_up(client);
   } catch (const std::system_error& error) {
     // A reset or a broken pipe: this client is gone, the others carry on.
-    server.trace.note(fd, error.what());
+    observer::note(fd, error.what());
   }
 }
 
@@ -233,7 +222,6 @@ lesson6::Task<void> serve_client(lesson6::Socket client, Server& server) {
 lesson6::Task<void> run_server(lesson6::Socket listener, Server& server) {
   while (true) {
     lesson6::Socket client = co_await lesson6::accept(listener);
-    server.trace.open(client.get(), "connection from ", common::peer_name(client.get()));
     lesson6::spawn(serve_client(std::move(client), server));
   }
 }
@@ -253,15 +241,13 @@ int main(int argc, char** argv) {
                       60'000);
   command_line.parse(argc, argv);
   try {
-    // Creates --timeline's file: a failure must come before "listening on".
-    Server server{std::chrono::milliseconds(latency_ms),
-                  common::Tracer(options.trace, options.timeline)};
+    Server server{std::chrono::milliseconds(latency_ms)};
     // Before "listening on": a SIGTERM from then on must find the handlers.
     common::install_stop_handlers();
     lesson6::Socket listener(common::listen_tcp(options.host, options.port));
     common::set_nonblocking(listener.get());
     common::print_listening(listener.get());
-    lesson6::run(run_server(std::move(listener), server), server.trace);
+    lesson6::run(run_server(std::move(listener), server));
   } catch (const lesson6::Stopped&) {
     return 0;  // Ctrl-C or SIGTERM: every connection's task has been ended
   } catch (const std::exception& error) {

@@ -5,7 +5,10 @@
 #include <algorithm>
 #include <charconv>
 #include <cstdlib>
+#include <exception>
 #include <iostream>
+
+#include "observer/observer.hpp"
 
 namespace common {
 
@@ -64,7 +67,21 @@ void CommandLine::option(std::string_view name, std::string_view help, std::uint
                       }});
 }
 
-void CommandLine::parse(int argc, char** argv) const {
+void CommandLine::add_observer_options() {
+  observable_ = true;
+  flag("--trace", "narrate what the program does, on standard error", narrate_);
+  options_.push_back({"--timeline",
+                      "write what the program did to FILE, for Perfetto's UI or chrome://tracing "
+                      "(about 1 KB per message served)",
+                      "",
+                      [this](std::string_view text) {
+                        timeline_path_ = text;
+                        return !text.empty();
+                      },
+                      true, "FILE"});
+}
+
+void CommandLine::parse(int argc, char** argv) {
   for (int i = 1; i < argc; ++i) {
     const std::string_view word = argv[i];
     if (word == "--help" || word == "-h") {
@@ -84,6 +101,13 @@ void CommandLine::parse(int argc, char** argv) const {
     const std::string_view value = argv[++i];
     if (!match->set(value)) fail("bad value '" + std::string(value) + "' for " + match->name);
   }
+  if (!observable_) return;
+  try {
+    observer::start(narrate_, timeline_path_);
+  } catch (const std::exception& error) {
+    std::cerr << program_ << ": " << error.what() << '\n';
+    std::exit(1);
+  }
 }
 
 void CommandLine::fail(std::string_view message) const {
@@ -94,7 +118,7 @@ void CommandLine::fail(std::string_view message) const {
 void CommandLine::print_usage() const {
   std::cout << "usage: " << program_ << " [options]\n\n" << summary_ << "\n\noptions:\n";
   for (const Option& option : options_) {
-    std::string left = "  " + option.name + (option.takes_value ? " VALUE" : "");
+    std::string left = "  " + option.name + (option.takes_value ? " " + option.value_name : "");
     left.resize(std::max<std::size_t>(left.size() + 2, 24), ' ');
     std::cout << left << option.help;
     if (option.takes_value && !option.default_text.empty()) {
@@ -114,24 +138,7 @@ void add_server_options(CommandLine& command_line, ServerOptions& options) {
                         return inet_pton(AF_INET, std::string(text).c_str(), &address) == 1;
                       });
   command_line.option("--port", "port to listen on; 0 picks a free one", options.port);
-  command_line.flag("--trace", "narrate what the server does, on standard error", options.trace);
-  add_timeline_option(command_line, options.timeline);
-}
-
-void add_timeline_option(CommandLine& command_line, std::string& path) {
-  command_line.option("--timeline",
-                      "write what the loop did to this file, for Perfetto's UI or chrome://tracing",
-                      path, [](std::string_view text) { return !text.empty(); });
-}
-
-Tracer::Tracer(bool narrate, const std::string& timeline_path)
-    : enabled_(narrate || !timeline_path.empty()),
-      narrate_(narrate),
-      timeline_(timeline_path.empty() ? nullptr : std::make_shared<Timeline>(timeline_path)) {}
-
-void Tracer::publish(EventKind kind, Track track, const std::string& narration) const {
-  if (narrate_) std::cerr << "trace: " << narration << '\n';
-  if (timeline_) timeline_->record(kind, track, narration);
+  command_line.add_observer_options();
 }
 
 }  // namespace common

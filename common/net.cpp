@@ -15,6 +15,8 @@
 #include <system_error>
 #include <utility>
 
+#include "observer/observer.hpp"
+
 namespace common {
 
 namespace {
@@ -127,7 +129,10 @@ void set_nonblocking(int fd) {
 std::optional<FileDescriptor> accept_client(int listener) {
   while (true) {
     FileDescriptor client(accept4(listener, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC));
-    if (client) return client;
+    if (client) {
+      observer::open(client.get(), "accepted");
+      return client;
+    }
     if (errno == EINTR) continue;
     if (errno == EAGAIN || errno == EWOULDBLOCK || client_gone(errno)) return std::nullopt;
     if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
@@ -141,19 +146,34 @@ std::optional<FileDescriptor> accept_client(int listener) {
 std::optional<std::size_t> receive_some(int fd, std::span<char> buffer) {
   while (true) {
     const ssize_t received = recv(fd, buffer.data(), buffer.size(), 0);
-    if (received > 0) return static_cast<std::size_t>(received);
-    if (received == 0) return std::nullopt;  // an orderly close
-    if (errno == EAGAIN || errno == EWOULDBLOCK) return 0;
-    if (errno != EINTR) return std::nullopt;  // ECONNRESET and the like
+    if (received > 0) {
+      observer::read(fd, "received ", received, " bytes");
+      return static_cast<std::size_t>(received);
+    }
+    if (received < 0 && errno == EINTR) continue;
+    if (received < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return 0;
+    // 0 is an orderly close; the rest, ECONNRESET and the like.
+    const int error = received == 0 ? 0 : errno;
+    observer::read(fd, error == 0 ? "the peer closed the connection" : std::strerror(error));
+    errno = error;
+    return std::nullopt;
   }
 }
 
 std::optional<std::size_t> send_some(int fd, std::span<const char> bytes) {
   while (true) {
     const ssize_t sent = send(fd, bytes.data(), bytes.size(), 0);
-    if (sent >= 0) return static_cast<std::size_t>(sent);
+    if (sent >= 0) {
+      const auto taken = static_cast<std::size_t>(sent);
+      observer::write(fd, "sent ", taken, " bytes, ", bytes.size() - taken, " still to send");
+      return taken;
+    }
+    if (errno == EINTR) continue;
     if (errno == EAGAIN || errno == EWOULDBLOCK) return 0;
-    if (errno != EINTR) return std::nullopt;
+    const int error = errno;  // EPIPE, ECONNRESET
+    observer::note(fd, "send() failed: ", std::strerror(error));
+    errno = error;
+    return std::nullopt;
   }
 }
 

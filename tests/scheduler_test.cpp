@@ -262,7 +262,7 @@ class SchedulerTest : public testing::TestWithParam<lesson3::Backend> {
 };
 
 TEST_P(SchedulerTest, RunsATaskThatFinishesAtOnceAndDestroysItThen) {
-  Scheduler scheduler(*selector_, common::Tracer(false));
+  Scheduler scheduler(*selector_);
   scheduler.spawn(FinishingTask(log_, "task"));
   stop_.expire_now();
   scheduler.run_until_readable(stop_.fd());
@@ -271,7 +271,7 @@ TEST_P(SchedulerTest, RunsATaskThatFinishesAtOnceAndDestroysItThen) {
 }
 
 TEST_P(SchedulerTest, RunsTasksInTheOrderTheyWereSpawned) {
-  Scheduler scheduler(*selector_, common::Tracer(false));
+  Scheduler scheduler(*selector_);
   for (const char* name : {"first", "second", "third"})
     scheduler.spawn(FinishingTask(log_, name));
   stop_.expire_now();
@@ -281,7 +281,7 @@ TEST_P(SchedulerTest, RunsTasksInTheOrderTheyWereSpawned) {
 }
 
 TEST_P(SchedulerTest, RunsATaskSpawnedByAnotherBeforeItWaitsForSockets) {
-  Scheduler scheduler(*selector_, common::Tracer(false));
+  Scheduler scheduler(*selector_);
   scheduler.spawn(SpawningTask(log_, scheduler));
   // The stop timer has fired already: the child runs only because it joins
   // the pass that is running, before the scheduler looks at any descriptor.
@@ -292,7 +292,7 @@ TEST_P(SchedulerTest, RunsATaskSpawnedByAnotherBeforeItWaitsForSockets) {
 
 TEST_P(SchedulerTest, ResumesAWaitingTaskOnlyOnceItsSocketIsReady) {
   const test_support::SocketPair sockets = test_support::make_socket_pair();
-  Scheduler scheduler(*selector_, common::Tracer(false));
+  Scheduler scheduler(*selector_);
   scheduler.spawn(ReadingTask(log_, sockets.ours.get(), stop_));
   scheduler.spawn(WritingTask(log_, sockets.theirs.get(), "ping"));
   scheduler.run_until_readable(stop_.fd());
@@ -303,7 +303,7 @@ TEST_P(SchedulerTest, ResumesAWaitingTaskOnlyOnceItsSocketIsReady) {
 TEST_P(SchedulerTest, ResumesATaskForWritingAfterItWaitedForReading) {
   const test_support::SocketPair sockets = test_support::make_socket_pair();
   ASSERT_EQ(send(sockets.theirs.get(), "x", 1, 0), 1);
-  Scheduler scheduler(*selector_, common::Tracer(false));
+  Scheduler scheduler(*selector_);
   scheduler.spawn(ReadThenWriteTask(log_, sockets.ours.get(), stop_));
   scheduler.run_until_readable(stop_.fd());
   EXPECT_THAT(log_, ElementsAre("resumed to read", "resumed to write"));
@@ -319,7 +319,7 @@ TEST_P(SchedulerTest, LetsAFirstWaitToWriteThroughAtOnceAndMakesTheNextWaitForTh
     if (send(sockets.ours.get(), block.data(), block.size(), 0) < 0) break;
   }
   ASSERT_EQ(send(sockets.ours.get(), "x", 1, 0), -1) << "the socket did not fill up";
-  Scheduler scheduler(*selector_, common::Tracer(false));
+  Scheduler scheduler(*selector_);
   scheduler.spawn(OneByteWriter(log_, sockets.ours.get(), stop_));
   scheduler.spawn(Drainer(log_, sockets.theirs.get()));
   scheduler.run_until_readable(stop_.fd());
@@ -329,7 +329,7 @@ TEST_P(SchedulerTest, LetsAFirstWaitToWriteThroughAtOnceAndMakesTheNextWaitForTh
 TEST_P(SchedulerTest, DestroysTheTasksStillWaitingWhenItIsDestroyed) {
   const test_support::SocketPair sockets = test_support::make_socket_pair();
   {
-    Scheduler scheduler(*selector_, common::Tracer(false));
+    Scheduler scheduler(*selector_);
     scheduler.spawn(ForeverTask(log_, sockets.ours.get()));
     stop_.expire_now();
     scheduler.run_until_readable(stop_.fd());

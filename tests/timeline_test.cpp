@@ -1,11 +1,20 @@
-// What a Tracer writes to --timeline's file (common/timeline.hpp): the loop's
-// waits and what woke them, a track per connection (or task, or transfer)
-// whose runs and waits alternate, each wait saying what for once the track
-// said so, marks for reads and writes, and valid JSON whatever happens.
+// What the observer writes to --timeline's file (observer/timeline.hpp): the
+// loop's waits and what woke them, a track per connection (or task, or
+// transfer) whose runs and waits alternate, each wait saying what for once
+// the track said so, marks for reads and writes, and valid JSON whatever
+// happens; and the file is complete or absent, never written through a link.
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
 #include <ostream>
 #include <stdexcept>
 #include <string>
@@ -13,7 +22,8 @@
 #include <system_error>
 #include <vector>
 
-#include "common/command_line.hpp"
+#include "common/net.hpp"
+#include "observer/observer.hpp"
 #include "tests/trace_file.hpp"
 
 namespace {
@@ -26,6 +36,23 @@ using test_support::TraceEvent;
 using test_support::TraceFile;
 using testing::ElementsAre;
 using testing::HasSubstr;
+
+// Observes from its construction to its destruction, as a program does from
+// its flags to its exit.
+class Observing {
+ public:
+  Observing(bool narrate, const std::string& timeline_path) {
+    observer::start(narrate, timeline_path);
+  }
+  ~Observing() { observer::stop(); }
+  Observing(const Observing&) = delete;
+  Observing& operator=(const Observing&) = delete;
+};
+
+std::string contents_of(const std::string& path) {
+  std::ifstream file(path);
+  return {std::istreambuf_iterator<char>(file), std::istreambuf_iterator<char>()};
+}
 
 class TimelineTest : public testing::Test {
  protected:
@@ -50,9 +77,9 @@ const TraceEvent& only_mark(const std::vector<TraceEvent>& events, std::string_v
 
 TEST_F(TimelineTest, AWaitLastsUntilTheNextEventWhichIsWhatWokeIt) {
   {
-    const common::Tracer trace(false, path());
-    trace.wait("select(): waiting");
-    trace.run(7, "ready to read, running its callback");
+    const Observing observing(false, path());
+    observer::wait("select(): waiting");
+    observer::run(7, "ready to read, running its callback");
   }
   const TraceFile file = read();
   const std::vector<TraceEvent> loop = file.events_on(file.track("loop"));
@@ -67,21 +94,21 @@ TEST_F(TimelineTest, AWaitLastsUntilTheNextEventWhichIsWhatWokeIt) {
 
 TEST_F(TimelineTest, AConnectionAlternatesBetweenWaitingAndRunningUntilItCloses) {
   {
-    const common::Tracer trace(false, path());
-    trace.open(5, "accepted");
-    trace.wait("select()");
-    trace.run(5, "ready to read");
-    trace.read(5, "received 3 bytes");
-    trace.write(5, "sent them all back");
-    trace.wait("select()");
-    trace.run(5, "ready to read");
-    trace.read(5, "the client has finished sending");
-    trace.close(5, "closing");
+    const Observing observing(false, path());
+    observer::open(5, "accepted");
+    observer::wait("select()");
+    observer::run(5, "ready to read");
+    observer::read(5, "received 3 bytes");
+    observer::write(5, "sent them all back");
+    observer::wait("select()");
+    observer::run(5, "ready to read");
+    observer::read(5, "the client has finished sending");
+    observer::close(5, "closing");
   }
   const TraceFile file = read();
   ASSERT_EQ(file.connection_tracks().size(), 1u);
   const int track = file.connection_tracks()[0];
-  EXPECT_EQ(file.track_names.at(track), "connection 1 (fd 5)");
+  EXPECT_EQ(file.track_names.at(track), "fd 5");  // no socket: no peer to name it after
   const std::vector<TraceEvent> events = file.events_on(track);
   EXPECT_THAT(mark_names(events), ElementsAre("open", "read", "write", "read", "close"));
   const std::vector<TraceEvent> slices = slices_of(events);
@@ -102,14 +129,14 @@ TEST_F(TimelineTest, AConnectionAlternatesBetweenWaitingAndRunningUntilItCloses)
 // first event after a wait until it waits again.
 TEST_F(TimelineTest, AConnectionsEventAfterAWaitStartsItsRun) {
   {
-    const common::Tracer trace(false, path());
-    trace.wait("blocking in accept()");
-    trace.open(4, "accepted");
-    trace.wait("blocking in recv()");
-    trace.read(4, "received 6 bytes");
-    trace.write(4, "sent them back");
-    trace.wait("blocking in recv()");
-    trace.close(4, "closing");
+    const Observing observing(false, path());
+    observer::wait("blocking in accept()");
+    observer::open(4, "accepted");
+    observer::wait("blocking in recv()");
+    observer::read(4, "received 6 bytes");
+    observer::write(4, "sent them back");
+    observer::wait("blocking in recv()");
+    observer::close(4, "closing");
   }
   const TraceFile file = read();
   const int track = file.connection_tracks().at(0);
@@ -127,19 +154,16 @@ TEST_F(TimelineTest, AConnectionsEventAfterAWaitStartsItsRun) {
 
 TEST_F(TimelineTest, EachConnectionHasATrackOfItsOwnWhenItsDescriptorIsReused) {
   {
-    const common::Tracer trace(false, path());
-    trace.open(5, "accepted");
-    trace.close(5, "closing");
-    trace.open(5, "accepted");
-    trace.read(5, "received 1 bytes");
-    trace.open(5, "accepted");  // a program that forgot close(): the old one ends here
+    const Observing observing(false, path());
+    observer::open(5, "accepted");
+    observer::close(5, "closing");
+    observer::open(5, "accepted");
+    observer::read(5, "received 1 bytes");
+    observer::open(5, "accepted");  // a program that forgot close(): the old one ends here
   }
   const TraceFile file = read();
   const std::vector<int> tracks = file.connection_tracks();
   ASSERT_EQ(tracks.size(), 3u);
-  EXPECT_EQ(file.track_names.at(tracks[0]), "connection 1 (fd 5)");
-  EXPECT_EQ(file.track_names.at(tracks[1]), "connection 2 (fd 5)");
-  EXPECT_EQ(file.track_names.at(tracks[2]), "connection 3 (fd 5)");
   EXPECT_THAT(mark_names(file.events_on(tracks[0])), ElementsAre("open", "close"));
   EXPECT_THAT(mark_names(file.events_on(tracks[1])), ElementsAre("open", "read"));
   EXPECT_THAT(mark_names(file.events_on(tracks[2])), ElementsAre("open"));
@@ -147,11 +171,11 @@ TEST_F(TimelineTest, EachConnectionHasATrackOfItsOwnWhenItsDescriptorIsReused) {
 
 TEST_F(TimelineTest, EventsOfOtherDescriptorsAndNotesOfTheLoopAreTheLoops) {
   {
-    const common::Tracer trace(false, path());
-    trace.open(5, "accepted");
-    trace.run(5, "ready to read");
-    trace.note(3, "the listener rests");  // 3 is no connection
-    trace("stopping: closing every connection");
+    const Observing observing(false, path());
+    observer::open(5, "accepted");
+    observer::run(5, "ready to read");
+    observer::note(3, "the listener rests");  // 3 is no connection
+    observer::note("stopping: closing every connection");
   }
   const TraceFile file = read();
   const std::vector<TraceEvent> loop = file.events_on(file.track("loop"));
@@ -165,16 +189,13 @@ TEST_F(TimelineTest, EventsOfOtherDescriptorsAndNotesOfTheLoopAreTheLoops) {
   EXPECT_NEAR(run.end_us(), loop[0].start_us, nanosecond);
 }
 
-TEST_F(TimelineTest, WhatIsStillGoingOnEndsWhenTheLastCopyOfTheTracerGoes) {
+TEST_F(TimelineTest, WhatIsStillGoingOnEndsWhenObservingStops) {
   {
-    const common::Tracer trace(false, path());
-    {
-      const common::Tracer copy = trace;
-      copy.open(5, "accepted");
-    }
-    trace.run(5, "ready to read");
-    trace.open(6, "accepted");
-    trace.wait("select()");
+    const Observing observing(false, path());
+    observer::open(5, "accepted");
+    observer::run(5, "ready to read");
+    observer::open(6, "accepted");
+    observer::wait("select()");
   }
   const TraceFile file = read();
   ASSERT_EQ(file.connection_tracks().size(), 2u);
@@ -191,17 +212,17 @@ TEST_F(TimelineTest, WhatIsStillGoingOnEndsWhenTheLastCopyOfTheTracerGoes) {
 // Lessons 4 and 5: a task runs, then yields what it waits for.
 TEST_F(TimelineTest, AConnectionsWaitLastsFromItsOwnWaitUntilItRunsAgainAndSaysWhatFor) {
   {
-    const common::Tracer trace(false, path());
-    trace.open(5, "accepted");
-    trace.run(5, "running task 2");
-    trace.read(5, "received 3 bytes");
-    trace.wait(5, "task 2 waits to write");
-    trace.run(5, "running task 2");
-    trace.write(5, "sent 3 bytes back");
-    trace.wait(5, "task 2 waits to read");
-    trace.wait("select()");
-    trace("fd 5 is ready to read: task 2 can run");
-    trace.close(5, "task 2 finished");
+    const Observing observing(false, path());
+    observer::open(5, "accepted");
+    observer::run(5, "running task 2");
+    observer::read(5, "received 3 bytes");
+    observer::wait(5, "task 2 waits to write");
+    observer::run(5, "running task 2");
+    observer::write(5, "sent 3 bytes back");
+    observer::wait(5, "task 2 waits to read");
+    observer::wait("select()");
+    observer::note("fd 5 is ready to read: task 2 can run");
+    observer::close(5, "task 2 finished");
   }
   const TraceFile file = read();
   const std::vector<TraceEvent> events = file.events_on(file.connection_tracks().at(0));
@@ -223,11 +244,11 @@ TEST_F(TimelineTest, AConnectionsWaitLastsFromItsOwnWaitUntilItRunsAgainAndSaysW
 
 TEST_F(TimelineTest, AConnectionThatWaitsAgainBeforeItRunsWaitedForTheFirstThingUntilThen) {
   {
-    const common::Tracer trace(false, path());
-    trace.open(5, "accepted");
-    trace.wait(5, "waits to read");
-    trace.wait(5, "waits to write");
-    trace.close(5, "closing");
+    const Observing observing(false, path());
+    observer::open(5, "accepted");
+    observer::wait(5, "waits to read");
+    observer::wait(5, "waits to write");
+    observer::close(5, "closing");
   }
   const TraceFile file = read();
   const std::vector<TraceEvent> slices = slices_of(file.events_on(file.connection_tracks().at(0)));
@@ -241,10 +262,10 @@ TEST_F(TimelineTest, AConnectionThatWaitsAgainBeforeItRunsWaitedForTheFirstThing
 // not waited yet has none (-1).
 TEST_F(TimelineTest, AWaitOfADescriptorThatIsNoConnectionIsAMarkOfTheLoopThatDoesNotBlockIt) {
   {
-    const common::Tracer trace(false, path());
-    trace.run(-1, "running task 1");
-    trace.wait(3, "task 1 waits to read");
-    trace.wait("select()");
+    const Observing observing(false, path());
+    observer::run(-1, "running task 1");
+    observer::wait(3, "task 1 waits to read");
+    observer::wait("select()");
   }
   const TraceFile file = read();
   EXPECT_TRUE(file.connection_tracks().empty());
@@ -264,18 +285,15 @@ TEST_F(TimelineTest, AWaitOfADescriptorThatIsNoConnectionIsAMarkOfTheLoopThatDoe
 // Lesson 6's tasks and transfers: tracks with a noun and a number of their own.
 TEST_F(TimelineTest, TracksOfWhatIsNoConnectionAreNamedByTheirNounAndNumber) {
   {
-    const common::Tracer trace(false, path());
-    trace.open(common::Track("task", 1), "print_numbers starts");
-    trace.open(common::Track("task", 2), "print_seconds starts");
-    trace.open(5, "accepted");
-    trace.open(common::Track("image", 7), "GET /320/240");
-    trace.run(common::Track("task", 1), "its timer is due");
+    const Observing observing(false, path());
+    observer::open(observer::Track("task", 1), "print_numbers starts");
+    observer::open(observer::Track("task", 2), "print_seconds starts");
+    observer::open(5, "accepted");
+    observer::open(observer::Track("image", 7), "GET /320/240");
+    observer::run(observer::Track("task", 1), "its timer is due");
   }
   const TraceFile file = read();
-  const std::vector<int> connections = file.connection_tracks();
-  ASSERT_EQ(connections.size(), 1u);
-  // Only connections count in "connection N".
-  EXPECT_EQ(file.track_names.at(connections[0]), "connection 1 (fd 5)");
+  ASSERT_EQ(file.connection_tracks().size(), 1u);
   const std::vector<TraceEvent> task = file.events_on(file.track("task 1"));
   EXPECT_EQ(only_mark(task, "open").narration, "task 1: print_numbers starts");
   EXPECT_EQ(slices_of(task).at(1).narration, "task 1: its timer is due");
@@ -286,15 +304,14 @@ TEST_F(TimelineTest, TracksOfWhatIsNoConnectionAreNamedByTheirNounAndNumber) {
 
 TEST_F(TimelineTest, ATrackOfANounAndADescriptorOfTheSameNumberAreTwoTracks) {
   {
-    const common::Tracer trace(false, path());
-    trace.open(common::Track("task", 5), "starts");
-    trace.open(5, "accepted");
-    trace.read(5, "received 2 bytes");
-    trace.note(common::Track("task", 5), "sleeps");
+    const Observing observing(false, path());
+    observer::open(observer::Track("task", 5), "starts");
+    observer::open(5, "accepted");
+    observer::read(5, "received 2 bytes");
+    observer::note(observer::Track("task", 5), "sleeps");
   }
   const TraceFile file = read();
-  EXPECT_THAT(mark_names(file.events_on(file.track("connection 1 (fd 5)"))),
-              ElementsAre("open", "read"));
+  EXPECT_THAT(mark_names(file.events_on(file.track("fd 5"))), ElementsAre("open", "read"));
   EXPECT_THAT(mark_names(file.events_on(file.track("task 5"))), ElementsAre("open", "note"));
 }
 
@@ -302,13 +319,13 @@ TEST_F(TimelineTest, ATrackOfANounAndADescriptorOfTheSameNumberAreTwoTracks) {
 // for its turn, which comes when the one before it is done.
 TEST_F(TimelineTest, TransfersServedOneAfterAnotherWaitOnTheirOwnTracksForTheirTurn) {
   {
-    const common::Tracer trace(false, path());
+    const Observing observing(false, path());
     for (int image = 1; image <= 3; ++image)
-      trace.open(common::Track("image", image), "queued");
+      observer::open(observer::Track("image", image), "queued");
     for (int image = 1; image <= 3; ++image) {
-      trace.run(common::Track("image", image), "downloading");
-      trace.read(common::Track("image", image), "received 100 bytes");
-      trace.close(common::Track("image", image), "saved");
+      observer::run(observer::Track("image", image), "downloading");
+      observer::read(observer::Track("image", image), "received 100 bytes");
+      observer::close(observer::Track("image", image), "saved");
     }
   }
   const TraceFile file = read();
@@ -327,8 +344,8 @@ TEST_F(TimelineTest, TransfersServedOneAfterAnotherWaitOnTheirOwnTracksForTheirT
 TEST_F(TimelineTest, NarrationThatIsNotPlainTextStaysValidJson) {
   using namespace std::literals;
   {
-    const common::Tracer trace(false, path());
-    trace("\"quoted\" \\ tab\t newline\n nul"sv, "\0"sv, " byte \xff");
+    const Observing observing(false, path());
+    observer::note("\"quoted\" \\ tab\t newline\n nul"sv, "\0"sv, " byte \xff");
   }
   EXPECT_EQ(read().events.at(0).narration,
             "\"quoted\" \\ tab\t newline\n nul"s + '\0' + " byte \u00ff");
@@ -337,7 +354,7 @@ TEST_F(TimelineTest, NarrationThatIsNotPlainTextStaysValidJson) {
 TEST_F(TimelineTest, AFileThatCannotBeCreatedIsASystemErrorNamingIt) {
   const std::string in_no_folder = testing::TempDir() + "no such folder/timeline.json";
   try {
-    const common::Tracer trace(false, in_no_folder);
+    const Observing observing(false, in_no_folder);
     ADD_FAILURE() << "no exception";
   } catch (const std::system_error& error) {
     EXPECT_THAT(error.what(), HasSubstr(in_no_folder));
@@ -348,10 +365,10 @@ TEST_F(TimelineTest, AFileThatCannotBeCreatedIsASystemErrorNamingIt) {
 TEST_F(TimelineTest, NarrationAndTimelineSayTheSameWords) {
   testing::internal::CaptureStderr();
   {
-    const common::Tracer trace(true, path());
-    trace.read(5, "received ", 3, " bytes");
-    trace.read(common::Track("image", 7), "received ", 4, " bytes");
-    trace("stopping");
+    const Observing observing(true, path());
+    observer::read(5, "received ", 3, " bytes");
+    observer::read(observer::Track("image", 7), "received ", 4, " bytes");
+    observer::note("stopping");
   }
   EXPECT_EQ(testing::internal::GetCapturedStderr(),
             "trace: fd 5: received 3 bytes\ntrace: image 7: received 4 bytes\ntrace: stopping\n");
@@ -372,18 +389,90 @@ std::ostream& operator<<(std::ostream& out, const CountedPart& part) {
   return out << "part";
 }
 
-TEST_F(TimelineTest, ATracerWithNeitherOutputFormatsNothing) {
+TEST_F(TimelineTest, WhatIsNotObservedIsNotFormatted) {
   int written = 0;
-  const common::Tracer off(false);
-  off.read(5, CountedPart{written});
-  off.wait(CountedPart{written});
-  off.wait(5, CountedPart{written});
-  off.run(common::Track("task", 2), CountedPart{written});
-  off(CountedPart{written});
+  observer::read(5, CountedPart{written});
+  observer::wait(CountedPart{written});
+  observer::wait(5, CountedPart{written});
+  observer::run(observer::Track("task", 2), CountedPart{written});
+  observer::note(CountedPart{written});
   EXPECT_EQ(written, 0);
-  const common::Tracer timeline_only(false, path());
-  timeline_only.read(5, CountedPart{written});
+  const Observing timeline_only(false, path());
+  observer::read(5, CountedPart{written});
   EXPECT_EQ(written, 1);
+}
+
+TEST_F(TimelineTest, AConnectionsTrackIsNamedAfterItsPeer) {
+  const common::FileDescriptor listener = common::listen_tcp("127.0.0.1", 0);
+  sockaddr_in address{};
+  socklen_t length = sizeof address;
+  ASSERT_EQ(getsockname(listener.get(), reinterpret_cast<sockaddr*>(&address), &length), 0);
+  const common::FileDescriptor client(socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  ASSERT_EQ(connect(client.get(), reinterpret_cast<sockaddr*>(&address), length), 0);
+  const common::FileDescriptor served(accept4(listener.get(), nullptr, nullptr, SOCK_CLOEXEC));
+  ASSERT_TRUE(served);
+  {
+    const Observing observing(false, path());
+    observer::open(served.get(), "accepted");
+  }
+  const TraceFile file = read();
+  ASSERT_EQ(file.connection_tracks().size(), 1u);
+  EXPECT_EQ(file.track_names.at(file.connection_tracks()[0]),
+            common::local_name(client.get()) + " (fd " + std::to_string(served.get()) + ")");
+}
+
+TEST_F(TimelineTest, NarrationShowsControlBytesInsteadOfSendingThemToTheTerminal) {
+  testing::internal::CaptureStderr();
+  {
+    const Observing observing(true, "");
+    observer::read(5, "GET /\x1b]0;TITLE\x07\x1b[2J");
+  }
+  EXPECT_EQ(testing::internal::GetCapturedStderr(),
+            "trace: fd 5: GET /\\x1b]0;TITLE\\x07\\x1b[2J\n");
+}
+
+TEST_F(TimelineTest, AnExistingFileStaysAsItWasUntilTheTimelineIsFinished) {
+  { std::ofstream(path()) << "the last run's timeline"; }
+  {
+    const Observing observing(false, path());
+    observer::note("something happened");
+    EXPECT_EQ(contents_of(path()), "the last run's timeline");
+  }
+  EXPECT_NO_THROW(read());
+}
+
+TEST_F(TimelineTest, ATimelineInWhichNothingHappenedReplacesNothing) {
+  { std::ofstream(path()) << "the last run's timeline"; }
+  { const Observing observing(false, path()); }
+  EXPECT_EQ(contents_of(path()), "the last run's timeline");
+  // Nor does it leave its hidden file behind.
+  const std::filesystem::path folder = std::filesystem::path(path()).parent_path();
+  for (const auto& entry : std::filesystem::directory_iterator(folder)) {
+    EXPECT_EQ(entry.path().filename().string().find(
+                  "." + std::filesystem::path(path()).filename().string() + "."),
+              std::string::npos)
+        << entry.path();
+  }
+}
+
+TEST_F(TimelineTest, ASymbolicLinkIsRefusedAndWhatItNamesIsLeftAlone) {
+  const std::string target = path() + ".target";
+  { std::ofstream(target) << "precious"; }
+  ASSERT_EQ(symlink(target.c_str(), path().c_str()), 0);
+  try {
+    const Observing observing(false, path());
+    ADD_FAILURE() << "no exception";
+  } catch (const std::system_error& error) {
+    EXPECT_THAT(error.what(), HasSubstr("symbolic link"));
+  }
+  EXPECT_EQ(contents_of(target), "precious");
+  std::filesystem::remove(target);
+}
+
+TEST_F(TimelineTest, APipeOrADeviceIsRefusedAtOnceWithoutBlocking) {
+  ASSERT_EQ(mkfifo(path().c_str(), 0600), 0);  // no reader: opening it would block
+  EXPECT_THROW(Observing(false, path()), std::system_error);
+  EXPECT_THROW(Observing(false, "/dev/full"), std::system_error);
 }
 
 }  // namespace

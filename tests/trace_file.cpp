@@ -24,7 +24,9 @@ int TraceFile::track(std::string_view name) const {
 std::vector<int> TraceFile::connection_tracks() const {
   std::vector<int> tracks;
   for (const auto& [id, name] : track_names) {
-    if (name.starts_with("connection ")) tracks.push_back(id);
+    // "fd 5", or "127.0.0.1:48746 (fd 8)": named after a descriptor.
+    if (name.starts_with("fd ") || (name.ends_with(")") && name.find(" (fd ") != std::string::npos))
+      tracks.push_back(id);
   }
   return tracks;
 }

@@ -30,13 +30,14 @@ struct TraceFile {
 
   // The track named exactly `name`; throws std::runtime_error if there is none.
   int track(std::string_view name) const;
-  // The tracks whose names start with "connection ", in the file's numbering.
+  // The connections' tracks, named after a descriptor ("fd 5") or after a
+  // peer and its descriptor ("127.0.0.1:48746 (fd 8)"), in the file's numbering.
   std::vector<int> connection_tracks() const;
   std::vector<TraceEvent> events_on(int track) const;
 };
 
 // Throws std::runtime_error if the file is missing, is not valid JSON, or
-// is not the Trace Event Format that common::Timeline writes.
+// is not the Trace Event Format that observer::Timeline writes.
 TraceFile read_trace_file(const std::string& path);
 
 // Timestamps are microseconds with three decimals: two sums of them may

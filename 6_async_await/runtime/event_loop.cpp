@@ -5,6 +5,7 @@
 
 #include "6_async_await/runtime/io.hpp"
 #include "common/stop_signal.hpp"
+#include "observer/observer.hpp"
 
 namespace lesson6 {
 
@@ -45,8 +46,7 @@ Detached supervise(Task<void> task, [[maybe_unused]] std::list<std::coroutine_ha
 
 }  // namespace
 
-EventLoop::EventLoop(common::Tracer trace)
-    : trace_(trace), selector_(lesson3::make_selector(lesson3::Backend::epoll)) {
+EventLoop::EventLoop() : selector_(lesson3::make_selector(lesson3::Backend::epoll)) {
   if (this_thread_loop_ != nullptr) throw std::logic_error("an event loop is already running");
   common::install_stop_handlers();  // the self-pipe turns readable at SIGINT or SIGTERM
   selector_->register_fd(common::stop_fd(), event_read, [this](EventMask) { stopping_ = true; });
@@ -72,10 +72,10 @@ void EventLoop::wait(int fd, EventMask event, IoWaiter& waiter) {
   slot(fd, event) = &waiter;
   // Data already there brings no edge: on_edge() reads it next turn, resuming at once.
   if (event == event_read && sockets_[fd].readable) {
-    trace_.wait(fd, "may hold more: its task reads it next turn");
+    observer::wait(fd, "may hold more: its task reads it next turn");
     return may_hold_data_.push_back(fd);
   }
-  trace_.wait(fd, "a task waits until it is", event == event_read ? " readable" : " writable");
+  observer::wait(fd, "a task waits until it is", event == event_read ? " readable" : " writable");
 }
 
 // Each waiter makes its call (a read notes whether it emptied the socket) and
@@ -90,7 +90,8 @@ void EventLoop::on_edge(int fd, EventMask ready) {
     if (event == event_read && !sockets_[fd].peer_closed)
       sockets_[fd].readable = result == IoWaiter::Attempt::done;
     if (result == IoWaiter::Attempt::would_block) continue;
-    trace_.run(fd, event == event_read ? "ready to read" : "ready to write", ": resuming its task");
+    observer::run(fd, event == event_read ? "ready to read" : "ready to write",
+                  ": resuming its task");
     slot(fd, event) = nullptr;
     waiter->awaiting.resume();
   }
@@ -103,7 +104,7 @@ void EventLoop::stop_waiting(int fd, EventMask event, const IoWaiter& waiter) no
 
 void EventLoop::forget(int fd) noexcept {
   if (fd >= std::ssize(sockets_) || !sockets_[fd].registered) return;
-  trace_.close(fd, "closing");
+  observer::close(fd, "closing");
   selector_->unregister(fd);
   sockets_[fd] = {};
 }
@@ -117,7 +118,7 @@ EventLoop::TimerId EventLoop::call_later(std::chrono::milliseconds delay,
 
 void EventLoop::spawn(Task<void> task) {
   supervise(std::move(task), spawned_);  // its frame is the list's last
-  trace_("spawned a task; it starts next turn");
+  observer::note("spawned a task; it starts next turn");
   schedule(spawned_.back());
 }
 
@@ -129,16 +130,16 @@ bool EventLoop::run_once() {
     // Rounded up: waking a little early would only spin until the deadline.
     const Clock::duration left = timers_.begin()->first.deadline - Clock::now();
     timeout = std::chrono::ceil<std::chrono::milliseconds>(std::max(left, Clock::duration(0)));
-    trace_.wait("epoll_wait(): at most ", timeout->count(), " ms, until the next timer");
+    observer::wait("epoll_wait(): at most ", timeout->count(), " ms, until the next timer");
   } else {
-    trace_.wait("epoll_wait(): no timer pending");
+    observer::wait("epoll_wait(): no timer pending");
   }
   const std::span<const lesson3::ReadyEvent> ready = selector_->select(timeout);
   now_.reset();  // time passed while we waited
   for (const lesson3::ReadyEvent& event : ready)
     selector_->dispatch(event);
   if (stopping_) {
-    trace_("stop signal: destroying every task");
+    observer::note("stop signal: destroying every task");
     return false;
   }
   for (const int fd : std::exchange(may_hold_data_, {}))
@@ -162,7 +163,7 @@ void EventLoop::run_due_timers() {
     // Out of the table before it runs: it may set or cancel timers itself.
     const std::function<void()> callback = std::move(timers_.begin()->second);
     timers_.erase(timers_.begin());
-    trace_("a timer is due: running it");
+    observer::note("a timer is due: running it");
     callback();
   }
   now_ = now;
@@ -172,7 +173,7 @@ void EventLoop::run_due_timers() {
 // and timers: what these schedule waits for the next turn, so I/O is never starved.
 void EventLoop::run_scheduled() {
   const std::size_t count = scheduled_.size();
-  trace_("resuming ", count, " scheduled coroutine(s)");
+  observer::note("resuming ", count, " scheduled coroutine(s)");
   for (std::size_t i = 0; i < count; ++i)
     if (const std::coroutine_handle<> coroutine = scheduled_[i]) coroutine.resume();
   scheduled_.erase(scheduled_.begin(), scheduled_.begin() + static_cast<std::ptrdiff_t>(count));

@@ -16,7 +16,7 @@
 
 #include "3_async_with_callbacks/selector.hpp"
 #include "6_async_await/runtime/task.hpp"  // and what it includes: <coroutine>, <vector>...
-#include "common/command_line.hpp"
+#include "observer/observer.hpp"
 
 namespace lesson6 {
 
@@ -33,7 +33,7 @@ class EventLoop {
     auto operator<=>(const TimerId&) const = default;
   };
 
-  explicit EventLoop(common::Tracer trace = common::Tracer(false));  // the thread's till destroyed
+  EventLoop();  // the thread's till destroyed
   ~EventLoop();
   static EventLoop* running() noexcept { return this_thread_loop_; }  // null without one
   static EventLoop& current() {  // throws std::logic_error without one
@@ -82,7 +82,6 @@ class EventLoop {
   void run_scheduled();
 
   static inline thread_local EventLoop* this_thread_loop_ = nullptr;
-  common::Tracer trace_;
   std::unique_ptr<lesson3::Selector> selector_;
   bool stopping_ = false;
   std::vector<SocketState> sockets_;  // by descriptor
@@ -130,8 +129,8 @@ inline Sleep sleep(std::chrono::milliseconds duration) {
 // returns its value or rethrows its exception. At SIGINT or SIGTERM it
 // throws Stopped. Either way every task left is destroyed, spawned ones first.
 template <typename T>
-T run(Task<T> main, common::Tracer trace = common::Tracer(false)) {
-  EventLoop loop(trace);
+T run(Task<T> main) {
+  EventLoop loop;
   Task<T> task = std::move(main);  // goes before the loop, with all it awaits
   task.start();
   try {

@@ -16,6 +16,7 @@
 #include "6_async_await/runtime/task.hpp"
 #include "common/command_line.hpp"
 #include "common/stop_signal.hpp"
+#include "observer/observer.hpp"
 
 namespace lesson6 {
 
@@ -76,10 +77,10 @@ void prepare_to_download(const Options& options) {
   std::filesystem::create_directories(options.out);
 }
 
-void trace_queued(const common::Tracer& trace, long count) {
+void trace_queued(long count) {
   for (long number = 1; number <= count; ++number) {
-    trace.open(common::Track("image", number), "queued");
-    trace.wait(common::Track("image", number), "queued until its task starts");
+    observer::open(observer::Track("image", number), "queued");
+    observer::wait(observer::Track("image", number), "queued until its task starts");
   }
 }
 
@@ -99,7 +100,7 @@ Options read_options(int argc, char** argv) {
                       options.timeout_ms, 0, 3'600'000);
   command_line.option("--max-bytes", "give up on an image of more bytes than this",
                       options.max_bytes, 1, 10'000'000'000);
-  common::add_timeline_option(command_line, options.timeline);
+  command_line.add_observer_options();
   command_line.parse(argc, argv);
   if (options.mode != "sync" && options.mode != "async" && options.mode != "both") {
     command_line.fail("bad value '" + options.mode + "' for --mode: sync, async or both");

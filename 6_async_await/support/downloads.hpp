@@ -30,7 +30,6 @@ struct Options {
   long max_parallel = 0;        // 0: every image at once
   long timeout_ms = 30'000;     // 0: never give up
   long max_bytes = 50'000'000;  // far more than any picture of 320 x 240 needs
-  std::string timeline;         // empty: none
 };
 
 // The flags image_downloader was given. --help prints the usage and exits 0;
@@ -49,7 +48,7 @@ void prepare_to_download(const Options& options);
 
 // With --timeline: a track for each image, "queued" until its task starts
 // (at once, or once --max-parallel lets it).
-void trace_queued(const common::Tracer& trace, long count);
+void trace_queued(long count);
 
 // "sync-01": numbered from 1, as wide as the count needs, so that names sort.
 std::string image_name(std::string_view mode, long number, long count);

@@ -1,4 +1,5 @@
 #include "6_async_await/support/http.hpp"
+#include "observer/observer.hpp"
 
 #include <sys/socket.h>
 
@@ -103,11 +104,11 @@ Task<bool> receive_header(const Socket& client, std::string& received) {
   co_return true;
 }
 
-Task<void> send_response(const Socket& client, std::string response, const common::Tracer& trace) {
+Task<void> send_response(const Socket& client, std::string response) {
   const Deadline deadline(client, write_time_limit);
   co_await write_all(client, response);
   const std::string_view status_line = std::string_view(response).substr(0, response.find('\r'));
-  trace.write(client.get(), "sent ", status_line, ", ", response.size(), " bytes");
+  observer::write(client.get(), "sent ", status_line, ", ", response.size(), " bytes");
 }
 
 Task<void> hang_up(const Socket& client) {

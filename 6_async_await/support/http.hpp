@@ -10,7 +10,7 @@
 #include <string_view>
 
 #include "6_async_await/runtime/runtime.hpp"
-#include "common/command_line.hpp"
+#include "observer/observer.hpp"
 
 namespace lesson6 {
 
@@ -53,7 +53,7 @@ class Deadline {
 Task<bool> receive_header(const Socket& client, std::string& received);
 
 // Writes the whole answer within write_time_limit, and traces its status line.
-Task<void> send_response(const Socket& client, std::string response, const common::Tracer& trace);
+Task<void> send_response(const Socket& client, std::string response);
 
 // Closing a socket with unread input resets the connection, and the reset can
 // destroy our last answer before the client reads it. So: say we are done

@@ -1,12 +1,21 @@
-#include "common/timeline.hpp"
+#include "observer/timeline.hpp"
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <cerrno>
 #include <cinttypes>
+#include <cstdint>
 #include <cstdio>
-#include <iostream>
+#include <cstdlib>
 #include <system_error>
+#include <utility>
 
-namespace common {
+namespace observer {
 
 namespace {
 
@@ -14,7 +23,7 @@ namespace {
 // that a viewer lists the loop first; the other tracks get tids 2, 3...
 constexpr int loop_tid = 1;
 
-// "fd 8", "task 2": what names an open track, and what the Tracer writes
+// "fd 8", "task 2": what names an open track, and what the observer writes
 // before the narration of its events. Empty for the loop.
 std::string key_of(Track track) {
   if (track.number < 0) return {};
@@ -74,36 +83,71 @@ std::string event_head(std::string_view name, std::string_view phase, int tid) {
 }  // namespace
 
 Timeline::Timeline(const std::string& path)
-    : path_(path),
-      file_(path, std::ios::out | std::ios::trunc),
-      start_(Clock::now()),
-      next_tid_(loop_tid + 1) {
-  if (!file_) {
-    throw std::system_error(errno, std::generic_category(),
-                            "cannot write the timeline to '" + path + "'");
+    : path_(path), start_(Clock::now()), next_tid_(loop_tid + 1) {
+  const auto refuse = [&path](int error, const std::string& why) {
+    return std::system_error(error, std::generic_category(),
+                             "cannot write the timeline to '" + path + "'" + why);
+  };
+  // lstat(), not stat(): a link is refused, not followed to what it names.
+  struct stat existing {};
+  if (::lstat(path.c_str(), &existing) == 0 && !S_ISREG(existing.st_mode)) {
+    throw refuse(EINVAL, S_ISLNK(existing.st_mode) ? ": it is a symbolic link"
+                                                   : ": it is not a regular file");
   }
-  file_ << "{\"displayTimeUnit\":\"ms\",\"traceEvents\":[\n";
+  const std::size_t slash = path.rfind('/');
+  const std::string folder = slash == std::string::npos ? "" : path.substr(0, slash + 1);
+  const std::string name = slash == std::string::npos ? path : path.substr(slash + 1);
+  std::string hidden = folder + "." + name + ".XXXXXX";
+  const int fd = ::mkostemp(hidden.data(), O_CLOEXEC);  // a new file: no link to follow
+  if (fd < 0) throw refuse(errno, "");
+  ::fchmod(fd, 0644);  // mkostemp() makes it 0600, as for a secret
+  hidden_path_ = hidden;
+  file_ = ::fdopen(fd, "w");
+  if (file_ == nullptr) {
+    const int error = errno;
+    ::close(fd);
+    ::unlink(hidden_path_.c_str());
+    throw refuse(error, "");
+  }
+  std::fputs("{\"displayTimeUnit\":\"ms\",\"traceEvents\":[\n", file_);
   write_metadata("process_name", loop_tid, program_invocation_short_name);
   write_metadata("thread_name", loop_tid, "loop");
+  // A full disk (or /dev/full's folder) says so now, not at the end.
+  if (std::fflush(file_) != 0) {
+    const int error = errno;
+    std::fclose(std::exchange(file_, nullptr));
+    ::unlink(hidden_path_.c_str());
+    throw refuse(error, "");
+  }
 }
 
 Timeline::~Timeline() {
+  if (file_ == nullptr) return;
+  std::fclose(file_);
+  ::unlink(hidden_path_.c_str());
+}
+
+int Timeline::finish() {
+  if (file_ == nullptr) return error_;
   const Clock::time_point now = Clock::now();
   finish_activity(now);
   while (!open_tracks_.empty()) {
     const std::string key = open_tracks_.begin()->first;
     close_track(key, now);
   }
-  file_ << "\n]}\n";
-  file_.close();
-  if (!file_) {
-    std::cerr << program_invocation_short_name << ": the timeline in '" << path_
-              << "' could not be written in full\n";
+  std::fputs("\n]}\n", file_);
+  if (std::fflush(file_) != 0 && error_ == 0) error_ = errno;
+  if (std::fclose(std::exchange(file_, nullptr)) != 0 && error_ == 0) error_ = errno;
+  if (error_ == 0 && anything_happened_ && std::rename(hidden_path_.c_str(), path_.c_str()) != 0) {
+    error_ = errno;
   }
+  if (error_ != 0 || !anything_happened_) ::unlink(hidden_path_.c_str());
+  return error_;
 }
 
 void Timeline::record(EventKind kind, Track track, std::string_view narration) {
   const Clock::time_point now = Clock::now();
+  anything_happened_ = true;
   const std::string key = key_of(track);
   const bool loop_waits = kind == EventKind::wait && key.empty();
   // Whatever happens after a wait of the loop is what ended it (another wait
@@ -155,12 +199,20 @@ void Timeline::record(EventKind kind, Track track, std::string_view narration) {
 void Timeline::open_track(const std::string& key, Track track, Clock::time_point now) {
   const int tid = next_tid_++;
   open_tracks_.emplace(key, OpenTrack{tid, now, {}});
-  // Connections are numbered among themselves, as a descriptor's number
-  // does not tell one from the next; anything else has a number of its own.
+  // A connection is named after its peer, "127.0.0.1:48746 (fd 8)", as a
+  // descriptor's number does not tell one connection from the next; anything
+  // else by its noun and number, as is a descriptor that has no peer.
   std::string name = key;
   if (std::string_view(track.noun) == "fd") {
-    name = "connection " + std::to_string(++connections_opened_) + " (fd " +
-           std::to_string(track.number) + ")";
+    sockaddr_in peer{};
+    socklen_t length = sizeof peer;
+    char address[INET_ADDRSTRLEN] = {};
+    if (::getpeername(static_cast<int>(track.number), reinterpret_cast<sockaddr*>(&peer),
+                      &length) == 0 &&
+        peer.sin_family == AF_INET &&
+        ::inet_ntop(AF_INET, &peer.sin_addr, address, sizeof address)) {
+      name = std::string(address) + ":" + std::to_string(ntohs(peer.sin_port)) + " (" + key + ")";
+    }
   }
   write_metadata("thread_name", tid, name);
 }
@@ -258,9 +310,10 @@ void Timeline::write_mark(EventKind kind, int tid, Clock::time_point at,
 
 // One event per line, so that a file stays readable and diffs well.
 void Timeline::write_event(const std::string& json) {
-  if (!first_event_) file_ << ",\n";
+  if (file_ == nullptr) return;  // finished
+  if (!first_event_) std::fputs(",\n", file_);
   first_event_ = false;
-  file_ << json;
+  if (std::fputs(json.c_str(), file_) < 0 && error_ == 0) error_ = errno;
 }
 
 // The format counts in microseconds; three decimals keep nanoseconds, as a
@@ -277,4 +330,4 @@ void Timeline::append_time(std::string& json, std::string_view field,
   json += text;
 }
 
-}  // namespace common
+}  // namespace observer

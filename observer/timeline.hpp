@@ -1,8 +1,7 @@
 // --timeline FILE: what a program's loop did and when, in the Trace Event
 // Format (the JSON that Perfetto's UI and chrome://tracing open), so that a
 // reader can see who was served when instead of inferring it from --trace.
-// The Tracer (command_line.hpp) feeds it from the same calls that narrate
-// --trace; a lesson says each thing once.
+// observer.hpp feeds it from the same calls that narrate --trace.
 //
 // The file has a track for the loop and one for each connection (or task,
 // or transfer: see Track): a new one each time one opens, as descriptor
@@ -18,23 +17,22 @@
 #pragma once
 
 #include <chrono>
-#include <fstream>
+#include <cstdio>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <unordered_map>
 
-namespace common {
+namespace observer {
 
 enum class EventKind { note, wait, open, run, read, write, close };
 
 // What an event is about. Usually a connection, by its descriptor, so a
-// descriptor converts to a Track (trace.read(fd, ...)); its track is named
-// "connection 3 (fd 8)". Anything else that a program numbers itself is a
-// noun and a number, Track("task", 2) or Track("image", 7), and its track is
-// named so: "task 2", "image 7". Either is a track of its own only from
-// open() until close(); until then, and for a negative number (a task that
-// has no descriptor yet, say), its events are the loop's.
+// descriptor converts to a Track (observer::read(fd, ...)); its track is
+// named after the peer it serves, "127.0.0.1:48746 (fd 8)". Anything else that a program numbers
+// itself is a noun and a number, Track("task", 2) or Track("image", 7), and its track is named so:
+// "task 2", "image 7". Either is a track of its own only from open() until close(); until then, and
+// for a negative number (a task that has no descriptor yet, say), its events are the loop's.
 //
 // The noun is a string literal (a const char*, not a std::string_view), so
 // that a Track fits in two registers, as a pair of numbers does.
@@ -52,13 +50,21 @@ class Timeline {
   // What events about the loop itself are recorded under.
   static constexpr Track loop{"loop", -1};
 
-  // Creates or empties the file; throws std::system_error if it cannot.
+  // Writes into a hidden file beside `path` (".NAME.XXXXXX"), which
+  // finish() renames to `path`: the file is complete or absent, and the one
+  // that was there stays until then. `path` may be missing or a regular
+  // file; a link, a pipe, a device or a folder is refused, as is a folder
+  // that cannot be written to: std::system_error says why.
   explicit Timeline(const std::string& path);
-  // Ends what is still going on and closes the JSON: a program that returns
-  // from main(), at Ctrl-C too, leaves a complete file.
+  // Without finish(), the hidden file is removed.
   ~Timeline();
   Timeline(const Timeline&) = delete;
   Timeline& operator=(const Timeline&) = delete;
+
+  // Ends what is still going on, closes the JSON and renames the file into
+  // place. A timeline in which nothing happened (a server that could not
+  // listen) replaces nothing. Returns 0, or the errno of what failed.
+  int finish();
 
   // Records that something happened now. A wait of the loop means that the
   // loop blocks; a wait of an open track, that it waits (the narration says
@@ -98,13 +104,15 @@ class Timeline {
   void append_time(std::string& json, std::string_view field, Clock::duration since_start) const;
 
   std::string path_;
-  std::ofstream file_;
+  std::string hidden_path_;  // where it is written until finish()
+  std::FILE* file_ = nullptr;
+  int error_ = 0;  // the first write that failed
   Clock::time_point start_;
   bool first_event_ = true;
   std::unordered_map<std::string, OpenTrack> open_tracks_;  // by key: "fd 8", "task 2"
+  bool anything_happened_ = false;
   int next_tid_;
-  int connections_opened_ = 0;  // numbers the connections' tracks
   std::optional<Activity> activity_;
 };
 
-}  // namespace common
+}  // namespace observer
