@@ -55,6 +55,10 @@ void start(bool narrate_on_standard_error, const std::string& path) {
   (void)registered;
 }
 
+void name_thread(std::string_view name) {
+  if (timeline) timeline->name_thread(name);
+}
+
 bool stop() {
   detail::observing = false;
   narrate = false;

@@ -20,6 +20,7 @@
 #include <concepts>
 #include <sstream>
 #include <string>
+#include <string_view>
 
 #include "observer/timeline.hpp"
 
@@ -30,6 +31,9 @@ namespace observer {
 // std::system_error thrown if it cannot be). At exit, or at stop(), the
 // timeline is finished.
 void start(bool narrate, const std::string& timeline_path);
+// What the timeline calls the thread's own track: "loop" unless a program
+// whose thread runs no loop says otherwise (lesson 1: "server").
+void name_thread(std::string_view name);
 // Stops observing and finishes the timeline; false, after one line on
 // standard error, if its file could not be written in full.
 bool stop();

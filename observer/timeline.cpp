@@ -111,7 +111,6 @@ Timeline::Timeline(const std::string& path)
   }
   std::fputs("{\"displayTimeUnit\":\"ms\",\"traceEvents\":[\n", file_);
   write_metadata("process_name", loop_tid, program_invocation_short_name);
-  write_metadata("thread_name", loop_tid, "loop");
   // A full disk (or /dev/full's folder) says so now, not at the end.
   if (std::fflush(file_) != 0) {
     const int error = errno;
@@ -135,6 +134,7 @@ int Timeline::finish() {
     const std::string key = open_tracks_.begin()->first;
     close_track(key, now);
   }
+  write_metadata("thread_name", loop_tid, thread_name_);  // known by now
   std::fputs("\n]}\n", file_);
   if (std::fflush(file_) != 0 && error_ == 0) error_ = errno;
   if (std::fclose(std::exchange(file_, nullptr)) != 0 && error_ == 0) error_ = errno;

@@ -66,6 +66,10 @@ class Timeline {
   // listen) replaces nothing. Returns 0, or the errno of what failed.
   int finish();
 
+  // What the thread's own track is called: "loop" unless a program without
+  // one says otherwise (lesson 1's thread is the "server").
+  void name_thread(std::string_view name) { thread_name_ = name; }
+
   // Records that something happened now. A wait of the loop means that the
   // loop blocks; a wait of an open track, that it waits (the narration says
   // for what); a wait of a track that is not open is a mark of the loop.
@@ -111,6 +115,7 @@ class Timeline {
   bool first_event_ = true;
   std::unordered_map<std::string, OpenTrack> open_tracks_;  // by key: "fd 8", "task 2"
   bool anything_happened_ = false;
+  std::string thread_name_ = "loop";
   int next_tid_;
   std::optional<Activity> activity_;
 };

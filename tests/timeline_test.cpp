@@ -402,6 +402,21 @@ TEST_F(TimelineTest, WhatIsNotObservedIsNotFormatted) {
   EXPECT_EQ(written, 1);
 }
 
+TEST_F(TimelineTest, TheThreadsTrackIsTheLoopUnlessTheProgramNamesItOtherwise) {
+  {
+    const Observing observing(false, path());
+    observer::wait("select()");
+  }
+  EXPECT_NO_THROW(read().track("loop"));
+  {
+    const Observing observing(false, path());
+    observer::name_thread("server");
+    observer::wait("blocking in accept()");
+  }
+  const TraceFile file = read();
+  EXPECT_THAT(slice_names(file.events_on(file.track("server"))), ElementsAre("wait"));
+}
+
 TEST_F(TimelineTest, AConnectionsTrackIsNamedAfterItsPeer) {
   const common::FileDescriptor listener = common::listen_tcp("127.0.0.1", 0);
   sockaddr_in address{};
