@@ -57,12 +57,11 @@ void client(int connection) {
 // Python: while True: client_socket, addr = server_socket.accept()
 //                     ...serve it until it leaves...; client_socket.close()
 void server(int listener) {
-  const common::ShutDownOnStop stop_ends_accept(listener);
   while (true) {
     observer::wait("blocking in accept() on fd ", listener);
     common::FileDescriptor connection(accept4(listener, nullptr, nullptr, SOCK_CLOEXEC));
     if (!connection) {
-      if (common::stop_requested()) return;
+      if (common::stop_requested()) return;  // a stop shut the listener down
       if (errno == EINTR || errno == ECONNABORTED) continue;
       // Out of descriptors: a blocking server has nothing else to do but
       // wait for one to be freed. (Lesson 2 turns the client away instead:
@@ -95,6 +94,7 @@ int main(int argc, char** argv) {
   try {
     common::install_stop_handlers();
     const common::FileDescriptor listener = common::listen_tcp(options.host, options.port);
+    const common::ShutDownOnStop stop_ends_accept(listener.get());
     common::print_listening(listener.get());
     server(listener.get());
   } catch (const std::exception& error) {
