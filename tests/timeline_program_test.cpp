@@ -169,12 +169,13 @@ TEST(BlockingServerTimelineTest, TheSecondConnectionIsServedOnlyAfterTheFirstClo
 
   // The point of lesson 1: the second connection begins after the first one
   // ended, and meanwhile the thread waited only on the first one's recv().
+  // (The thread's row is "server": it runs no loop.)
   const double first_closed = marks_named(one, "close").at(0).start_us;
   const double second_opened = marks_named(two, "open").at(0).start_us;
   EXPECT_GT(second_opened, first_closed);
   const double first_opened = marks_named(one, "open").at(0).start_us;
   int waits_while_serving = 0;
-  for (const TraceEvent& wait : trace.events_on(trace.track("loop"))) {
+  for (const TraceEvent& wait : trace.events_on(trace.track("server"))) {
     if (wait.name != "wait" || wait.start_us < first_opened || wait.start_us > first_closed) {
       continue;
     }
@@ -207,15 +208,15 @@ TEST_P(CallbackServerTimelineTest, TwoConnectionsAreServedInTurnsBetweenWaits) {
   const std::vector<TraceEvent> one = trace.events_on(tracks[0]);
   const std::vector<TraceEvent> two = trace.events_on(tracks[1]);
   EXPECT_LT(marks_named(two, "open").at(0).start_us, marks_named(one, "close").at(0).start_us);
-  // After each echo, the connection waits, and says for what: to read again.
+  // Registered, and after each echo, the connection waits, and says for
+  // what: to read (again).
   const std::string callback = "run: ready to read, running its callback";
-  EXPECT_THAT(
-      told(one),
-      ElementsAre("open: accepted; registering send_message for read", "wait", callback,
-                  "read: received 4 bytes", "write: sent 4 bytes back, 0 still to send",
-                  "wait: waits to read", callback, "read: received 6 bytes",
-                  "write: sent 6 bytes back, 0 still to send", "wait: waits to read", callback,
-                  "read: the client closed the connection (or reset it)", "close: closing"));
+  EXPECT_THAT(told(one),
+              ElementsAre("open: accepted", "wait", "wait: registered: waits to read", callback,
+                          "read: received 4 bytes", "write: sent 4 bytes, 0 still to send",
+                          "wait: waits to read", callback, "read: received 6 bytes",
+                          "write: sent 6 bytes, 0 still to send", "wait: waits to read", callback,
+                          "read: the peer closed the connection", "close: unregistered"));
 
   // Each read happens in a callback that the loop ran for that connection.
   for (const int track : tracks) {
@@ -229,10 +230,11 @@ TEST_P(CallbackServerTimelineTest, TwoConnectionsAreServedInTurnsBetweenWaits) {
       EXPECT_THAT(run->narration, HasSubstr("ready to read, running its callback"));
     }
   }
-  // And the loop's waits say what woke them.
+  // And the loop's waits say what woke them. (Its marks named "wait" are the
+  // stop pipe and the listener, registered.)
   int woken_by_a_callback = 0;
   for (const TraceEvent& wait : trace.events_on(trace.track("loop"))) {
-    if (wait.name != "wait") continue;
+    if (wait.name != "wait" || wait.phase != 'X') continue;
     EXPECT_THAT(wait.narration, StartsWith("Selector::select(): waiting"));
     if (wait.woken_by.ends_with("running its callback")) ++woken_by_a_callback;
   }
@@ -399,6 +401,11 @@ TEST(AsyncEchoServerTimelineTest, AClientThatDoesNotReadMakesItsTaskWaitUntilIts
   EXPECT_THAT(mark_names(std::vector<TraceEvent>(run, events.end())), testing::Contains("write"));
 }
 
+// The thread's own track: "loop", but lesson 1's thread runs no loop.
+std::string thread_track(const std::string& program) {
+  return program == "blocking_echo_server" ? "server" : "loop";
+}
+
 class EveryServerTimelineTest : public testing::TestWithParam<EchoServer> {
  protected:
   std::vector<std::string> arguments(const std::vector<std::string>& more) const {
@@ -408,8 +415,9 @@ class EveryServerTimelineTest : public testing::TestWithParam<EchoServer> {
   }
 };
 
-TEST_P(EveryServerTimelineTest, AServerStoppedBySigtermOrSigintLeavesACompleteFile) {
-  for (const int signal_number : {SIGTERM, SIGINT}) {
+TEST_P(EveryServerTimelineTest, AServerStoppedBySigtermSigintOrSighupLeavesACompleteFile) {
+  const test_support::SighupDisposition as_a_terminal_does(SIG_DFL);
+  for (const int signal_number : {SIGTERM, SIGINT, SIGHUP}) {
     const TemporaryFile file;
     test_support::Server server(GetParam().program, arguments({"--timeline", file.path()}));
     const auto client = connect_to(server.port());
@@ -420,7 +428,7 @@ TEST_P(EveryServerTimelineTest, AServerStoppedBySigtermOrSigintLeavesACompleteFi
 
     const TraceFile trace = test_support::read_trace_file(file.path());  // throws if invalid
     EXPECT_EQ(trace.process_name, GetParam().program);
-    EXPECT_FALSE(trace.events_on(trace.track("loop")).empty());
+    EXPECT_FALSE(trace.events_on(trace.track(thread_track(GetParam().program))).empty());
     // Every connection still open at the signal was closed, and said so.
     for (const int track : trace.connection_tracks()) {
       EXPECT_EQ(mark_names(trace.events_on(track)).back(), "close") << trace.track_names.at(track);
@@ -562,6 +570,17 @@ TEST(AsyncAwaitTimelineTest, StoppedBySigtermItLeavesACompleteFile) {
   EXPECT_THAT(told(trace.events_on(trace.track("task 1"))), testing::Contains("run: prints 1"));
   EXPECT_THAT(told(trace.events_on(trace.track("task 2"))),
               testing::Contains("run: prints 0 seconds passed."));
+}
+
+// SIGHUP, which a closing terminal sends, is a stop like SIGTERM.
+TEST(AsyncAwaitTimelineTest, StoppedBySighupItLeavesACompleteFile) {
+  const test_support::SighupDisposition as_a_terminal_does(SIG_DFL);
+  const TemporaryFile file;
+  test_support::Program program("async_await", {"--tick-ms", "10", "--timeline", file.path()});
+  ASSERT_EQ(program.read_line(), "0");
+  program.send_signal(SIGHUP);
+  ASSERT_EQ(program.wait_for_exit(), 0) << program.error_output();
+  EXPECT_EQ(test_support::read_trace_file(file.path()).process_name, "async_await");
 }
 
 // image_server: a connection reads its request, waits out the latency while
@@ -746,5 +765,24 @@ TEST_P(DownloaderStoppedTimelineTest, StoppedBySigtermWhileImagesComeItLeavesACo
 }
 
 INSTANTIATE_TEST_SUITE_P(Modes, DownloaderStoppedTimelineTest, testing::Values("sync", "async"));
+
+// SIGHUP, which a closing terminal sends, is a stop like SIGTERM: the image
+// on its way leaves no partial file, and the timeline is complete.
+TEST_F(DownloaderTimelineTest, StoppedBySighupWhileAnImageComesItLeavesNoPartialFile) {
+  const test_support::SighupDisposition as_a_terminal_does(SIG_DFL);
+  test_support::Server server("image_server", {"--latency-ms", "60000"});
+  const TemporaryFile file;
+  test_support::Program downloader(
+      "image_downloader",
+      {"--url", "http://127.0.0.1:" + std::to_string(server.port()) + "/image", "--count", "1",
+       "--mode", "sync", "--out", out().string(), "--timeline", file.path()});
+  ASSERT_EQ(image_checks::stat_once_it_is(server.port(), "in_flight", 1), 1);
+  downloader.send_signal(SIGHUP);
+  EXPECT_EQ(downloader.wait_for_exit(), 1) << downloader.error_output();
+  for (const auto& [name, contents] : saved_files()) {
+    EXPECT_FALSE(name.ends_with(".part")) << name;
+  }
+  EXPECT_EQ(test_support::read_trace_file(file.path()).process_name, "image_downloader");
+}
 
 }  // namespace
