@@ -28,8 +28,9 @@ constexpr unsigned ring_entries = 1024;
 std::runtime_error refused(int error, const std::string& what) {
   std::string why;
   if (error == EPERM) {
-    why = "io_uring is refused here: a seccomp profile (Docker's default) or the sysctl "
-          "kernel.io_uring_disabled forbids it (check: sysctl kernel.io_uring_disabled)";
+    why =
+        "io_uring is refused here: a seccomp profile (Docker's default) or the sysctl "
+        "kernel.io_uring_disabled forbids it (check: sysctl kernel.io_uring_disabled)";
   } else if (error == ENOSYS || error == EINVAL) {
     why = "this kernel has no io_uring, or an old one (check: uname -r; 5.6 or newer needed)";
   } else if (error == ENOMEM) {
@@ -45,11 +46,17 @@ void check_operations(io_uring& ring) {
   io_uring_probe* const probe = io_uring_get_probe_ring(&ring);
   if (probe == nullptr) throw refused(ENOSYS, "io_uring_register(IORING_REGISTER_PROBE)");
   bool all = true;
-  for (const int operation : {IORING_OP_ACCEPT, IORING_OP_RECV, IORING_OP_SEND,
-                              IORING_OP_TIMEOUT, IORING_OP_ASYNC_CANCEL, IORING_OP_POLL_ADD})
+  for (const int operation : {IORING_OP_ACCEPT, IORING_OP_RECV, IORING_OP_SEND, IORING_OP_TIMEOUT,
+                              IORING_OP_ASYNC_CANCEL, IORING_OP_POLL_ADD})
     all = all && io_uring_opcode_supported(probe, operation) != 0;
   io_uring_free_probe(probe);
   if (!all) throw refused(EINVAL, "io_uring lacks recv, send or accept");
+}
+
+// The read end of the self-pipe that turns readable at SIGINT or SIGTERM.
+int stop_pipe() {
+  common::install_stop_handlers();
+  return common::stop_fd();
 }
 
 }  // namespace
@@ -66,7 +73,7 @@ Operation::~Operation() {
 }
 
 EventLoop::StopSignal::StopSignal(bool& stopping)
-    : Operation("poll", common::stop_fd()), stopping_(stopping) {}
+    : Operation("poll", stop_pipe()), stopping_(stopping) {}
 
 void EventLoop::StopSignal::prepare(io_uring_sqe& request) {
   io_uring_prep_poll_add(&request, fd(), POLLIN);
@@ -88,7 +95,6 @@ EventLoop::EventLoop() {
     io_uring_queue_exit(&ring_);
     throw;
   }
-  common::install_stop_handlers();  // the self-pipe turns readable at SIGINT or SIGTERM
   this_thread_loop_ = this;
   submit(stop_signal_);
 }
@@ -130,7 +136,8 @@ void EventLoop::submit(Operation& operation) {
 // completed but has not resumed its task yet will not resume it.
 void EventLoop::cancel(Operation& operation) noexcept {
   if (operation.state_ == Operation::State::completed) {
-    std::replace(completed_.begin(), completed_.end(), &operation, static_cast<Operation*>(nullptr));
+    std::replace(completed_.begin(), completed_.end(), &operation,
+                 static_cast<Operation*>(nullptr));
     operation.state_ = Operation::State::idle;
   }
   if (operation.state_ != Operation::State::in_flight) return;

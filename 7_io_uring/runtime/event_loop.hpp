@@ -115,7 +115,7 @@ class EventLoop {
   io_uring ring_{};
   bool stopping_ = false;
   StopSignal stop_signal_{stopping_};
-  std::vector<Operation*> completed_;  // their tasks resume this turn, in order
+  std::vector<Operation*> completed_;            // their tasks resume this turn, in order
   std::map<std::uint64_t, Task<void>> spawned_;  // by number, until each ends
   std::uint64_t spawned_count_ = 0;
   std::vector<std::uint64_t> finished_;  // spawned tasks that ended this turn
