@@ -7,6 +7,8 @@
 # LESSON 1 to 6: that lesson's echo server, while three scripted nc clients
 # type three lines each, the second and third starting 0.4 s and 0.8 s after
 # the first. Writes DIR/timeline.json and DIR/timeline.svg.
+# LESSON 7: lesson 7's echo server while echo_load's four connections send
+# at the same moment, three times, 0.3 s apart.
 # LESSON async_await: its two tasks, for 16 ticks of 0.2 s. Writes
 # DIR/async_await.json and .svg.
 # LESSON image_downloader: 8 images from a local image_server that answers
@@ -19,7 +21,7 @@
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
-usage() { sed -n '2,18s/^# \{0,1\}//p' "$0"; }
+usage() { sed -n '2,20s/^# \{0,1\}//p' "$0"; }
 
 lesson="${1:-}"
 name=timeline # of the files written
@@ -58,6 +60,11 @@ case "$lesson" in
     folder=6_async_await
     title="Lesson 6: the runtime resumes a client's task once its socket is ready"
     ;;
+  7)
+    program=uring_echo_server
+    folder=7_io_uring
+    title="Lesson 7: one wait brings back the completions of several clients"
+    ;;
   async_await)
     program=async_await
     folder=6_async_await
@@ -88,6 +95,7 @@ fi
 ensure_build_tools # python3 and nc among them
 programs=("$program")
 [ "$program" != image_downloader ] || programs+=(image_server)
+[ "$program" != uring_echo_server ] || programs+=(echo_load)
 build_targets default "${programs[@]}" || exit 1
 bin="$REPO_ROOT/build/bin"
 
@@ -209,7 +217,20 @@ draw_image_downloader() {
   stop_server
 }
 
+# Clients that send together, from one process, so that their data comes
+# while the loop is busy: echo_load's connections each send, and send again
+# once their echo is back and the pause is over.
+draw_busy_echo_server() {
+  start_server "$program" --timeline "$json"
+  sleep 0.3
+  "$bin/echo_load" --port "$port" --connections 4 --messages 12 --think-time-us 300000 \
+    >"$work/output" 2>"$work/errors" || fail "echo_load failed: $(cat "$work/errors")"
+  sleep 0.3
+  stop_server
+}
+
 case "$program" in
+  uring_echo_server) draw_busy_echo_server ;;
   async_await) draw_async_await ;;
   image_downloader) draw_image_downloader ;;
   *) draw_echo_server ;;
