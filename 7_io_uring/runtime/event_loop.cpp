@@ -186,7 +186,8 @@ void EventLoop::take_completions() {
 }
 
 // In the order the kernel completed them. A resumed task may destroy another
-// whose completion waits here: cancel() then empties its place.
+// whose completion waits here: cancel() then empties its place (and what
+// the cancel's wait brought back joins the end, to resume this turn too).
 void EventLoop::resume_completed() {
   for (std::size_t i = 0; i < completed_.size(); ++i) {
     Operation* const operation = std::exchange(completed_[i], nullptr);
@@ -207,7 +208,7 @@ void EventLoop::resume_completed() {
 bool EventLoop::run_once() {
   observer::wait("io_uring_submit_and_wait(): submitting ", io_uring_sq_ready(&ring_),
                  " request(s), waiting for a completion");
-  submit_and_wait(completed_.empty() ? 1 : 0);
+  submit_and_wait(1);
   observer::note("the wait brought back ", io_uring_cq_ready(&ring_), " completion(s)");
   take_completions();
   if (stopping_) {
