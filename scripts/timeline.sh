@@ -7,8 +7,8 @@
 # LESSON 1 to 6: that lesson's echo server, while three scripted nc clients
 # type three lines each, the second and third starting 0.4 s and 0.8 s after
 # the first. Writes DIR/timeline.json and DIR/timeline.svg.
-# LESSON 7: lesson 7's echo server while echo_load's four connections send
-# at the same moment, three times, 0.3 s apart.
+# LESSON 7: lesson 7's echo server, paused while three nc clients type a
+# line each, so that one wait brings back the three.
 # LESSON async_await: its two tasks, for 16 ticks of 0.2 s. Writes
 # DIR/async_await.json and .svg.
 # LESSON image_downloader: 8 images from a local image_server that answers
@@ -95,7 +95,6 @@ fi
 ensure_build_tools # python3 and nc among them
 programs=("$program")
 [ "$program" != image_downloader ] || programs+=(image_server)
-[ "$program" != uring_echo_server ] || programs+=(echo_load)
 build_targets default "${programs[@]}" || exit 1
 bin="$REPO_ROOT/build/bin"
 
@@ -217,14 +216,30 @@ draw_image_downloader() {
   stop_server
 }
 
-# Clients that send together, from one process, so that their data comes
-# while the loop is busy: echo_load's connections each send, and send again
-# once their echo is back and the pause is over.
+# Three nc clients connect; then the server is paused (SIGSTOP) while each
+# types a line, so that all three lines are there when it goes on (SIGCONT).
 draw_busy_echo_server() {
   start_server "$program" --timeline "$json"
   sleep 0.3
-  "$bin/echo_load" --port "$port" --connections 4 --messages 12 --think-time-us 300000 \
-    >"$work/output" 2>"$work/errors" || fail "echo_load failed: $(cat "$work/errors")"
+  local number fd inputs=() pids=()
+  for number in 1 2 3; do
+    mkfifo "$work/in$number"
+    timeout 20 nc -N 127.0.0.1 "$port" <"$work/in$number" >"$work/client$number.out" &
+    pids+=($!)
+    exec {fd}>"$work/in$number"
+    inputs+=("$fd")
+  done
+  sleep 0.3
+  kill -STOP "$server_pid"
+  for number in 1 2 3; do printf 'client %d\n' "$number" >&"${inputs[number - 1]}"; done
+  sleep 0.3
+  kill -CONT "$server_pid"
+  sleep 0.3
+  for fd in "${inputs[@]}"; do exec {fd}>&-; done
+  for number in 1 2 3; do
+    wait "${pids[number - 1]}" || fail "client $number failed or timed out"
+    [ "$(cat "$work/client$number.out")" = "client $number" ] || fail "client $number was not echoed"
+  done
   sleep 0.3
   stop_server
 }
