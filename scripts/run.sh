@@ -13,10 +13,11 @@
 #   6  the offline downloader demonstration: starts image_server on a free
 #      port and runs image_downloader against it (ARGS go to the downloader;
 #      also: async_await, async_echo_server, image_server, image_downloader)
+#   7  uring_echo_server        (where the kernel allows io_uring)
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
-usage() { sed -n '2,16s/^# \{0,1\}//p' "$0"; }
+usage() { sed -n '2,17s/^# \{0,1\}//p' "$0"; }
 
 if [ $# -eq 0 ]; then
   usage >&2
@@ -37,9 +38,10 @@ case "$lesson" in
   4) program=generator_echo_server ;;
   5) program=coroutines ;;
   6) program=download_demo ;;
+  7) program=uring_echo_server ;;
   blocking_echo_server | select_echo_server | callback_echo_server | generator_echo_server | \
     coroutines | delegation | coroutine_echo_server | async_await | async_echo_server | \
-    image_server | image_downloader)
+    image_server | image_downloader | uring_echo_server)
     program="$lesson"
     ;;
   *)

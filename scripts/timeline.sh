@@ -7,6 +7,8 @@
 # LESSON 1 to 6: that lesson's echo server, while three scripted nc clients
 # type three lines each, the second and third starting 0.4 s and 0.8 s after
 # the first. Writes DIR/timeline.json and DIR/timeline.svg.
+# LESSON 7: lesson 7's echo server, paused while three nc clients type a
+# line each, so that one wait brings back the three.
 # LESSON async_await: its two tasks, for 16 ticks of 0.2 s. Writes
 # DIR/async_await.json and .svg.
 # LESSON image_downloader: 8 images from a local image_server that answers
@@ -19,7 +21,7 @@
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
-usage() { sed -n '2,18s/^# \{0,1\}//p' "$0"; }
+usage() { sed -n '2,20s/^# \{0,1\}//p' "$0"; }
 
 lesson="${1:-}"
 name=timeline # of the files written
@@ -57,6 +59,11 @@ case "$lesson" in
     program=async_echo_server
     folder=6_async_await
     title="Lesson 6: the runtime resumes a client's task once its socket is ready"
+    ;;
+  7)
+    program=uring_echo_server
+    folder=7_io_uring
+    title="Lesson 7: one wait brings back the completions of several clients"
     ;;
   async_await)
     program=async_await
@@ -209,7 +216,36 @@ draw_image_downloader() {
   stop_server
 }
 
+# Three nc clients connect; then the server is paused (SIGSTOP) while each
+# types a line, so that all three lines are there when it goes on (SIGCONT).
+draw_busy_echo_server() {
+  start_server "$program" --timeline "$json"
+  sleep 0.3
+  local number fd inputs=() pids=()
+  for number in 1 2 3; do
+    mkfifo "$work/in$number"
+    timeout 20 nc -N 127.0.0.1 "$port" <"$work/in$number" >"$work/client$number.out" &
+    pids+=($!)
+    exec {fd}>"$work/in$number"
+    inputs+=("$fd")
+  done
+  sleep 0.3
+  kill -STOP "$server_pid"
+  for number in 1 2 3; do printf 'client %d\n' "$number" >&"${inputs[number - 1]}"; done
+  sleep 0.3
+  kill -CONT "$server_pid"
+  sleep 0.3
+  for fd in "${inputs[@]}"; do exec {fd}>&-; done
+  for number in 1 2 3; do
+    wait "${pids[number - 1]}" || fail "client $number failed or timed out"
+    [ "$(cat "$work/client$number.out")" = "client $number" ] || fail "client $number was not echoed"
+  done
+  sleep 0.3
+  stop_server
+}
+
 case "$program" in
+  uring_echo_server) draw_busy_echo_server ;;
   async_await) draw_async_await ;;
   image_downloader) draw_image_downloader ;;
   *) draw_echo_server ;;
