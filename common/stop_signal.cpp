@@ -42,6 +42,7 @@ void install_stop_handlers() {
   action.sa_flags = 0;  // no SA_RESTART: blocking calls return EINTR
   sigaction(SIGINT, &action, nullptr);
   sigaction(SIGTERM, &action, nullptr);
+  sigaction(SIGHUP, &action, nullptr);
   // Writing to a closed connection then fails with EPIPE, which we handle.
   std::signal(SIGPIPE, SIG_IGN);
 }
