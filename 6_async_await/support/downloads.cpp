@@ -230,10 +230,12 @@ void Download::write_image(CURL* easy, CURLcode result) {
     failure_ = "cannot write " + partial_.string() + ": " + system_reason(errno);
     return;
   }
-  // RENAME_NOREPLACE: the rename fails if the name is taken, in the same step
+  // The first free name of sync-01.bmp, sync-01-2.bmp, sync-01-3.bmp...: a
+  // run into a folder that holds other runs' images adds its own. With
+  // RENAME_NOREPLACE, the rename fails if the name is taken, in the same step
   // that would replace it, so no other run can slip its file in between.
   const std::string extension = extension_for(content_type);
-  for (int attempt = 1; attempt <= 100; ++attempt) {
+  for (int attempt = 1;; ++attempt) {
     const std::string name = attempt == 1 ? name_ : name_ + "-" + std::to_string(attempt);
     const std::filesystem::path final_path = partial_.parent_path() / (name + "." + extension);
     if (::renameat2(AT_FDCWD, partial_.c_str(), AT_FDCWD, final_path.c_str(), RENAME_NOREPLACE) ==
@@ -246,8 +248,6 @@ void Download::write_image(CURL* easy, CURLcode result) {
       return;
     }
   }
-  failure_ = "every name from " + name_ + "." + extension + " to " + name_ + "-100." + extension +
-             " is taken";
 }
 
 std::string Download::too_big() const {
