@@ -29,11 +29,13 @@ Bitmap::Bitmap(std::uint32_t number, std::uint32_t width, std::uint32_t height)
   const std::uint32_t to = colour_of(number, 0x85EBCA6B);
   // (A 1 x 1 picture has one step only; 1 keeps us from dividing by 0.)
   const std::uint32_t last_step = std::max(width + height - 2, 1u);
+  strip_.resize(std::size_t{last_step + 1} * 3);
+  char* byte = strip_.data();
   for (std::uint32_t step = 0; step <= last_step; ++step) {
     for (const int shift : {0, 8, 16}) {  // blue, green, red
       const std::uint32_t a = (from >> shift) & 0xFF;
       const std::uint32_t b = (to >> shift) & 0xFF;
-      strip_ += static_cast<char>((a * (last_step - step) + b * step) / last_step);
+      *byte++ = static_cast<char>((a * (last_step - step) + b * step) / last_step);
     }
   }
 }

@@ -118,12 +118,12 @@ Task<void> send_response(const Socket& client, std::string response) {
 }
 
 Task<void> send_picture(const Socket& client, Bitmap picture, bool keep_alive) {
-  constexpr std::uint32_t rows_per_piece = 16;  // 48 KiB at most, at 1024 pixels wide
+  constexpr std::uint32_t rows_per_piece = 4;  // 12 KiB at most, at 1024 pixels wide
   // What we sent and the client has not read yet waits in the kernel, which
   // lets a socket on loopback hold 4 MiB of it: more than the picture. A
   // smaller send buffer makes a client that never reads cost the kernel
   // little, and makes write_all() wait, the backpressure we want.
-  const int send_buffer = 64 * 1024;
+  const int send_buffer = 16 * 1024;
   ::setsockopt(client.get(), SOL_SOCKET, SO_SNDBUF, &send_buffer, sizeof send_buffer);
   const Deadline deadline(client, write_time_limit);
   const std::string head = make_head("200 OK", "image/bmp", picture.file_size(), keep_alive);

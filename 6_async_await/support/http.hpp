@@ -64,7 +64,7 @@ Task<void> send_response(const Socket& client, std::string response);
 
 // The same for a picture, made as it is sent: a few rows, then a few more
 // once the socket has taken them. A client that reads slowly, or never,
-// keeps one piece in memory (48 KiB at most), never the whole picture; and
+// keeps one piece in memory (12 KiB at most), never the whole picture; and
 // the task lets the others run between pieces, so a thousand pictures at
 // once hold up nobody.
 Task<void> send_picture(const Socket& client, Bitmap picture, bool keep_alive);
