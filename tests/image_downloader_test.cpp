@@ -221,18 +221,22 @@ TEST_F(ImageDownloaderTest, AnOutThatCannotBeAFolderIsOneLineThatSaysWhy) {
   std::filesystem::create_symlink(scratch() / "missing", scratch() / "dangling");
   std::ofstream(scratch() / "a-file") << "not a folder\n";
   test_support::Server server("image_server", {"--latency-ms", "0"});
+  const std::string dangling = (scratch() / "dangling").string();
+  const std::string a_file = (scratch() / "a-file").string();
+  const std::string leads_nowhere =
+      dangling + " is a link to " + (scratch() / "missing").string() + ", which does not exist";
   const std::vector<std::pair<std::filesystem::path, std::string>> cases = {
-      {scratch() / "dangling",
-       ": it is a link to " + (scratch() / "missing").string() + ", which does not exist"},
-      {scratch() / "a-file", ": it is not a folder"},
-      {scratch() / "a-file" / "images", ": Not a directory"}};
+      {dangling, leads_nowhere},
+      {dangling + "/images", leads_nowhere},
+      {a_file, a_file + " is not a folder"},
+      {a_file + "/images", a_file + " is not a folder"}};
   for (const auto& [out, reason] : cases) {
     const test_support::Finished run = test_support::run_program(
         "image_downloader",
         {"--url", image_url(server.port()), "--count", "1", "--out", out.string()});
     EXPECT_EQ(run.exit_code, 1) << out;
     EXPECT_THAT(lines_of(run.error), ElementsAre("image_downloader: cannot save images in --out " +
-                                                 out.string() + reason));
+                                                 out.string() + ": " + reason));
     EXPECT_EQ(run.output, "") << out;
   }
   EXPECT_FALSE(std::filesystem::exists(scratch() / "missing"));

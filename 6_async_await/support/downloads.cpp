@@ -77,14 +77,22 @@ void make_folder(const std::string& out) {
   std::error_code ignored;  // a question that fails is answered "no"
   if (std::filesystem::is_directory(out, ignored)) return;  // a link to a folder will do
   const std::string cannot = "cannot save images in --out " + out + ": ";
-  if (std::filesystem::is_symlink(out, ignored)) {
-    const std::string target = std::filesystem::read_symlink(out, ignored).string();
-    throw std::runtime_error(
-        cannot + "it is a link to " + target + ", which " +
-        (std::filesystem::exists(out, ignored) ? "is not a folder" : "does not exist"));
+  // Which part of the path is in the way: a file, or a link that leads nowhere?
+  std::filesystem::path part;
+  for (const std::filesystem::path& name : std::filesystem::path(out)) {
+    part /= name;
+    if (std::filesystem::is_directory(part, ignored)) continue;
+    if (std::filesystem::is_symlink(part, ignored)) {
+      const std::string target = std::filesystem::read_symlink(part, ignored).string();
+      throw std::runtime_error(
+          cannot + part.string() + " is a link to " + target + ", which " +
+          (std::filesystem::exists(part, ignored) ? "is not a folder" : "does not exist"));
+    }
+    if (std::filesystem::exists(part, ignored)) {
+      throw std::runtime_error(cannot + part.string() + " is not a folder");
+    }
+    break;
   }
-  if (std::filesystem::exists(out, ignored))
-    throw std::runtime_error(cannot + "it is not a folder");
   throw std::runtime_error(cannot + not_created.message());
 }
 
