@@ -12,7 +12,6 @@
 
 #include "6_async_await/runtime/runtime.hpp"
 #include "6_async_await/support/bitmap.hpp"
-#include "observer/observer.hpp"
 
 namespace lesson6 {
 
