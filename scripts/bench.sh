@@ -553,7 +553,8 @@ measure_downloads() {
     if "$bin/image_downloader" --url "http://127.0.0.1:$server_port/image" --count 20 \
       --mode "$mode" --max-parallel "$parallel" --out "$out/images" >"$result" \
       2>>"$out/logs/image_downloader.err"; then
-      echo "$mode,$parallel,$(sed -n 's/.* images in \([0-9.]*\) s$/\1/p' "$result")" >>"$downloads_csv"
+      printf '%s,%s,%.2f\n' "$mode" "$parallel" \
+        "$(sed -n 's/.* images took: \([0-9.]*\) seconds\.$/\1/p' "$result")" >>"$downloads_csv"
     else
       broken "image_downloader --mode $mode --max-parallel $parallel:" \
         "$(tail -n 1 "$out/logs/image_downloader.err")"

@@ -22,6 +22,7 @@
 #include <regex>
 #include <string>
 #include <string_view>
+#include <tuple>
 #include <vector>
 
 #include "common/net.hpp"
@@ -598,7 +599,8 @@ TEST(ImageServerTimelineTest, AConnectionWaitsOutTheLatencyThenSendsItsPicture) 
   const std::vector<TraceEvent> events = trace.events_on(tracks[0]);
   const std::vector<std::string> marks = told(marks_of(events));
   ASSERT_EQ(marks.size(), 5u) << testing::PrintToString(marks);
-  EXPECT_THAT(marks[0], StartsWith("open: connection from 127.0.0.1:"));
+  EXPECT_THAT(trace.track_names.at(tracks[0]), StartsWith("127.0.0.1:"));  // named after its peer
+  EXPECT_EQ(marks[0], "open: accepted");
   EXPECT_EQ(marks[1], "read: GET /image");
   EXPECT_EQ(marks[2], "note: picture 1 in 100 ms; 1 in flight");
   EXPECT_THAT(marks[3], testing::MatchesRegex("write: sent HTTP/1.1 200 OK, [0-9]+ bytes"));
@@ -742,29 +744,35 @@ TEST_F(DownloaderTimelineTest, WithMaxParallelOneAsyncImagesWaitForASlotInTurn) 
   }
 }
 
-class DownloaderStoppedTimelineTest : public image_downloader_fixture::ImageDownloaderTest,
-                                      public testing::WithParamInterface<std::string> {};
+// Ctrl-C, SIGTERM, or SIGHUP from a terminal that closes: the file is
+// complete all the same, and no hidden .part file is left.
+class DownloaderStoppedTimelineTest
+    : public image_downloader_fixture::ImageDownloaderTest,
+      public testing::WithParamInterface<std::tuple<std::string, int>> {};
 
-TEST_P(DownloaderStoppedTimelineTest, StoppedBySigtermWhileImagesComeItLeavesACompleteFile) {
+TEST_P(DownloaderStoppedTimelineTest, StoppedWhileImagesComeItLeavesACompleteFileAndNoPartFile) {
   test_support::Server server("image_server", {"--latency-ms", "60000"});
   const TemporaryFile file;
-  const std::string mode = GetParam();
+  const auto& [mode, signal_number] = GetParam();
   test_support::Program downloader(
       "image_downloader",
       {"--url", "http://127.0.0.1:" + std::to_string(server.port()) + "/image", "--count", "2",
        "--mode", mode, "--out", out().string(), "--timeline", file.path()});
   const long in_flight = mode == "sync" ? 1 : 2;
   ASSERT_EQ(image_checks::stat_once_it_is(server.port(), "in_flight", in_flight), in_flight);
-  downloader.send_signal(SIGTERM);
+  downloader.send_signal(signal_number);
   EXPECT_EQ(downloader.wait_for_exit(), 1);
   EXPECT_THAT(downloader.error_output(), HasSubstr("interrupted"));
+  EXPECT_THAT(saved_files(), testing::IsEmpty());
 
   const TraceFile trace = test_support::read_trace_file(file.path());  // throws if invalid
   EXPECT_EQ(told(trace.events_on(trace.track("image 1"))).front(),
             mode == "sync" ? "open: sync-01" : "open: queued");
 }
 
-INSTANTIATE_TEST_SUITE_P(Modes, DownloaderStoppedTimelineTest, testing::Values("sync", "async"));
+INSTANTIATE_TEST_SUITE_P(ModesAndSignals, DownloaderStoppedTimelineTest,
+                         testing::Combine(testing::Values("sync", "async"),
+                                          testing::Values(SIGINT, SIGTERM, SIGHUP)));
 
 // SIGHUP, which a closing terminal sends, is a stop like SIGTERM: the image
 // on its way leaves no partial file, and the timeline is complete.
