@@ -867,6 +867,8 @@ def main():
     parser.add_argument('--root', type=Path, default=Path(__file__).resolve().parent.parent,
                         help='the repository (default: the one holding this script)')
     parser.add_argument('pages', nargs='*', help='the pages (default: every tracked *.md)')
+    # A mistake is one line, not the usage again.
+    parser.error = lambda message: parser.exit(2, f'pages.py: {message} (try --help)\n')
     arguments = parser.parse_args()
     root = arguments.root.resolve()
     context = Context(root, (arguments.bin or root / 'build/bin').resolve())

@@ -325,6 +325,8 @@ def main():
     parser.add_argument("picture", help="the SVG file to write")
     parser.add_argument("--title", default="", help="a line above the picture")
     parser.add_argument("--clients", help="what the clients did, seen from their side")
+    # A mistake is one line, not the usage again.
+    parser.error = lambda message: parser.exit(2, f"render_timeline.py: {message} (try --help)\n")
     arguments = parser.parse_args()
     events, names = read_events(arguments.timeline)
     clients = read_clients(arguments.clients) if arguments.clients else {}

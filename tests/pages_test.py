@@ -199,6 +199,14 @@ class FixturePage(unittest.TestCase):
                          rf'line {self.line_of(" ".join(["three"] * 30) + ".")} \(30\), '
                          rf'line {self.line_of(" ".join(["four"] * 27) + ".")} \(27\)\n$')
 
+    def test_a_bad_command_line_is_one_line_and_exit_code_two(self):
+        done = subprocess.run([sys.executable, str(TOOL), '--check', '--update'],
+                              capture_output=True, text=True, timeout=120)
+        self.assertEqual(done.returncode, 2)
+        self.assertEqual(done.stdout, '')
+        self.assertEqual(done.stderr.count('\n'), 1, done.stderr)
+        self.assertIn('--update', done.stderr)
+
     def test_a_page_that_does_not_exist_is_reported(self):
         report = self.failure('--check', str(self.root / 'nowhere.md'))
         self.assertNotIn('Traceback', report)

@@ -257,6 +257,13 @@ class RenderTimelineTest(unittest.TestCase):
         self.assertEqual(finished.stderr.count("\n"), 1, finished.stderr)
         self.assertIn("ever opened", finished.stderr)
 
+    def test_a_bad_command_line_is_one_line_and_exit_code_two(self):
+        finished = subprocess.run([sys.executable, RENDERER, "only-one-file.json"],
+                                  capture_output=True, text=True, timeout=60)
+        self.assertEqual(finished.returncode, 2)
+        self.assertEqual(finished.stderr.count("\n"), 1, finished.stderr)
+        self.assertIn("picture", finished.stderr)
+
     def test_a_file_that_is_not_json_is_one_line_and_exit_code_one(self):
         source = os.path.join(self.folder.name, "broken.json")
         with open(source, "w", encoding="utf-8") as file:
