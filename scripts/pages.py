@@ -871,6 +871,8 @@ def main():
     parser.error = lambda message: parser.exit(2, f'pages.py: {message} (try --help)\n')
     arguments = parser.parse_args()
     root = arguments.root.resolve()
+    if not root.is_dir():
+        parser.error(f'--root {arguments.root}: no such folder')
     context = Context(root, (arguments.bin or root / 'build/bin').resolve())
     files = repository_files(root)
     pages = [os.path.relpath(Path(page).resolve(), root) for page in arguments.pages] or \

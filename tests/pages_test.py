@@ -206,6 +206,9 @@ class FixturePage(unittest.TestCase):
         self.assertEqual(done.stdout, '')
         self.assertEqual(done.stderr.count('\n'), 1, done.stderr)
         self.assertIn('--update', done.stderr)
+        code, report = self.tool('--check', '--root', str(self.root / 'nowhere'))
+        self.assertEqual(code, 2)
+        self.assertIn('no such folder', report)
 
     def test_a_page_that_does_not_exist_is_reported(self):
         report = self.failure('--check', str(self.root / 'nowhere.md'))

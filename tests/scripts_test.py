@@ -194,6 +194,12 @@ class RunScript(Checkout):
             self.assert_refused_in_one_line("run.sh", arguments, naming)
 
 
+class TestScript(Checkout):
+    def test_a_bad_argument_is_named_in_one_line(self):
+        for arguments, naming in ((["--slow"], "'--slow'"), (["--quick", "x"], "one argument")):
+            self.assert_refused_in_one_line("test.sh", arguments, naming)
+
+
 class DemoScript(Checkout):
     programs = ("callback_echo_server",)
 
