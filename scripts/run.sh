@@ -57,7 +57,6 @@ if [ "$program" = download_demo ]; then
       echo "image_downloader --url http://127.0.0.1:PORT/320/240 --out build/images ARGS"
       echo "(images go to the checkout's build/images/ unless ARGS say --out DIR)."
       echo
-      targets=(image_downloader)
       program=image_downloader
       set -- --help
       break
