@@ -83,9 +83,9 @@ download_demo() {
   server_pid=$SERVER_PID
   downloader_pid=""
   trap 'stop_demo' EXIT
-  trap 'stop_downloader INT 130' INT
-  trap 'stop_downloader TERM 143' TERM
-  trap 'stop_downloader HUP 129' HUP
+  trap 'stop_downloader 130' INT
+  trap 'stop_downloader 143' TERM
+  trap 'stop_downloader 129' HUP
   local line
   if ! read -r -t 10 line <&"${SERVER[0]}" || [[ "$line" != "listening on "* ]]; then
     echo "run.sh: image_server did not start" >&2
@@ -118,11 +118,12 @@ download_demo() {
   return "$status"
 }
 
-# A stop signal: passed on to the downloader, which stops; before it has
-# started, run.sh stops at once (with the shell's code for that signal).
+# A stop signal: the downloader is sent SIGTERM, the stop every program
+# handles; before it has started, run.sh stops at once (with the exit code
+# the shell gives for that signal).
 stop_downloader() {
-  if [ -z "$downloader_pid" ]; then exit "$2"; fi
-  kill -"$1" "$downloader_pid" 2>/dev/null || true
+  if [ -z "$downloader_pid" ]; then exit "$1"; fi
+  kill -TERM "$downloader_pid" 2>/dev/null || true
 }
 
 # At exit: the server stops, and run.sh waits for it and its reader.

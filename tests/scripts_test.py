@@ -159,23 +159,30 @@ class RunScript(Checkout):
         self.assertFalse(started.exists(), "run.sh 6 --help started image_server")
 
     # What a supervisor or a closed terminal sends: nothing run.sh started
-    # may outlive it, nor print after it has gone.
-    def test_sigterm_stops_the_server_and_the_downloader_before_run_sh_exits(self):
-        output = self.work / "output"
+    # may outlive it, nor print after it has gone, nor leave a half-written
+    # image behind.
+    def test_sigterm_or_sighup_stops_the_server_and_the_downloader_before_run_sh_exits(self):
+        for stop in (signal.SIGTERM, signal.SIGHUP):
+            with self.subTest(signal=stop.name):
+                self.stop_lesson_6(stop)
+
+    def stop_lesson_6(self, stop):
+        output, images = self.work / "output", self.root / "build" / "images"
+        shutil.rmtree(images, ignore_errors=True)
         with open(output, "w") as file:
             run = subprocess.Popen([str(self.root / "scripts" / "run.sh"), "6", "--count", "50"],
                                    cwd=self.root, env=self.environment, stdin=subprocess.DEVNULL,
                                    stdout=file, stderr=subprocess.STDOUT, start_new_session=True)
         self.addCleanup(self.kill_group, run.pid)
         # Into the downloads (what is under test): once the first file is there.
-        wait_until(lambda: any(file for folder in ("build/images", "images")
-                               if (self.root / folder).is_dir()
-                               for file in (self.root / folder).iterdir()), TIMEOUT,
+        wait_until(lambda: any(file for folder in (images, self.root / "images")
+                               if folder.is_dir() for file in folder.iterdir()), TIMEOUT,
                    f"run.sh 6 never downloaded:\n{output.read_text()}")
-        run.send_signal(signal.SIGTERM)
+        run.send_signal(stop)
         run.wait(TIMEOUT)
         self.assertFalse(self.group_alive(run.pid), "a process of run.sh's outlived it")
         self.assertNotIn("Couldn't connect", output.read_text())
+        self.assertEqual([file.name for file in images.iterdir() if ".part" in file.name], [])
 
     @staticmethod
     def group_alive(group):
