@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Who was served when: runs a lesson's program with --timeline, then draws
-# what its loop did.
+# what it did.
 #
 #   scripts/timeline.sh LESSON [--out DIR | --update]
 #
