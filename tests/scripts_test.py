@@ -129,7 +129,7 @@ class TimelineScript(Checkout):
         self.assertFalse((self.work / "elsewhere" / "pictures" / "async_await.svg").exists())
 
     def test_a_bad_argument_is_named_in_one_line(self):
-        for arguments, naming in (([], "which lesson"), (["7"], "'7'"), (["2", "--out"], "--out"),
+        for arguments, naming in (([], "which lesson"), (["8"], "'8'"), (["2", "--out"], "--out"),
                                   (["2", "--out", "-"], "'-'"), (["2", "--frob"], "'--frob'"),
                                   (["2", "--out", "x", "--update"], "--update")):
             self.assert_refused_in_one_line("timeline.sh", arguments, naming)
