@@ -26,12 +26,12 @@ namespace detail {
 template <typename T>
 struct TimeLimit {
   Task<T>& task;
-  Sleep limit;  // still sleeping at the end? Its destructor takes the timer back
+  Sleep limit;  // its timer not yet run at the end? Its destructor takes it back
 
   bool await_ready() const noexcept { return task.await_ready(); }
   bool await_suspend(std::coroutine_handle<> awaiting) {
     if (!task.await_suspend(awaiting)) return false;  // it ended at once
-    limit.await_suspend(awaiting);
+    limit.wake_later(awaiting);
     return true;
   }
   void await_resume() const noexcept {}
