@@ -917,9 +917,9 @@ Task<bool> accept_during_a_shortage(const lesson6::Socket& listener,
 
 TEST(Sockets, AcceptTurnsAClientAwayDuringAShortageOfDescriptorsAndAcceptsTheNext) {
   const lesson6::Socket listener = make_listener();
-  // UndefinedBehaviorSanitizer checks an object's type the first time it
-  // sees it, and may need a spare descriptor to do so: not while none can
-  // be made. So accept() waits once before the shortage.
+  // UndefinedBehaviorSanitizer checks a class the first time it meets it,
+  // through a pipe it opens (tests/descriptor_limit_test.cpp says more): not
+  // while no descriptor can be made. So accept() waits once before the shortage.
   common::FileDescriptor earlier;
   ASSERT_TRUE(lesson6::run(accept_a_client_that_comes_later(listener, &earlier)));
   const common::FileDescriptor first = test_support::connect_to(port_of(listener.get()));
