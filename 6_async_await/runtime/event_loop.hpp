@@ -109,7 +109,7 @@ class EventLoop {
   std::unique_ptr<lesson3::Selector> selector_;
   bool stopping_ = false;
   std::vector<SocketState> sockets_;  // by descriptor
-  std::vector<int> changed_;          // sockets whose waiters changed this turn
+  std::vector<int> changed_;          // sockets whose waiters changed since the last wait
   std::map<TimerId, std::function<void()>> timers_;
   std::uint64_t timers_set_ = 0;
   std::optional<Clock::time_point> now_;  // this turn's time, once read
@@ -125,50 +125,40 @@ inline void spawn(Task<void> task) {
 
 // Python: await asyncio.sleep(seconds): a timer resumes the task. sleep(0)
 // only yields: the task goes behind every coroutine scheduled already.
-class Sleep {
- public:
-  explicit Sleep(std::chrono::milliseconds duration) : duration_(duration) {}
-  Sleep(const Sleep&) = delete;  // the timer's callback holds our address
-  ~Sleep() {                     // a task destroyed while asleep takes back what would wake it
-    if (EventLoop* const loop = EventLoop::running(); loop != nullptr && sleeper_) {
-      loop->unschedule(sleeper_);
-      loop->cancel(timer_);
+struct Sleep {
+  ~Sleep() {  // a task destroyed while asleep takes back what would wake it
+    if (EventLoop* const loop = EventLoop::running(); loop != nullptr && sleeper) {
+      loop->unschedule(sleeper);
+      loop->cancel(timer);
     }
   }
-
   bool await_ready() const noexcept { return false; }
-  void await_suspend(std::coroutine_handle<> sleeper) {
-    // A wait on the loop's own track would say that the loop blocks.
-    if (is_the_loops(running_track)) {
-      observer::note("a task sleeps ", duration_.count(), " ms");
-    } else {
-      observer::wait(running_track, "sleeps ", duration_.count(), " ms");
-    }
-    wake_later(sleeper);
+  void await_suspend(std::coroutine_handle<> coroutine) {
+    // Not on the loop's own track, where a wait would say that the loop blocks.
+    if (!is_the_loops(running_track))
+      observer::wait(running_track, "sleeps ", duration.count(), " ms");
+    wake_later(coroutine);
   }
-  void await_resume() noexcept { sleeper_ = {}; }  // awake: nothing to take back
+  void await_resume() noexcept { sleeper = {}; }  // awake: nothing to take back
 
-  // Resumes `sleeper` once the time is up, saying nothing (wait_for() uses it).
-  void wake_later(std::coroutine_handle<> sleeper) {
-    sleeper_ = sleeper;
-    track_ = running_track;
-    if (duration_ <= std::chrono::milliseconds(0))
-      return EventLoop::current().schedule(sleeper, track_);
-    timer_ = EventLoop::current().call_later(duration_, [this] {
-      observer::run(track_, "its ", duration_.count(), " ms are up");
-      EventLoop::current().resume(sleeper_, track_);
-    });
+  // Resumes `coroutine` on its track once the time is up (wait_for() uses it alone).
+  void wake_later(std::coroutine_handle<> coroutine) {
+    sleeper = coroutine;
+    if (duration <= std::chrono::milliseconds(0)) return EventLoop::current().schedule(coroutine);
+    timer = EventLoop::current().call_later(
+        duration, [coroutine, track = running_track, milliseconds = duration.count()] {
+          observer::run(track, "its ", milliseconds, " ms are up");
+          EventLoop::current().resume(coroutine, track);
+        });
   }
 
- private:
-  std::chrono::milliseconds duration_;
-  std::coroutine_handle<> sleeper_;  // set while it sleeps
-  observer::Track track_ = observer::Timeline::loop;
-  EventLoop::TimerId timer_;  // none for sleep(0)
+  std::chrono::milliseconds duration;
+  std::coroutine_handle<> sleeper = {};  // set while it sleeps
+  EventLoop::TimerId timer = {};         // none for sleep(0)
 };
 
 inline Sleep sleep(std::chrono::milliseconds duration) {
-  return Sleep(duration);
+  return Sleep{duration};
 }
 
 // Python: asyncio.run(main()): makes the loop, runs `main` to its end, and

@@ -102,12 +102,11 @@ class [[nodiscard]] Task {
   Handle handle_;
 };
 
-// What --trace and --timeline (observer/) show the running task on: the
-// track of what it serves. gather() gives each of its tasks one of its own,
-// "task 1", "task 2"...; a task waiting on a socket is drawn on the socket's
-// (a connection's task on its connection's); a task that another awaits, on
-// its awaiter's. The event loop sets it when it resumes a task, and gives it
-// back to the loop's own track when that task waits again.
+// What --trace and --timeline (observer/) draw the running task on. gather()
+// gives each of its tasks a track of its own, "task 1", "task 2"...; a task
+// awaited with co_await runs on its awaiter's; a task that waits on a socket
+// moves to that socket's track, as it serves that connection. The event loop
+// sets it as it resumes a task, and its own track back once the task waits.
 inline thread_local observer::Track running_track = observer::Timeline::loop;
 inline bool is_the_loops(observer::Track track) {  // the observer's convention: no number
   return track.number < 0;

@@ -26,7 +26,7 @@ namespace detail {
 template <typename T>
 struct TimeLimit {
   Task<T>& task;
-  Sleep limit;  // its timer not yet run at the end? Its destructor takes it back
+  Sleep limit;  // still sleeping at the end? Its destructor takes the timer back
 
   bool await_ready() const noexcept { return task.await_ready(); }
   bool await_suspend(std::coroutine_handle<> awaiting) {
