@@ -7,7 +7,6 @@
 // socket is ready. A socket is registered for what its waiting tasks want.
 #pragma once
 
-#include <algorithm>
 #include <chrono>
 #include <coroutine>
 #include <cstdint>
