@@ -1,32 +1,19 @@
 // Lesson 6: async/await. Two tasks take turns on one thread.
 //
-// Run it:      scripts/run.sh async_await            (Ctrl-C to stop)
-//              scripts/run.sh async_await --tick-ms 200 --ticks 10
-// Observe:     one task prints 0, 1, 2 ... sleeping one tick between; the other
-//              prints "0 seconds passed.", "3 seconds passed." ... sleeping three
-//              ticks between. Neither waits for the other: while one sleeps,
-//              the loop runs the other.
-// Why:         `co_await lesson6::sleep(...)` suspends the task and hands a timer
-//              to the event loop (6_async_await/runtime/event_loop.hpp); when the
-//              timer is due, the loop resumes the task where it stopped.
-// Since lesson 5: we no longer resume coroutines ourselves. The runtime's
-//              event loop does, when what they wait for has happened.
-//
-// A tick is a second by default (the course's asyncio.sleep(1)); the seconds
-// line counts ticks, whatever their length. At tick 0 the number comes first,
-// because its task starts first. At every later third tick the seconds line
-// comes first: a task woken by a timer sleeps on from when that timer was due
-// (event_loop.cpp), so both tasks' timers are due at the very same moment,
-// and timers due together run in the order they were set: the three-tick one
-// was set two ticks before the other.
+// Run it:   scripts/run.sh async_await            (Ctrl-C to stop)
+//           scripts/run.sh async_await --tick-ms 200 --ticks 10
+// Watch:    one task prints 0, 1, 2 ... a tick apart, the other "0 seconds
+//           passed.", "3 seconds passed." ... three ticks apart. While one
+//           sleeps, the loop runs the other. --trace shows them as task 1 and
+//           task 2 (gather() numbers them), each sleeping and woken by its timer.
 
 #include <chrono>
+#include <exception>
 #include <iostream>
-#include <string>
+#include <utility>
 
 #include "6_async_await/runtime/runtime.hpp"
 #include "common/command_line.hpp"
-#include "observer/observer.hpp"
 
 namespace {
 
@@ -37,33 +24,21 @@ bool past_the_end(long tick, long ticks) {
 }
 
 // Python: for num in count(0): print(num); await asyncio.sleep(1)
-// With --timeline, the task is a track of its own ("task 1"): it runs to
-// print, and waits while it sleeps.
 lesson6::Task<void> print_nums(std::chrono::milliseconds tick, long ticks) {
-  const observer::Track task("task", 1);
-  observer::open(task, "print_nums() starts");
   for (long num = 0; !past_the_end(num, ticks); ++num) {
-    observer::run(task, "prints ", num);
     std::cout << num << std::endl;
     if (past_the_end(num + 1, ticks)) break;
-    observer::wait(task, "sleeps one tick");
     co_await lesson6::sleep(tick);
   }
-  observer::close(task, "print_nums() ends");
 }
 
 // Python: for cnt in count(0, 3): print(f"{cnt} seconds passed."); await asyncio.sleep(3)
 lesson6::Task<void> print_time(std::chrono::milliseconds tick, long ticks) {
-  const observer::Track task("task", 2);
-  observer::open(task, "print_time() starts");
   for (long count = 0; !past_the_end(count, ticks); count += 3) {
-    observer::run(task, "prints ", count, " seconds passed.");
     std::cout << count << " seconds passed." << std::endl;
     if (past_the_end(count + 3, ticks)) break;
-    observer::wait(task, "sleeps three ticks");
     co_await lesson6::sleep(3 * tick);
   }
-  observer::close(task, "print_time() ends");
 }
 
 // Python: task1 = asyncio.create_task(print_nums()); task2 = ...(print_time());

@@ -1,30 +1,14 @@
-// Lesson 6: the echo server again, written with co_await on our runtime.
+// Lesson 6: the echo server once more, written with co_await on our runtime.
 //
-// Run it:      scripts/run.sh async_echo_server --trace
-// Connect:     nc 127.0.0.1 5000      (from as many terminals as you like)
-// Observe:     every client is echoed at once, as in lessons 2 to 5. With
-//              --trace, watch the loop wait, see which descriptor is ready,
-//              and resume the task that waits on it.
-// Why:         set it beside lesson 1 (diff 1_intro/blocking_echo_server.cpp
-//              this file): client() and server() have the same shape, a
-//              plain loop of "receive, then send it all back". Where lesson 1
-//              blocked the whole thread, `co_await` suspends only this task,
-//              and the event loop runs the others meanwhile.
-// Since lesson 5: a task no longer says what it waits for (co_yield a Wait);
-//              it awaits the call it wants to make (read_some, write_all), and
-//              the runtime (runtime/, on lesson 3's Selector) waits and makes
-//              it. The Scheduler is gone.
-// The course:  its lesson 6 shows asyncio with timers and downloads, and no
-//              server; the Python lines below point at its lesson 4 server,
-//              whose shape this one keeps.
-//
-// Memory stays bounded per client, as in every lesson: a task reads again
-// only once all it read has been sent back (backpressure). Its buffer lives
-// in its coroutine frame for as long as the client is connected, idle or
-// not, which is why every lesson's buffer is small (common::receive_buffer_size).
+// Run it:   scripts/run.sh async_echo_server --trace
+// Connect:  nc 127.0.0.1 5000      (from as many terminals as you like)
+// Watch:    every client is echoed at once, as in lessons 2 to 5. With --trace,
+//           the loop waits on lesson 3's Selector, then resumes the task whose
+//           socket is ready; each task waits for its socket again.
 
 #include <array>
 #include <cstddef>
+#include <exception>
 #include <iostream>
 #include <span>
 #include <string>
@@ -35,7 +19,6 @@
 #include "common/command_line.hpp"
 #include "common/net.hpp"
 #include "common/stop_signal.hpp"
-#include "observer/observer.hpp"
 
 namespace {
 
@@ -48,19 +31,17 @@ lesson6::Task<void> client(lesson6::Socket connection, std::string name) {
   // When the frame goes, at the end or destroyed at Ctrl-C, closed_line says
   // "closed", and the socket closes.
   const common::ClosedLine closed_line(std::move(name));
-  const int fd = connection.get();
   std::array<char, common::receive_buffer_size> buffer;
   try {
     while (true) {
       const std::size_t received = co_await lesson6::read_some(connection, buffer);
       if (received == 0) co_return;  // the client closed
-      observer::read(fd, "received ", received, " bytes");
+      // No read until all is sent back: a client that never reads is not
+      // read either (backpressure).
       co_await lesson6::write_all(connection, std::span(buffer).first(received));
-      observer::write(fd, "sent them back");
     }
-  } catch (const std::system_error& error) {
+  } catch (const std::system_error&) {
     // A reset or a broken pipe ends this client only.
-    observer::note(fd, error.what());
   }
 }
 

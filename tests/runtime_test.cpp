@@ -26,6 +26,7 @@
 #include "common/net.hpp"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "observer/observer.hpp"
 #include "tests/program.hpp"
 
 namespace {
@@ -653,7 +654,7 @@ TEST(Sockets, AWatchedDescriptorRunsItsCallbackWhenReady) {
   EXPECT_EQ(lesson6::run(watch_with_a_callback(sockets)), 1);
 }
 
-// --- a socket stays registered from its first wait until it closes ---------
+// --- a socket is registered for what its tasks wait for --------------------
 
 Task<std::string> read_text(const lesson6::Socket& socket) {
   std::array<char, 64> buffer{};
@@ -676,7 +677,7 @@ Task<NumbersAndText> read_from_a_socket_that_reuses_a_closed_ones_number() {
   SocketPair first = make_socket_pair();
   result.first_number = first.ours.get();
   lesson6::spawn(send_later(first.theirs, "one"));
-  co_await read_text(first.ours);  // it had to wait: first.ours is registered now
+  co_await read_text(first.ours);  // it waited: first.ours was registered
   first.ours.close();
 
   const SocketPair second = make_socket_pair();  // gets the lowest free number: the same
@@ -708,7 +709,7 @@ Task<void> read_twice(const lesson6::Socket& socket, std::string* received) {
 Task<std::string> read_give_up_and_read_on(const lesson6::Socket& socket) {
   std::string received;
   std::array<char, 4096> buffer{};
-  // A full buffer: the socket may hold more, which no edge will announce.
+  // A full buffer: the socket holds more, and stays readable.
   received.append(buffer.data(), co_await lesson6::read_some(socket, buffer));
   // Given up on before its turn: destroyed in the turn its read is due.
   co_await lesson6::wait_for(read_twice(socket, &received), 0ms);
@@ -755,23 +756,88 @@ TEST(Sockets, AnEventNoTaskWaitsForDoesNotKeepTheLoopBusy) {
   const SocketPair sockets = make_socket_pair();
   {
     Task<std::string> abandoned = read_text(sockets.ours);
-    abandoned.start();  // nothing to read: it waits, and the socket is registered
+    abandoned.start();  // nothing to read: it waits
     ASSERT_FALSE(abandoned.done());
-  }  // destroyed while waiting; the socket stays registered, for nobody
+    turns_until_a_timer_runs(loop, 0ms);  // a turn: and the socket is registered, to read
+  }                                       // destroyed while waiting: nobody waits to read any more
   send_text(sockets.theirs, "a");
-  // The kernel tells of the byte once: the first turn notes the socket
-  // readable, and the second sleeps until the timer. A loop told on every
-  // turn while the byte lies there would spin, thousands of turns.
+  // The loop drops the registration before it waits again, and sleeps until
+  // the timer. A loop that still watched the socket would be told of the
+  // byte on every turn while it lies there, and spin: thousands of turns.
   EXPECT_LE(turns_until_a_timer_runs(loop, 20ms), 2);
 
-  // A reader that comes later reads the byte it was told of, on the next
-  // turn, although the kernel will not tell of it again.
+  // A reader that comes later is registered again, and reads the byte, which
+  // has waited in the socket meanwhile.
   Task<std::string> reader = read_text(sockets.ours);
   reader.start();
   loop.call_later(10s, [] {});  // so that the turn ends, even if nobody wakes the reader
   loop.run_once();
   ASSERT_TRUE(reader.done());
   EXPECT_EQ(reader.await_resume(), "a");  // what co_await would give
+}
+
+// Echoes three bytes one at a time, then sends more than the socket holds
+// (the peer drains it meanwhile) and waits for one byte more.
+Task<void> drain_then_answer(const lesson6::Socket& socket, std::size_t size) {
+  std::array<char, 4096> buffer{};
+  for (std::size_t drained = 0; drained < size;)
+    drained += co_await lesson6::read_some(socket, buffer);
+  co_await lesson6::write_all(socket, std::string_view("!"));
+}
+
+Task<void> echo_then_send_a_lot(const SocketPair* sockets) {
+  std::array<char, 1> byte{};
+  for (int echo = 0; echo < 3; ++echo) {
+    co_await lesson6::read_some(sockets->ours, byte);
+    co_await lesson6::write_all(sockets->ours, byte);
+  }
+  const std::string lot(1 << 22, 'x');
+  lesson6::spawn(drain_then_answer(sockets->theirs, 3 + lot.size()));
+  co_await lesson6::write_all(sockets->ours, lot);
+  co_await lesson6::read_some(sockets->ours, byte);
+}
+
+// What --trace says a descriptor is registered for, in order: the Selector
+// narrates each registration and each change ("fd 5: waits to write").
+std::vector<std::string> registrations_of(int fd, const std::string& narration) {
+  const std::string prefix = "trace: fd " + std::to_string(fd) + ": ";
+  std::vector<std::string> found;
+  std::istringstream lines(narration);
+  for (std::string line; std::getline(lines, line);) {
+    if (!line.starts_with(prefix)) continue;
+    const std::string said = line.substr(prefix.size());
+    if (said.starts_with("registered: ") || said.starts_with("waits to ")) found.push_back(said);
+  }
+  return found;
+}
+
+// Narration on standard error, as with --trace, while it lives.
+class Narrated {
+ public:
+  Narrated() { observer::start(true, ""); }
+  ~Narrated() { observer::stop(); }
+  Narrated(const Narrated&) = delete;
+  Narrated& operator=(const Narrated&) = delete;
+};
+
+// Level-triggered, as asyncio and lesson 3 are: a socket is registered for
+// what its task waits for, and the kernel is asked again only when that
+// changes, not at every wait: an echo costs no registration.
+TEST(Sockets, ASocketIsRegisteredAgainOnlyWhenWhatItsTaskWaitsForChanges) {
+  const SocketPair sockets = make_socket_pair();
+  send_text(sockets.theirs, "abc");
+  std::string narration;
+  {
+    const CapturedStandardError captured;
+    const Narrated narrated;
+    lesson6::run(echo_then_send_a_lot(&sockets));
+    narration = captured.text();
+  }
+  // Registered to read; three echoes change nothing; a write that must wait
+  // turns it to writing only, and the read that follows back to reading.
+  EXPECT_THAT(registrations_of(sockets.ours.get(), narration),
+              ElementsAre("registered: waits to read", "waits to write", "waits to read"))
+      << narration.substr(0, 4000);
 }
 
 Task<void> read_byte_by_byte(const lesson6::Socket& socket, int count,
@@ -851,9 +917,9 @@ Task<bool> accept_during_a_shortage(const lesson6::Socket& listener,
 
 TEST(Sockets, AcceptTurnsAClientAwayDuringAShortageOfDescriptorsAndAcceptsTheNext) {
   const lesson6::Socket listener = make_listener();
-  // UndefinedBehaviorSanitizer checks an object's type the first time it
-  // sees it, and may need a spare descriptor to do so: not while none can
-  // be made. So accept() waits once before the shortage.
+  // UndefinedBehaviorSanitizer checks a class the first time it meets it,
+  // through a pipe it opens (tests/descriptor_limit_test.cpp says more): not
+  // while no descriptor can be made. So accept() waits once before the shortage.
   common::FileDescriptor earlier;
   ASSERT_TRUE(lesson6::run(accept_a_client_that_comes_later(listener, &earlier)));
   const common::FileDescriptor first = test_support::connect_to(port_of(listener.get()));
@@ -889,9 +955,9 @@ Task<std::optional<std::vector<std::string>>> read_until_the_end_within(
 TEST(Sockets, AReadShorterThanItsBufferStillFindsAnEndThatCameWithTheData) {
   SocketPair sockets = make_socket_pair();
   send_text(sockets.theirs, "last words");
-  sockets.theirs.close();  // the data and the end come in one edge
-  // The short read empties the socket of data, not of its end: a loop that
-  // then waited for another edge would wait for ever.
+  sockets.theirs.close();  // the data and the end, both there at once
+  // The short read takes the data, not the end: the socket stays readable,
+  // and the next read finds the end at once.
   EXPECT_EQ(lesson6::run(read_until_the_end_within(sockets.ours, 5s)),
             std::optional(std::vector<std::string>{"last words"}));
 }
@@ -919,6 +985,66 @@ TEST(Sockets, ASocketCanTakeTheNumberOfOneThatLibcurlClosedBeforeSayingSo) {
       lesson6::wait_for(read_from_a_socket_with_the_number_libcurl_left(&libcurl_callbacks), 5s));
   EXPECT_EQ(text, std::optional<std::string>("onetwo"));
   EXPECT_EQ(libcurl_callbacks, 0);
+}
+
+// --- what --trace and --timeline draw each task on --------------------------
+
+std::string name_of(observer::Track track) {
+  if (lesson6::is_the_loops(track)) return "loop";
+  return std::string(track.noun) + " " + std::to_string(track.number);
+}
+
+Task<void> note_tracks_around_a_sleep(std::vector<std::string>* tracks) {
+  tracks->push_back(name_of(lesson6::running_track));
+  co_await lesson6::sleep(1ms);
+  tracks->push_back(name_of(lesson6::running_track));
+}
+
+Task<void> gather_two_noting_tracks(std::vector<std::string>* tracks) {
+  tracks->push_back(name_of(lesson6::running_track));
+  co_await lesson6::gather(note_tracks_around_a_sleep(tracks), note_tracks_around_a_sleep(tracks));
+  tracks->push_back(name_of(lesson6::running_track));
+}
+
+TEST(Tracks, GatherGivesEachTaskATrackOfItsOwnNumberedInTheOrderTheyStart) {
+  std::vector<std::string> tracks;
+  lesson6::run(gather_two_noting_tracks(&tracks));
+  EXPECT_EQ(lesson6::running_track.noun, observer::Timeline::loop.noun);  // between tasks
+  ASSERT_EQ(tracks.size(), 6u);
+  ASSERT_THAT(tracks[1], StartsWith("task "));
+  const long first = std::stol(tracks[1].substr(5));
+  const std::string one = "task " + std::to_string(first);
+  const std::string two = "task " + std::to_string(first + 1);
+  // Each on its own before and after its sleep; the task that gathers them
+  // on its own, the loop's, before and after.
+  EXPECT_THAT(tracks, ElementsAre("loop", one, two, one, two, "loop"));
+}
+
+Task<void> read_noting_tracks(const lesson6::Socket& socket, std::vector<std::string>* tracks) {
+  tracks->push_back(name_of(lesson6::running_track));
+  std::array<char, 8> buffer{};
+  co_await lesson6::read_some(socket, buffer);
+  tracks->push_back(name_of(lesson6::running_track));
+  co_await lesson6::sleep(1ms);
+  tracks->push_back(name_of(lesson6::running_track));
+}
+
+Task<void> spawn_a_reader_noting_tracks(const SocketPair* sockets,
+                                        std::vector<std::string>* tracks) {
+  lesson6::spawn(read_noting_tracks(sockets->ours, tracks));
+  lesson6::spawn(send_later(sockets->theirs, "hello"));
+  co_await wait_until([tracks] { return tracks->size() == 3; });
+}
+
+// A connection's task, spawned as it is accepted, is drawn on its
+// connection's track from its first wait on the socket: its runs, its
+// reads, and its sleeps too.
+TEST(Tracks, ASpawnedTaskIsDrawnOnTheTrackOfTheSocketItWaitsOn) {
+  const SocketPair sockets = make_socket_pair();
+  std::vector<std::string> tracks;
+  lesson6::run(spawn_a_reader_noting_tracks(&sockets, &tracks));
+  const std::string socket = "fd " + std::to_string(sockets.ours.get());
+  EXPECT_THAT(tracks, ElementsAre("loop", socket, socket));
 }
 
 // --- wait_for ---------------------------------------------------------------

@@ -1,15 +1,28 @@
 // Lesson 6's runtime, part 3: the event loop at work. (Next, io.hpp: sockets.)
 #include "6_async_await/runtime/event_loop.hpp"
 
+#include <algorithm>
+#include <chrono>
+#include <coroutine>
+#include <cstddef>
+#include <exception>
 #include <iostream>
+#include <list>
+#include <optional>
+#include <span>
+#include <stdexcept>
+#include <utility>
 
+#include "3_async_with_callbacks/selector.hpp"
 #include "6_async_await/runtime/io.hpp"
+#include "6_async_await/runtime/task.hpp"
 #include "common/stop_signal.hpp"
 #include "observer/observer.hpp"
 
 namespace lesson6 {
 
 using lesson3::event_read;
+using lesson3::event_write;
 using lesson3::EventMask;
 
 namespace {
@@ -34,6 +47,10 @@ struct Detached {
   };
 };
 
+// Its body never uses `spawned`: the list is for its promise. A coroutine's
+// promise is made with the coroutine's arguments when it has a constructor
+// that takes them, so the frame enters the list as it is made, and leaves it
+// in the promise's destructor, whether the task ends or is destroyed.
 Detached supervise(Task<void> task, [[maybe_unused]] std::list<std::coroutine_handle<>>& spawned) {
   try {
     co_await task;
@@ -61,52 +78,61 @@ EventLoop::~EventLoop() {
 void EventLoop::wait(int fd, EventMask event, IoWaiter& waiter) {
   if (fd < 0) throw std::invalid_argument("cannot wait on a closed socket");
   if (fd >= std::ssize(sockets_)) sockets_.resize(fd + 1);
-  if (!sockets_[fd].registered) {  // once, for both directions and for a hang-up
-    selector_->unregister(fd);     // libcurl's, if it closed its socket unannounced
-    selector_->register_fd(
-        fd, event_read | lesson3::event_write | lesson3::event_hangup,
-        [this, fd](EventMask ready) { on_edge(fd, ready); }, lesson3::Trigger::edge);
-    sockets_[fd].registered = true;
-  }
-  if (slot(fd, event) != nullptr) throw std::logic_error("two tasks wait on one socket");
-  slot(fd, event) = &waiter;
-  // Data already there brings no edge: on_edge() reads it next turn, resuming at once.
-  if (event == event_read && sockets_[fd].readable) {
-    observer::wait(fd, "may hold more: its task reads it next turn");
-    return may_hold_data_.push_back(fd);
-  }
+  IoWaiter*& waiting = slot(fd, event);
+  if (waiting != nullptr) throw std::logic_error("two tasks wait on one socket");
+  waiting = &waiter;
+  if ((sockets_[fd].watched & event) == 0) changed_.push_back(fd);  // registered before the wait
   observer::wait(fd, "a task waits until it is", event == event_read ? " readable" : " writable");
-}
-
-// Each waiter makes its call (a read notes whether it emptied the socket) and
-// resumes if it went through. The reader may close the socket: slot() afresh.
-void EventLoop::on_edge(int fd, EventMask ready) {
-  if ((ready & lesson3::event_hangup) != 0) sockets_[fd].peer_closed = true;
-  if ((ready & event_read) != 0) sockets_[fd].readable = true;
-  for (const EventMask event : {event_read, lesson3::event_write}) {
-    IoWaiter* const waiter = (ready & event) != 0 ? slot(fd, event) : nullptr;
-    if (waiter == nullptr) continue;
-    const IoWaiter::Attempt result = waiter->attempt();
-    if (event == event_read && !sockets_[fd].peer_closed)
-      sockets_[fd].readable = result == IoWaiter::Attempt::done;
-    if (result == IoWaiter::Attempt::would_block) continue;
-    observer::run(fd, event == event_read ? "ready to read" : "ready to write",
-                  ": resuming its task");
-    slot(fd, event) = nullptr;
-    waiter->awaiting.resume();
-  }
 }
 
 // For a waiter destroyed before its call went through.
 void EventLoop::stop_waiting(int fd, EventMask event, const IoWaiter& waiter) noexcept {
-  if (fd >= 0 && slot(fd, event) == &waiter) slot(fd, event) = nullptr;  // wait() sized the table
+  if (fd < 0 || slot(fd, event) != &waiter) return;  // wait() sized the table
+  slot(fd, event) = nullptr;
+  changed_.push_back(fd);
 }
 
 void EventLoop::forget(int fd) noexcept {
-  if (fd >= std::ssize(sockets_) || !sockets_[fd].registered) return;
-  observer::close(fd, "closing");
-  selector_->unregister(fd);
+  if (fd >= std::ssize(sockets_)) return;
+  if (sockets_[fd].registered) selector_->unregister(fd);
   sockets_[fd] = {};
+}
+
+// Once a turn, before the wait: each socket whose waiters changed is
+// registered for what they wait for now. An echo's task waits to read again
+// in the very turn it read, so its socket's registration stays as it was.
+void EventLoop::update_registrations() {
+  for (const int fd : changed_) {
+    SocketState& socket = sockets_[fd];
+    const EventMask events = wanted(fd);
+    if (events == socket.watched) continue;  // changed back, or listed twice
+    if (socket.registered) {
+      selector_->modify(fd, events);
+    } else {
+      selector_->unregister(fd);  // libcurl's, if it closed its socket unannounced
+      selector_->register_fd(fd, events, [this, fd](EventMask ready) { on_ready(fd, ready); });
+      socket.registered = true;
+    }
+    socket.watched = events;
+  }
+  changed_.clear();
+}
+
+// A socket's callback. A hang-up or an error counts as readable and writable
+// (the Selector says so), so each waiter's call finds out what happened. A
+// task resumes once its call went through; a call that met EAGAIN after all
+// (a report can be stale) leaves it waiting. The reader's task may close the
+// socket or make others before the writer's turn: hence slot() afresh.
+void EventLoop::on_ready(int fd, EventMask ready) {
+  for (const EventMask event : {event_read, event_write}) {
+    IoWaiter* const waiter = (ready & event) != 0 ? slot(fd, event) : nullptr;
+    if (waiter == nullptr || !waiter->call()) continue;
+    slot(fd, event) = nullptr;
+    observer::note(fd, "resuming its task");
+    resume(waiter->awaiting, fd);
+  }
+  // Its task most often waits again at once, for the same: then nothing changed.
+  if (wanted(fd) != sockets_[fd].watched) changed_.push_back(fd);
 }
 
 EventLoop::TimerId EventLoop::call_later(std::chrono::milliseconds delay,
@@ -119,20 +145,18 @@ EventLoop::TimerId EventLoop::call_later(std::chrono::milliseconds delay,
 void EventLoop::spawn(Task<void> task) {
   supervise(std::move(task), spawned_);  // its frame is the list's last
   observer::note("spawned a task; it starts next turn");
-  schedule(spawned_.back());
+  schedule(spawned_.back(), observer::Timeline::loop);  // its socket, if any, gives it a track
 }
 
 bool EventLoop::run_once() {
+  if (!changed_.empty()) update_registrations();
   std::optional<std::chrono::milliseconds> timeout;  // none: as long as it takes
-  if (!scheduled_.empty() || !may_hold_data_.empty()) {
+  if (!scheduled_.empty()) {
     timeout = std::chrono::milliseconds(0);
   } else if (!timers_.empty()) {
     // Rounded up: waking a little early would only spin until the deadline.
     const Clock::duration left = timers_.begin()->first.deadline - Clock::now();
     timeout = std::chrono::ceil<std::chrono::milliseconds>(std::max(left, Clock::duration(0)));
-    observer::wait("epoll_wait(): at most ", timeout->count(), " ms, until the next timer");
-  } else {
-    observer::wait("epoll_wait(): no timer pending");
   }
   const std::span<const lesson3::ReadyEvent> ready = selector_->select(timeout);
   now_.reset();  // time passed while we waited
@@ -142,8 +166,6 @@ bool EventLoop::run_once() {
     observer::note("stop signal: destroying every task");
     return false;
   }
-  for (const int fd : std::exchange(may_hold_data_, {}))
-    if (sockets_[fd].reader != nullptr) on_edge(fd, event_read);  // as if an edge had come
   if (!timers_.empty()) run_due_timers();
   if (!scheduled_.empty()) run_scheduled();
   return true;
@@ -174,8 +196,12 @@ void EventLoop::run_due_timers() {
 void EventLoop::run_scheduled() {
   const std::size_t count = scheduled_.size();
   observer::note("resuming ", count, " scheduled coroutine(s)");
-  for (std::size_t i = 0; i < count; ++i)
-    if (const std::coroutine_handle<> coroutine = scheduled_[i]) coroutine.resume();
+  for (std::size_t i = 0; i < count; ++i) {
+    const Scheduled next = scheduled_[i];  // a copy: a resumed task may schedule more
+    if (!next.coroutine) continue;         // unscheduled: its frame is gone
+    if (!is_the_loops(next.track)) observer::run(next.track, "resuming its task in its turn");
+    resume(next.coroutine, next.track);
+  }
   scheduled_.erase(scheduled_.begin(), scheduled_.begin() + static_cast<std::ptrdiff_t>(count));
 }
 

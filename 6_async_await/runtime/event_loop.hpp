@@ -1,21 +1,26 @@
 // Lesson 6's runtime, part 2: the event loop, with run(), spawn() and sleep().
 // (Next, event_loop.cpp: the loop at work.) One turn, run_once(), is asyncio's
 // _run_once(): wait on lesson 3's Selector (epoll), not past the next timer;
-// then run what is ready, the timers due, and the coroutines scheduled so
-// far. Sockets are edge-triggered: the kernel tells of a change once, so a
-// task waits only after its call met EAGAIN.
+// then run what is ready, the timers due, and the coroutines scheduled so far.
+// Like asyncio's loop and lesson 3's, it is level-triggered: a task waits for
+// its socket, and the loop makes the task's call once the Selector says the
+// socket is ready. A socket is registered for what its waiting tasks want.
 #pragma once
 
-#include <algorithm>
 #include <chrono>
+#include <coroutine>
 #include <cstdint>
 #include <functional>
 #include <list>
 #include <map>
 #include <memory>
+#include <optional>
+#include <stdexcept>
+#include <utility>
+#include <vector>
 
 #include "3_async_with_callbacks/selector.hpp"
-#include "6_async_await/runtime/task.hpp"  // and what it includes: <coroutine>, <vector>...
+#include "6_async_await/runtime/task.hpp"
 #include "observer/observer.hpp"
 
 namespace lesson6 {
@@ -48,7 +53,7 @@ class EventLoop {
     if (fd >= std::ssize(sockets_) || !sockets_[fd].registered) selector_->unregister(fd);
   }
 
-  // For io.hpp: `waiter` makes its call once it can go through.
+  // For io.hpp: `waiter` makes its call once fd is ready for `event`.
   void wait(int fd, lesson3::EventMask event, IoWaiter& waiter);
   void stop_waiting(int fd, lesson3::EventMask event, const IoWaiter& waiter) noexcept;
   void forget(int fd) noexcept;  // the socket is about to close
@@ -56,10 +61,20 @@ class EventLoop {
   // asyncio's loop.call_later(); a timer's callback sees its deadline as now.
   TimerId call_later(std::chrono::milliseconds delay, std::function<void()> callback);
   void cancel(TimerId timer) { timers_.erase(timer); }  // at once; nothing if it has run
-  // asyncio's loop.call_soon(coroutine.resume); unschedule() takes it back.
-  void schedule(std::coroutine_handle<> coroutine) { scheduled_.push_back(coroutine); }
+  // asyncio's loop.call_soon(coroutine.resume), resumed on `track` (task.hpp's
+  // running_track); unschedule() takes it back.
+  void schedule(std::coroutine_handle<> coroutine, observer::Track track = running_track) {
+    scheduled_.push_back({coroutine, track});
+  }
   void unschedule(std::coroutine_handle<> coroutine) noexcept {  // its place is emptied
-    std::replace(scheduled_.begin(), scheduled_.end(), coroutine, std::coroutine_handle<>());
+    for (Scheduled& entry : scheduled_)
+      if (entry.coroutine == coroutine) entry.coroutine = {};
+  }
+  // Resumes a task, on its track, until it waits again.
+  void resume(std::coroutine_handle<> task, observer::Track track) {
+    running_track = track;
+    task.resume();
+    running_track = observer::Timeline::loop;
   }
   void spawn(Task<void> task);  // lesson6::spawn(), below
 
@@ -70,14 +85,22 @@ class EventLoop {
   struct SocketState {  // from a socket's first wait until it closes
     IoWaiter* reader = nullptr;
     IoWaiter* writer = nullptr;
-    bool readable = false;     // an edge came, and no read has emptied it since
-    bool peer_closed = false;  // so a read finds the end (or an error) at once
-    bool registered = false;   // with the Selector
+    lesson3::EventMask watched = 0;  // what the Selector watches it for
+    bool registered = false;         // with the Selector, perhaps for nothing
+  };
+  struct Scheduled {
+    std::coroutine_handle<> coroutine;  // none once unscheduled
+    observer::Track track;
   };
   IoWaiter*& slot(int fd, lesson3::EventMask event) {  // fd's reader or writer
     return event == lesson3::event_read ? sockets_[fd].reader : sockets_[fd].writer;
   }
-  void on_edge(int fd, lesson3::EventMask ready);
+  lesson3::EventMask wanted(int fd) const {  // what fd's waiters wait for
+    return (sockets_[fd].reader != nullptr ? lesson3::event_read : 0) |
+           (sockets_[fd].writer != nullptr ? lesson3::event_write : 0);
+  }
+  void update_registrations();
+  void on_ready(int fd, lesson3::EventMask ready);
   void run_due_timers();
   void run_scheduled();
 
@@ -85,11 +108,11 @@ class EventLoop {
   std::unique_ptr<lesson3::Selector> selector_;
   bool stopping_ = false;
   std::vector<SocketState> sockets_;  // by descriptor
+  std::vector<int> changed_;          // sockets whose waiters changed since the last wait
   std::map<TimerId, std::function<void()>> timers_;
   std::uint64_t timers_set_ = 0;
   std::optional<Clock::time_point> now_;  // this turn's time, once read
-  std::vector<std::coroutine_handle<>> scheduled_;
-  std::vector<int> may_hold_data_;              // sockets whose readers wait for no edge
+  std::vector<Scheduled> scheduled_;
   std::list<std::coroutine_handle<>> spawned_;  // each frame until it ends
 };
 
@@ -110,11 +133,23 @@ struct Sleep {
   }
   bool await_ready() const noexcept { return false; }
   void await_suspend(std::coroutine_handle<> coroutine) {
-    sleeper = coroutine;
-    if (duration <= std::chrono::milliseconds(0)) return EventLoop::current().schedule(sleeper);
-    timer = EventLoop::current().call_later(duration, [coroutine] { coroutine.resume(); });
+    // Not on the loop's own track, where a wait would say that the loop blocks.
+    if (!is_the_loops(running_track))
+      observer::wait(running_track, "sleeps ", duration.count(), " ms");
+    wake_later(coroutine);
   }
   void await_resume() noexcept { sleeper = {}; }  // awake: nothing to take back
+
+  // Resumes `coroutine` on its track once the time is up (wait_for() uses it alone).
+  void wake_later(std::coroutine_handle<> coroutine) {
+    sleeper = coroutine;
+    if (duration <= std::chrono::milliseconds(0)) return EventLoop::current().schedule(coroutine);
+    timer = EventLoop::current().call_later(
+        duration, [coroutine, track = running_track, milliseconds = duration.count()] {
+          observer::run(track, "its ", milliseconds, " ms are up");
+          EventLoop::current().resume(coroutine, track);
+        });
+  }
 
   std::chrono::milliseconds duration;
   std::coroutine_handle<> sleeper = {};  // set while it sleeps

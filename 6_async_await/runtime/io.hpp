@@ -1,17 +1,27 @@
 // Lesson 6's runtime, part 4, the last: sockets that tasks co_await, as with
-// asyncio's loop.sock_accept(), sock_recv() and sock_sendall(). Each awaiter
-// lives in the awaiting frame (nothing to allocate) and the loop makes its call.
+// asyncio's loop.sock_accept(), sock_recv() and sock_sendall():
+//
+//   lesson6::Socket client = co_await lesson6::accept(listener);
+//   const std::size_t received = co_await lesson6::read_some(client, buffer);
+//   co_await lesson6::write_all(client, std::span(buffer).first(received));
+//
+// Each is an awaiter that lives in the awaiting frame: nothing to allocate. An
+// accept or a read waits first, and the loop makes its call once the socket
+// is readable; a write tries at once, and waits only while the socket is full.
 #pragma once
 
-#include <poll.h>
-#include <sys/socket.h>
-
 #include <cerrno>
+#include <coroutine>
+#include <cstddef>
+#include <optional>
 #include <span>
 #include <system_error>
+#include <utility>
 
-#include "6_async_await/runtime/event_loop.hpp"  // and task.hpp, with what they include
+#include "3_async_with_callbacks/selector.hpp"
+#include "6_async_await/runtime/event_loop.hpp"
 #include "common/net.hpp"
+#include "observer/observer.hpp"
 
 namespace lesson6 {
 
@@ -25,7 +35,9 @@ class Socket {
 
   int get() const { return fd_.get(); }
   void close() noexcept {  // only while no task waits on it: that one would never wake
-    if (EventLoop* const loop = EventLoop::running(); loop != nullptr && fd_) loop->forget(get());
+    if (!fd_) return;
+    observer::close(get(), "closing");
+    if (EventLoop* const loop = EventLoop::running()) loop->forget(get());
     fd_.reset();
   }
 
@@ -33,16 +45,14 @@ class Socket {
   common::FileDescriptor fd_;
 };
 
-// What every socket call shares. attempt() makes the call once: a write at
-// once, waiting only if it met EAGAIN; a read is left to the loop.
+// What every socket call shares. While its task waits, the loop holds it, and
+// makes its call() once the socket is ready.
 class IoWaiter {
  public:
-  // A read shorter than its buffer has emptied the socket (tokio's rule).
-  enum class Attempt { would_block, done, done_and_emptied };
-  virtual Attempt attempt() = 0;
-
   IoWaiter(const IoWaiter&) = delete;  // the loop holds our address while we wait
-  bool await_ready() { return event_ == lesson3::event_write && attempt() != Attempt::would_block; }
+  // The call, once: false if it would block (EAGAIN), true if it went through
+  // or failed (then await_resume() throws).
+  virtual bool call() = 0;
   void await_suspend(std::coroutine_handle<> coroutine) {
     awaiting = coroutine;
     EventLoop::current().wait(fd_, event_, *this);
@@ -56,11 +66,6 @@ class IoWaiter {
     EventLoop* const loop = EventLoop::running();
     if (awaiting && loop != nullptr) loop->stop_waiting(fd_, event_, *this);
   }
-  Attempt failed() {  // after a failed call: wait for the socket (EAGAIN), or give up
-    if (errno == EAGAIN || errno == EWOULDBLOCK) return Attempt::would_block;
-    error_ = errno;
-    return Attempt::done;
-  }
   void resumed(const char* call) {  // for await_resume(): throws if the call failed
     awaiting = {};
     if (error_ != 0) throw std::system_error(error_, std::generic_category(), call);
@@ -71,23 +76,46 @@ class IoWaiter {
   int error_ = 0;
 };
 
+class Accept final : public IoWaiter {
+ public:
+  explicit Accept(const Socket& listener) : IoWaiter(listener, lesson3::event_read) {}
+  bool await_ready() const noexcept { return false; }
+  Socket await_resume() {
+    resumed("accept");
+    return Socket(std::move(*client_));
+  }
+
+ private:
+  bool call() override {
+    try {
+      client_ = common::accept_client(fd_);
+    } catch (const std::system_error& error) {  // for the awaiting task to handle
+      error_ = error.code().value();
+      return true;
+    }
+    return client_.has_value();  // none: it left, or was turned away; wait for the next
+  }
+
+  std::optional<common::FileDescriptor> client_;
+};
+
 class ReadSome final : public IoWaiter {
  public:
   ReadSome(const Socket& socket, std::span<char> buffer)
       : IoWaiter(socket, lesson3::event_read), buffer_(buffer) {}
+  bool await_ready() const noexcept { return buffer_.empty(); }  // nothing to read into
   std::size_t await_resume() {
     resumed("recv");
     return received_;
   }
 
  private:
-  Attempt attempt() override {
-    ssize_t received = 0;
-    while ((received = recv(fd_, buffer_.data(), buffer_.size(), 0)) < 0 && errno == EINTR) {
-    }
-    if (received < 0) return failed();
-    received_ = static_cast<std::size_t>(received);
-    return received_ > 0 && received_ < buffer_.size() ? Attempt::done_and_emptied : Attempt::done;
+  bool call() override {
+    const std::optional<std::size_t> received = common::receive_some(fd_, buffer_);
+    if (received && *received == 0) return false;  // EAGAIN: wait on
+    if (received) received_ = *received;
+    if (!received) error_ = errno;  // 0 at the end of the stream: received_ stays 0
+    return true;
   }
 
   std::span<char> buffer_;
@@ -98,33 +126,35 @@ class WriteAll final : public IoWaiter {
  public:
   WriteAll(const Socket& socket, std::span<const char> bytes)
       : IoWaiter(socket, lesson3::event_write), unsent_(bytes) {}
+  bool await_ready() { return call(); }  // a socket has room more often than not
   void await_resume() { resumed("send"); }
 
  private:
-  Attempt attempt() override {
+  // A vanished peer makes send() fail with EPIPE, not kill us with SIGPIPE:
+  // the loop ignores that signal (common::install_stop_handlers()).
+  bool call() override {
     while (!unsent_.empty()) {
-      // MSG_NOSIGNAL: a vanished peer is an EPIPE error here, not a SIGPIPE.
-      const ssize_t sent = send(fd_, unsent_.data(), unsent_.size(), MSG_NOSIGNAL);
-      if (sent >= 0) unsent_ = unsent_.subspan(static_cast<std::size_t>(sent));
-      if (sent < 0 && errno != EINTR) return failed();
+      const std::optional<std::size_t> sent = common::send_some(fd_, unsent_);
+      if (!sent) {
+        error_ = errno;
+        return true;
+      }
+      if (*sent == 0) return false;  // full: wait for room
+      unsent_ = unsent_.subspan(*sent);
     }
-    return Attempt::done;
+    return true;
   }
 
   std::span<const char> unsent_;
 };
 
-class Readable final : public IoWaiter {
- public:
-  explicit Readable(const Socket& socket) : IoWaiter(socket, lesson3::event_read) {}
-  void await_resume() { resumed("poll"); }
-
- private:
-  Attempt attempt() override {  // poll() with no timeout only looks
-    pollfd entry{fd_, POLLIN, 0};
-    return poll(&entry, 1, 0) > 0 ? Attempt::done : Attempt::would_block;
-  }
-};
+// asyncio's conn, address = await loop.sock_accept(listener), for a
+// non-blocking listener that outlives the wait. Out of descriptors or memory,
+// common::accept_client() turns the client away with a line on standard
+// error, as every lesson does, and the task waits for the next client.
+inline Accept accept(const Socket& listener) {
+  return Accept(listener);
+}
 
 // asyncio's data = await loop.sock_recv(sock, len(buffer)): how many bytes came
 // (at least one), or 0 once the peer has closed (or for an empty buffer); a reset throws.
@@ -136,18 +166,6 @@ inline ReadSome read_some(const Socket& socket, std::span<char> buffer) {
 // socket fills up (`bytes` must live until then). A vanished peer throws.
 inline WriteAll write_all(const Socket& socket, std::span<const char> bytes) {
   return WriteAll(socket, bytes);
-}
-
-// asyncio's conn, address = await loop.sock_accept(listener), for a listener
-// that outlives the task. Out of descriptors or memory, accept_client() turns
-// the client away with a line on standard error, as every lesson does.
-inline Task<Socket> accept(const Socket& listener) {
-  while (true) {
-    if (std::optional<common::FileDescriptor> client = common::accept_client(listener.get())) {
-      co_return Socket(std::move(*client));
-    }
-    co_await Readable(listener);  // poll() says whether more clients are queued
-  }
 }
 
 }  // namespace lesson6

@@ -2,4 +2,6 @@
 // this order: task.hpp, event_loop.hpp, event_loop.cpp, io.hpp.
 #pragma once
 
-#include "6_async_await/runtime/io.hpp"  // which includes event_loop.hpp, and that task.hpp
+#include "6_async_await/runtime/event_loop.hpp"
+#include "6_async_await/runtime/io.hpp"
+#include "6_async_await/runtime/task.hpp"

@@ -19,6 +19,8 @@
 #include <utility>
 #include <vector>
 
+#include "observer/observer.hpp"
+
 namespace lesson6 {
 
 struct PromiseBase {
@@ -100,6 +102,31 @@ class [[nodiscard]] Task {
   Handle handle_;
 };
 
+// What --trace and --timeline (observer/) draw the running task on. gather()
+// gives each of its tasks a track of its own, "task 1", "task 2"...; a task
+// awaited with co_await runs on its awaiter's; a task that waits on a socket
+// moves to that socket's track, as it serves that connection. The event loop
+// sets it as it resumes a task, and its own track back once the task waits.
+inline thread_local observer::Track running_track = observer::Timeline::loop;
+inline bool is_the_loops(observer::Track track) {  // the observer's convention: no number
+  return track.number < 0;
+}
+inline thread_local long tasks_numbered = 0;  // the last "task N" that gather() gave
+
+// gather()'s frame around each of its tasks: the task's own track, from its
+// start until it ends (or is destroyed, which ends it too).
+template <typename T>
+Task<T> on_a_track_of_its_own(Task<T> task) {
+  struct OwnTrack {
+    observer::Track track{"task", ++tasks_numbered};
+    OwnTrack() { observer::open(track, "gather() starts it"); }
+    ~OwnTrack() { observer::close(track, "ends"); }
+  } own;
+  observer::run(own.track, "runs until it first waits");
+  running_track = own.track;
+  co_return co_await task;
+}
+
 // Python: results = await asyncio.gather(*tasks): starts every task, then
 // awaits each in turn, so all progress together; results come in order. If
 // some throw, it waits for all (Python does not), then rethrows the first.
@@ -108,11 +135,16 @@ using Results = std::conditional_t<std::is_void_v<T>, void, std::vector<T>>;
 
 template <typename T>
 Task<Results<T>> gather(std::vector<Task<T>> tasks) {
-  for (Task<T>& task : tasks)
-    task.start();
+  const observer::Track mine = running_track;  // each task runs on its own, then hands us back ours
+  std::vector<Task<T>> started;
+  for (Task<T>& task : tasks) {
+    started.push_back(on_a_track_of_its_own(std::move(task)));
+    started.back().start();
+    running_track = mine;
+  }
   std::conditional_t<std::is_void_v<T>, std::nullptr_t, Results<T>> results{};
   std::exception_ptr first_error;
-  for (Task<T>& task : tasks) {
+  for (Task<T>& task : started) {
     try {
       if constexpr (std::is_void_v<T>)
         co_await task;
@@ -121,6 +153,7 @@ Task<Results<T>> gather(std::vector<Task<T>> tasks) {
     } catch (...) {
       if (!first_error) first_error = std::current_exception();
     }
+    running_track = mine;
   }
   if (first_error) std::rethrow_exception(first_error);
   if constexpr (!std::is_void_v<T>) co_return results;

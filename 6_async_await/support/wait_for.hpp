@@ -31,7 +31,7 @@ struct TimeLimit {
   bool await_ready() const noexcept { return task.await_ready(); }
   bool await_suspend(std::coroutine_handle<> awaiting) {
     if (!task.await_suspend(awaiting)) return false;  // it ended at once
-    limit.await_suspend(awaiting);
+    limit.wake_later(awaiting);
     return true;
   }
   void await_resume() const noexcept {}
