@@ -175,7 +175,7 @@ int main(int argc, char** argv) {
   interpreter.add("gen_", gen_, "gen_ = gen()", [&gen_] { gen_ = gen(); });
   interpreter.add("avg", avg, "avg = average()", [&avg] { avg = lesson5::prime(average()); });
   if (interactive) {
-    interpreter.run(std::cin);
+    interpreter.run_interactive();
   } else {
     interpreter.run(walkthrough);
     std::cout << "\nYour turn: scripts/run.sh 5 --interactive, then type help.\n";

@@ -131,7 +131,7 @@ int main(int argc, char** argv) {
   interpreter.add("sg", sg, "sg = subgen(); g = delegator(sg)", make_both_again);
   interpreter.add("g", g, "sg = subgen(); g = delegator(sg)", make_both_again);
   if (interactive) {
-    interpreter.run(std::cin);
+    interpreter.run_interactive();
   } else {
     interpreter.run(walkthrough);
     std::cout << "\nYour turn: scripts/run.sh delegation --interactive, then type help.\n";
