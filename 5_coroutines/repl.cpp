@@ -249,8 +249,8 @@ bool Interpreter::execute(std::string_view typed) {
   std::string line = from_python(typed);
   if (const Named* target = assigned(typed)) {
     if (!made_by(*target, typed)) {
-      std::cout << target->name << " can only be made as the program made it: "
-                << target->made_by << '\n';
+      std::cout << target->name << " can only be made as the program made it: " << target->made_by
+                << '\n';
       return true;
     }
     line = "new " + target->name;

@@ -165,9 +165,9 @@ class Interpreter {
   template <typename Yield, typename Sent, typename Return>
   void add(std::string_view name, Generator<Yield, Sent, Return>& generator,
            std::string_view made_by, std::function<void()> make_again) {
-    targets_.push_back({std::string(name), std::string(made_by),
-                        GeneratorTarget<Yield, Sent, Return>(name, generator, made_by,
-                                                             std::move(make_again))});
+    targets_.push_back(
+        {std::string(name), std::string(made_by),
+         GeneratorTarget<Yield, Sent, Return>(name, generator, made_by, std::move(make_again))});
   }
 
   // Reads commands from standard input until `quit`, Ctrl-D or the end of
