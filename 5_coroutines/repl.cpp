@@ -4,6 +4,7 @@
 
 #include <editline/readline.h>
 #include <signal.h>
+#include <termios.h>
 #include <unistd.h>
 
 #include <array>
@@ -106,13 +107,33 @@ int read_key(FILE*) {
   }
 }
 
+// The terminal's settings when the interpreter started, which libedit
+// changes while it reads a line.
+termios terminal_settings{};
+
+// libedit prints the prompt, and only then stops the terminal from echoing
+// keys itself: a key typed in between would show twice. So we stop it first.
+// libedit puts back the settings it found once the line is read, and we put
+// back the terminal's own.
+void stop_terminal_echo() {
+  termios settings = terminal_settings;
+  settings.c_lflag &= ~(ECHO | ICANON);
+  tcsetattr(STDIN_FILENO, TCSANOW, &settings);
+}
+
+void restore_terminal() {
+  tcsetattr(STDIN_FILENO, TCSANOW, &terminal_settings);
+}
+
 // The next line typed at the terminal, edited with libedit and kept in its
 // history; nullopt at Ctrl-D. Ctrl-C prints KeyboardInterrupt and asks again,
 // as Python does.
 std::optional<std::string> read_line_at_terminal() {
   while (true) {
     interrupted = 0;
+    stop_terminal_echo();
     const std::unique_ptr<char, decltype(&std::free)> line(readline(">>> "), &std::free);
+    restore_terminal();
     if (interrupted) {
       std::cout << "\nKeyboardInterrupt" << std::endl;
       continue;
@@ -136,6 +157,8 @@ void set_up_terminal() {
   action.sa_handler = on_interrupt;
   sigemptyset(&action.sa_mask);
   sigaction(SIGINT, &action, nullptr);
+  tcgetattr(STDIN_FILENO, &terminal_settings);
+  rl_initialize();  // libedit edits only a terminal that echoes when it starts
 }
 
 // "# " and the text, wrapped at 78 columns.

@@ -11,6 +11,7 @@
 #include <sys/ioctl.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <termios.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -104,6 +105,14 @@ class TerminalSession {
     return shown;
   }
 
+  // Whether the terminal is as a shell wants it back: echoing what is typed,
+  // line by line.
+  bool echoes_lines() const {
+    termios settings{};
+    return tcgetattr(controller_.get(), &settings) == 0 && (settings.c_lflag & ECHO) != 0 &&
+           (settings.c_lflag & ICANON) != 0;
+  }
+
   // The exit code, once it exits (within 10 s; -1 if not). A pidfd turns
   // readable when the process ends, so poll() can wait for that.
   int wait_for_exit() {
@@ -145,9 +154,11 @@ TEST(ReplAtATerminal, TakesTheCoursesStatementsAndGivesThePromptBackAfterCtrlC) 
   ASSERT_TRUE(session.wait_for("avg.send(1_000)", shown)) << shown;
   EXPECT_THAT(session.enter(""), HasSubstr("avg yielded 1000.0"));
 
-  // Ctrl-D on an empty line ends the session, as in Python.
+  // Ctrl-D on an empty line ends the session, as in Python, and the terminal
+  // is as it was.
   session.type("\x04");
   EXPECT_EQ(session.wait_for_exit(), 0);
+  EXPECT_TRUE(session.echoes_lines());
 }
 
 TEST(ReplAtATerminal, ExitEndsTheSession) {
@@ -157,6 +168,7 @@ TEST(ReplAtATerminal, ExitEndsTheSession) {
   EXPECT_THAT(session.enter("g = delegator(sg)"), HasSubstr("g is new"));
   session.type("exit()\r");
   EXPECT_EQ(session.wait_for_exit(), 0);
+  EXPECT_TRUE(session.echoes_lines());
 }
 
 }  // namespace
