@@ -3,6 +3,7 @@
 #include "5_coroutines/repl.hpp"
 
 #include <editline/readline.h>
+#include <poll.h>
 #include <signal.h>
 #include <termios.h>
 #include <unistd.h>
@@ -95,16 +96,24 @@ void on_interrupt(int) {
   interrupted = 1;
 }
 
-// libedit's way to read a key: read() until a key comes, or the end of input;
-// Ctrl-C (SIGINT, which interrupts read()) counts as an end of input too, so
-// that readline() returns, and `interrupted` says which it was.
+// libedit's way to read a key: waits for one, or the end of input. Ctrl-C
+// (SIGINT) counts as an end of input too, so that readline() returns, and
+// `interrupted` says which it was. SIGINT is blocked but while ppoll() waits,
+// which unblocks it as it starts waiting: a Ctrl-C that comes between a look
+// at `interrupted` and the wait cannot be missed.
 int read_key(FILE*) {
-  unsigned char key = 0;
-  while (true) {
-    const ssize_t count = ::read(STDIN_FILENO, &key, 1);
-    if (count == 1) return key;
-    if (count == 0 || errno != EINTR || interrupted) return EOF;
+  sigset_t while_waiting;
+  sigprocmask(SIG_SETMASK, nullptr, &while_waiting);
+  sigdelset(&while_waiting, SIGINT);
+  pollfd terminal{STDIN_FILENO, POLLIN, 0};
+  while (interrupted == 0) {
+    if (ppoll(&terminal, 1, nullptr, &while_waiting) == 1) {
+      unsigned char key = 0;
+      return ::read(STDIN_FILENO, &key, 1) == 1 ? key : EOF;
+    }
+    if (errno != EINTR) return EOF;
   }
+  return EOF;
 }
 
 // The terminal's settings when the interpreter started, which libedit
@@ -147,9 +156,9 @@ std::optional<std::string> read_line_at_terminal() {
   }
 }
 
-// libedit asks the terminal for one key at a time, read_key() reads it, and
-// SIGINT, without SA_RESTART, interrupts that read(). libedit's own handlers
-// (rl_catch_signals) would re-raise SIGINT, whose default ends the program.
+// libedit asks for one key at a time, which read_key() waits for. libedit's
+// own handlers (rl_catch_signals) would re-raise SIGINT, whose default ends
+// the program.
 void set_up_terminal() {
   rl_catch_signals = 0;
   rl_getc_function = read_key;
@@ -157,6 +166,10 @@ void set_up_terminal() {
   action.sa_handler = on_interrupt;
   sigemptyset(&action.sa_mask);
   sigaction(SIGINT, &action, nullptr);
+  sigset_t interrupt;
+  sigemptyset(&interrupt);
+  sigaddset(&interrupt, SIGINT);
+  sigprocmask(SIG_BLOCK, &interrupt, nullptr);
   tcgetattr(STDIN_FILENO, &terminal_settings);
   rl_initialize();  // libedit edits only a terminal that echoes when it starts
 }
