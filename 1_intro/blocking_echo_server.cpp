@@ -1,18 +1,9 @@
-// Lesson 1: a blocking echo server.
+// Lesson 1: a blocking echo server, one client at a time.
 //
-// Run it:      scripts/run.sh 1
-// Connect:     nc 127.0.0.1 5000      (then again from a second terminal)
-// Observe:     the first nc gets every line echoed back. The second one
-//              connects (the kernel queues it), but nothing it types comes
-//              back until the first nc leaves. Then all its lines arrive.
-// Why:         client() blocks in recv() on one client. While it waits
-//              there, nobody calls accept() or recv() for anyone else.
-// The course:  its servers answer every message with b"Hello world\n". Ours
-//              send back the very bytes they received, in every lesson, so
-//              that you (and the tests) can see whose bytes came back and
-//              that none were lost or reordered on the way.
-// Next lesson: select() tells us which sockets are ready, so one thread can
-//              wait on all of them at once.
+// Run it:   scripts/run.sh 1                 (add --trace to watch it block)
+// Connect:  nc 127.0.0.1 5000                (then again from a second terminal)
+// Observe:  the first nc gets every line back. The second connects, but
+//           nothing it types comes back until the first one leaves.
 
 #include <sys/socket.h>
 
@@ -33,13 +24,12 @@
 namespace {
 
 // send() may take fewer bytes than offered; keep offering the rest. (The
-// course's send() ignores that.) Returns false when the client is gone or we
-// are asked to stop.
+// course's send() ignores that.) Returns false when the client is gone.
 bool send_all(int connection, std::span<const char> bytes) {
   while (!bytes.empty()) {
     const ssize_t sent = send(connection, bytes.data(), bytes.size(), 0);
-    if (sent < 0 && errno == EINTR && !common::stop_requested()) continue;
-    if (sent < 0) return false;  // EPIPE, ECONNRESET: the client left
+    if (sent < 0 && errno == EINTR) continue;
+    if (sent < 0) return false;  // EPIPE, ECONNRESET: the client left (or we stop)
     bytes = bytes.subspan(static_cast<std::size_t>(sent));
   }
   return true;
@@ -51,12 +41,13 @@ bool send_all(int connection, std::span<const char> bytes) {
 // Our response is the request itself, and we read up to 1 KiB at a time
 // (common::receive_buffer_size says why).
 void client(int connection) {
+  const common::ShutDownOnStop stop_ends_recv(connection);
   std::array<char, common::receive_buffer_size> buffer;
   while (true) {
     observer::wait("blocking in recv() on fd ", connection, "; nobody else is served meanwhile");
     const ssize_t received = recv(connection, buffer.data(), buffer.size(), 0);
-    if (received < 0 && errno == EINTR && !common::stop_requested()) continue;
-    if (received <= 0) return;  // 0: the client closed; < 0: reset, or we stop
+    if (received < 0 && errno == EINTR) continue;
+    if (received <= 0) return;  // 0: the client closed (or we stop); < 0: a reset
     observer::read(connection, "received ", received, " bytes, sending them back");
     if (!send_all(connection, std::span(buffer).first(static_cast<std::size_t>(received)))) return;
     observer::write(connection, "sent them back");
@@ -65,19 +56,12 @@ void client(int connection) {
 
 // Python: while True: client_socket, addr = server_socket.accept()
 //                     ...serve it until it leaves...; client_socket.close()
-//
-// A stop signal interrupts accept() or recv() with EINTR. One that lands just
-// before the call interrupts nothing, so we first name the socket we are about
-// to block on: the signal handler shuts it down, and the call returns at once.
-// Lessons 2-6 need no such care: they watch the stop pipe with their sockets.
 void server(int listener) {
   while (true) {
-    common::set_blocking_socket(listener);
-    if (common::stop_requested()) return;
     observer::wait("blocking in accept() on fd ", listener);
     common::FileDescriptor connection(accept4(listener, nullptr, nullptr, SOCK_CLOEXEC));
     if (!connection) {
-      if (common::stop_requested()) return;
+      if (common::stop_requested()) return;  // a stop shut the listener down
       if (errno == EINTR || errno == ECONNABORTED) continue;
       // Out of descriptors: a blocking server has nothing else to do but
       // wait for one to be freed. (Lesson 2 turns the client away instead:
@@ -92,9 +76,7 @@ void server(int listener) {
     const std::string name = common::peer_name(connection.get());
     std::cout << "connection from " << name << std::endl;
     observer::open(connection.get(), "accepted; serving only this client until it leaves");
-    common::set_blocking_socket(connection.get());
-    if (!common::stop_requested()) client(connection.get());
-    common::set_blocking_socket(-1);  // the socket closes below, and its number may be reused
+    client(connection.get());
     observer::close(connection.get(), "closing");
     std::cout << "connection from " << name << " closed" << std::endl;
   }
@@ -108,12 +90,13 @@ int main(int argc, char** argv) {
                                    "Lesson 1: echoes every byte back, one client at a time.");
   common::add_server_options(command_line, options);
   command_line.parse(argc, argv);
+  observer::name_thread("server");  // its thread runs no event loop
   try {
     common::install_stop_handlers();
     const common::FileDescriptor listener = common::listen_tcp(options.host, options.port);
+    const common::ShutDownOnStop stop_ends_accept(listener.get());
     common::print_listening(listener.get());
     server(listener.get());
-    common::set_blocking_socket(-1);  // the listener closes next
   } catch (const std::exception& error) {
     std::cerr << "blocking_echo_server: " << error.what() << '\n';
     return 1;

@@ -1,22 +1,10 @@
 // Lesson 2: one thread serves every client at once, with select().
 //
-// Run it:      scripts/run.sh 2                (add --trace to watch the loop)
-// Connect:     nc 127.0.0.1 5000      (from two or three terminals at once)
-// Observe:     every nc gets its lines back at once, whoever came first. With
-//              --trace, each turn of the loop says what it asks select() to
-//              watch, what came back ready, and what it did about it.
-// Why:         nothing waits on one client any more. The thread waits in one
-//              place, select(), which returns as soon as any watched socket can
-//              be read or written without waiting; event_loop() does just
-//              that, then goes back to select().
-// New since lesson 1: non-blocking sockets, one loop around select(), and a
-//              Connection per client (echo_connection.hpp) that remembers what
-//              lesson 1 kept on the call stack: where each client was.
-// Shortcuts:   select() forgets its sets, so every turn rebuilds them and the
-//              kernel scans them all; and it cannot watch a descriptor at or
-//              beyond FD_SETSIZE (1024), so the server keeps below it: it
-//              turns clients away past it, and will not start there.
-//              Lesson 3's epoll keeps the list in the kernel and has no limit.
+// Run it:   scripts/run.sh 2 --trace
+// Connect:  nc 127.0.0.1 5000                (from two or three terminals at once)
+// Observe:  every nc gets its lines back at once, whoever came first. The
+//           trace shows each turn of the loop: what it asks select() to
+//           watch, and what came back ready.
 
 #include <sys/select.h>
 
@@ -86,6 +74,8 @@ void EchoServer::send_message(Connection& connection, bool readable, bool writab
   if (!connection.serve(readable, writable)) close_connection(connection.fd());
 }
 
+// Python: client_socket.close(); TO_MONITOR.remove(client_socket)
+//         print(f"Connection with {CONNECTIONS[client_socket]} closed.")
 void EchoServer::close_connection(int fd) {
   const auto found = connections_.find(fd);
   std::cout << "connection from " << found->second.name() << " closed" << std::endl;
@@ -129,7 +119,6 @@ void EchoServer::event_loop() {
       send_message(connection, FD_ISSET(fd, &read_set), FD_ISSET(fd, &write_set));
     }
   }
-  observer::note("stopping: closing every connection");
   while (!connections_.empty())
     close_connection(connections_.begin()->first);
 }

@@ -1,22 +1,10 @@
 // Lesson 3: a Selector waits, callbacks do the work.
 //
-// Run it:      scripts/run.sh 3         (add --trace; --backend poll to compare)
-// Connect:     nc 127.0.0.1 5000      (from two or three terminals at once)
-// Observe:     the same echo as lesson 2. With --trace, each turn of the loop
-//              says which descriptor became ready and that it runs the
-//              callback registered for it; nothing else happens in the loop.
-// Why:         each descriptor is registered once with the events it waits
-//              for and the function to call when they come (Python's
-//              selectors). event_loop() only asks the Selector what is ready
-//              and dispatches; accept_connection() and send_message() know
-//              what a listener and a client are.
-// New since lesson 2: a Selector (selector.hpp) instead of fd_sets rebuilt
-//              every turn. With epoll the kernel keeps the list: we tell it
-//              only what changes (modify), a wait costs what is ready rather
-//              than what is watched, and FD_SETSIZE no longer limits us.
-// Shortcuts:   the code is now spread over callbacks, and what a client was
-//              doing lives in its Connection rather than in the code. Lesson 4
-//              brings back code that reads in order: generators.
+// Run it:   scripts/run.sh 3 --trace         (add --backend poll to compare)
+// Connect:  nc 127.0.0.1 5000                (from two or three terminals at once)
+// Observe:  the same echo as lesson 2. The trace shows each turn of the loop:
+//           the Selector says which descriptor is ready and runs the
+//           callback registered for it.
 
 #include <iostream>
 #include <map>
@@ -82,6 +70,8 @@ void EchoServer::send_message(Connection& connection, bool readable, bool writab
   selector_.modify(connection.fd(), connection.wants_write() ? event_write : event_read);
 }
 
+// Python: SELECTOR.unregister(client_socket); client_socket.close()
+//         print(f"Connection with {CONNECTIONS[client_socket]} closed.")
 void EchoServer::close_connection(int fd) {
   const auto found = connections_.find(fd);
   std::cout << "connection from " << found->second.name() << " closed" << std::endl;

@@ -22,7 +22,6 @@
 
 #include "6_async_await/runtime/event_loop.hpp"
 #include "6_async_await/runtime/task.hpp"
-#include "observer/observer.hpp"
 
 namespace lesson6 {
 
@@ -50,8 +49,8 @@ class CurlLibrary {
 
 // One multi handle on the current event loop. It calls back into the loop
 // while it lives and when it goes, so it lives inside a task (the loop
-// outlives it), and every task that uses it ends before it does. `trace`
-// narrates what libcurl's sockets wake the loop for.
+// outlives it), and every task that uses it ends before it does. With
+// --trace, it says what libcurl's sockets wake the loop for.
 class CurlMulti {
  public:
   CurlMulti();

@@ -1,30 +1,10 @@
-// Lesson 6: an image server on our own runtime, so that the downloader can be
-// tried with no internet.
-//
-// Run it:      scripts/run.sh image_server
-// Try it:      curl -o one.bmp http://127.0.0.1:5000/320/240    (open one.bmp)
-//              curl http://127.0.0.1:5000/stats
-// Observe:     every request for an image is answered after --latency-ms
-//              (200 by default) with a picture no earlier request got. Ten
-//              clients at once all have theirs after about one latency, not
-//              ten: the delay is an awaited timer, so the loop serves the
-//              others meanwhile. /stats counts the images served, the
-//              requests in flight and the most that ever were at once; a
-//              client that hangs up while it waits is no longer counted.
-// Why:         next to async_echo_server.cpp, the same accept loop and one
-//              task per connection; answer_request() reads a request, waits
-//              out the latency (reading meanwhile, to notice a client that
-//              leaves: wait_for() and until_hang_up()), writes the answer,
-//              and serve_client() asks for another.
-// Pictures:    /W/H is W x H pixels, the course's loremflickr.com/320/240
-//              shape; /image is 320 x 240. bitmap.hpp makes them; http.hpp
-//              reads requests, writes answers and hangs up.
-// Shortcuts:   just enough HTTP/1.1 for curl and a browser: GET only, no
-//              request bodies. A client gets a few seconds to send its request
-//              and to take our answer; then we hang up, so nobody can hold a
-//              connection forever. A client that shuts its sending side
-//              before its picture comes (nc -N) has left, as far as TCP lets
-//              us tell: it gets no picture, but plain nc does.
+// Lesson 6: a local image site on our own runtime, so that the downloader
+// needs no internet. Run it: scripts/run.sh image_server; then
+//   curl -o one.bmp http://127.0.0.1:5000/320/240     (a new picture each time)
+//   curl http://127.0.0.1:5000/stats                  (images served, in flight)
+// Watch: every picture comes after --latency-ms (200 by default), and ten
+// clients at once all have theirs after one latency, not ten. DOWNLOADER.md
+// walks through it.
 
 #include <algorithm>
 #include <charconv>
@@ -47,17 +27,18 @@
 
 namespace {
 
+using lesson6::Bitmap;
 using lesson6::Deadline;
 using lesson6::end_of_header;
 using lesson6::hang_up;
 using lesson6::header_time_limit;
-using lesson6::make_bitmap;
 using lesson6::make_response;
 using lesson6::max_header_size;
 using lesson6::max_picture_side;
 using lesson6::parse_request;
 using lesson6::receive_header;
 using lesson6::Request;
+using lesson6::send_picture;
 using lesson6::send_response;
 
 struct PictureSize {
@@ -74,16 +55,15 @@ std::optional<std::uint32_t> side_of(std::string_view digits) {
   return error == std::errc() ? side : 0;
 }
 
-// The picture a target asks for: "/320/240" (what loremflickr.com serves), or
-// "/image" (and "/image/...") for 320 x 240, with any "?query" ignored.
-// nullopt when the target asks for no picture at all.
-std::optional<PictureSize> picture_size(std::string_view target) {
-  target = target.substr(0, target.find('?'));
-  if (target == "/image" || target.starts_with("/image/")) return PictureSize{320, 240};
-  const std::size_t slash = target.find('/', 1);
+// The picture a path asks for: "/320/240" (what loremflickr.com serves), or
+// "/image" (and "/image/...") for 320 x 240. nullopt when it asks for no
+// picture at all.
+std::optional<PictureSize> picture_size(std::string_view path) {
+  if (path == "/image" || path.starts_with("/image/")) return PictureSize{320, 240};
+  const std::size_t slash = path.find('/', 1);
   if (slash == std::string_view::npos) return std::nullopt;
-  const std::optional<std::uint32_t> width = side_of(target.substr(1, slash - 1));
-  const std::optional<std::uint32_t> height = side_of(target.substr(slash + 1));
+  const std::optional<std::uint32_t> width = side_of(path.substr(1, slash - 1));
+  const std::optional<std::uint32_t> height = side_of(path.substr(slash + 1));
   if (!width || !height) return std::nullopt;
   return PictureSize{*width, *height};
 }
@@ -164,7 +144,10 @@ lesson6::Task<Next> answer_request(const lesson6::Socket& client, std::string& r
                                                  "only GET is served here\n", false));
     co_return Next::hang_up;
   }
-  const std::optional<PictureSize> size = picture_size(request->target);
+  // A "?query" changes nothing here (loremflickr.com's "?lock=7" picks a photo).
+  const std::string_view path =
+      std::string_view(request->target).substr(0, request->target.find('?'));
+  const std::optional<PictureSize> size = picture_size(path);
   if (size && !is_drawable(*size)) {
     const std::string limit = std::to_string(max_picture_side);
     co_await send_response(client, make_response("400 Bad Request", "text/plain",
@@ -183,11 +166,9 @@ lesson6::Task<Next> answer_request(const lesson6::Socket& client, std::string& r
       co_return Next::nothing;
     }
     observer::run(fd, "its ", server.latency.count(), " ms are up: sending picture ", number);
-    co_await send_response(
-        client, make_response("200 OK", "image/bmp", make_bitmap(number, size->width, size->height),
-                              request->keep_alive));
+    co_await send_picture(client, Bitmap(number, size->width, size->height), request->keep_alive);
     ++server.images_served;
-  } else if (request->target == "/stats") {
+  } else if (path == "/stats") {
     const std::string stats = "{\"images_served\": " + std::to_string(server.images_served) +
                               ", \"in_flight\": " + std::to_string(server.in_flight) +
                               ", \"max_in_flight\": " + std::to_string(server.max_in_flight) +

@@ -12,30 +12,36 @@
 
 namespace common {
 
+namespace {
+
+// Whether `text` is a whole number from `min` to `max`; if so, it is stored.
+template <typename Number>
+bool store_number(std::string_view text, long min, long max, Number& value) {
+  long number = 0;
+  const char* end = text.data() + text.size();
+  const auto [last, error] = std::from_chars(text.data(), end, number);
+  if (error != std::errc() || last != end || number < min || number > max) return false;
+  value = static_cast<Number>(number);
+  return true;
+}
+
+}  // namespace
+
 CommandLine::CommandLine(std::string_view program, std::string_view summary)
     : program_(program), summary_(summary) {}
 
 void CommandLine::flag(std::string_view name, std::string_view help, bool& value) {
-  options_.push_back({std::string(name), std::string(help), "",
-                      [&value](std::string_view) {
+  options_.push_back({std::string(name), "", std::string(help), "", [&value](std::string_view) {
                         value = true;
-                        return true;
-                      },
-                      false});
-}
-
-void CommandLine::option(std::string_view name, std::string_view help, std::string& value) {
-  options_.push_back({std::string(name), std::string(help), value, [&value](std::string_view text) {
-                        value = text;
                         return true;
                       }});
 }
 
 void CommandLine::option(std::string_view name, std::string_view help, std::string& value,
                          std::function<bool(std::string_view)> accept) {
-  options_.push_back({std::string(name), std::string(help), value,
+  options_.push_back({std::string(name), "VALUE", std::string(help), value,
                       [&value, accept = std::move(accept)](std::string_view text) {
-                        if (!accept(text)) return false;
+                        if (accept && !accept(text)) return false;
                         value = text;
                         return true;
                       }});
@@ -43,42 +49,24 @@ void CommandLine::option(std::string_view name, std::string_view help, std::stri
 
 void CommandLine::option(std::string_view name, std::string_view help, long& value, long min,
                          long max) {
-  options_.push_back({std::string(name), std::string(help), std::to_string(value),
-                      [&value, min, max](std::string_view text) {
-                        long number = 0;
-                        const auto [end, error] =
-                            std::from_chars(text.data(), text.data() + text.size(), number);
-                        if (error != std::errc() || end != text.data() + text.size()) return false;
-                        if (number < min || number > max) return false;
-                        value = number;
-                        return true;
-                      }});
+  options_.push_back(
+      {std::string(name), "VALUE", std::string(help), std::to_string(value),
+       [&value, min, max](std::string_view text) { return store_number(text, min, max, value); }});
 }
 
 void CommandLine::option(std::string_view name, std::string_view help, std::uint16_t& value) {
-  options_.push_back({std::string(name), std::string(help), std::to_string(value),
-                      [&value](std::string_view text) {
-                        unsigned number = 0;
-                        const char* last = text.data() + text.size();
-                        const auto [end, error] = std::from_chars(text.data(), last, number);
-                        if (error != std::errc() || end != last || number > 65535) return false;
-                        value = static_cast<std::uint16_t>(number);
-                        return true;
-                      }});
+  options_.push_back(
+      {std::string(name), "VALUE", std::string(help), std::to_string(value),
+       [&value](std::string_view text) { return store_number(text, 0, 65535, value); }});
 }
 
 void CommandLine::add_observer_options() {
-  observable_ = true;
   flag("--trace", "narrate what the program does, on standard error", narrate_);
-  options_.push_back({"--timeline",
-                      "write what the program did to FILE, for Perfetto's UI or chrome://tracing "
-                      "(about 1 KB per message served)",
-                      "",
-                      [this](std::string_view text) {
-                        timeline_path_ = text;
-                        return !text.empty();
-                      },
-                      true, "FILE"});
+  option("--timeline",
+         "write what the program did to FILE, for Perfetto's UI or chrome://tracing "
+         "(about 1 KB per message served)",
+         timeline_path_, [](std::string_view text) { return !text.empty(); });
+  options_.back().value_name = "FILE";
 }
 
 void CommandLine::parse(int argc, char** argv) {
@@ -88,20 +76,13 @@ void CommandLine::parse(int argc, char** argv) {
       print_usage();
       std::exit(0);
     }
-    const Option* match = nullptr;
-    for (const Option& option : options_) {
-      if (option.name == word) match = &option;
-    }
-    if (match == nullptr) fail("unknown argument '" + std::string(word) + "'");
-    if (!match->takes_value) {
-      match->set({});
-      continue;
-    }
-    if (i + 1 == argc) fail(match->name + " needs a value");
-    const std::string_view value = argv[++i];
-    if (!match->set(value)) fail("bad value '" + std::string(value) + "' for " + match->name);
+    const auto option = std::ranges::find(options_, word, &Option::name);
+    if (option == options_.end()) fail("unknown argument '" + std::string(word) + "'");
+    const bool takes_value = !option->value_name.empty();
+    if (takes_value && i + 1 == argc) fail(option->name + " needs a value");
+    const std::string_view value = takes_value ? argv[++i] : "";
+    if (!option->set(value)) fail("bad value '" + std::string(value) + "' for " + option->name);
   }
-  if (!observable_) return;
   try {
     observer::start(narrate_, timeline_path_);
   } catch (const std::exception& error) {
@@ -118,12 +99,11 @@ void CommandLine::fail(std::string_view message) const {
 void CommandLine::print_usage() const {
   std::cout << "usage: " << program_ << " [options]\n\n" << summary_ << "\n\noptions:\n";
   for (const Option& option : options_) {
-    std::string left = "  " + option.name + (option.takes_value ? " " + option.value_name : "");
+    std::string left = "  " + option.name;
+    if (!option.value_name.empty()) left += " " + option.value_name;
     left.resize(std::max<std::size_t>(left.size() + 2, 24), ' ');
     std::cout << left << option.help;
-    if (option.takes_value && !option.default_text.empty()) {
-      std::cout << " (default: " << option.default_text << ")";
-    }
+    if (!option.default_text.empty()) std::cout << " (default: " << option.default_text << ")";
     std::cout << '\n';
   }
   std::cout << "  --help                show this help and exit\n";

@@ -18,10 +18,9 @@ class CommandLine {
   CommandLine(std::string_view program, std::string_view summary);
 
   void flag(std::string_view name, std::string_view help, bool& value);
-  void option(std::string_view name, std::string_view help, std::string& value);
-  // The same, for a value that `accept` must find well-formed.
+  // Any value, or one that `accept`, if given, finds well-formed.
   void option(std::string_view name, std::string_view help, std::string& value,
-              std::function<bool(std::string_view)> accept);
+              std::function<bool(std::string_view)> accept = {});
   void option(std::string_view name, std::string_view help, long& value, long min, long max);
   void option(std::string_view name, std::string_view help, std::uint16_t& value);
 
@@ -37,11 +36,10 @@ class CommandLine {
  private:
   struct Option {
     std::string name;
+    std::string value_name;  // for --help; empty for a flag
     std::string help;
-    std::string default_text;                   // shown by --help; empty for flags
+    std::string default_text;                   // shown by --help unless empty
     std::function<bool(std::string_view)> set;  // false: the value is malformed
-    bool takes_value = true;
-    std::string value_name = "VALUE";  // for --help
   };
 
   void print_usage() const;
@@ -49,7 +47,6 @@ class CommandLine {
   std::string program_;
   std::string summary_;
   std::vector<Option> options_;
-  bool observable_ = false;
   bool narrate_ = false;
   std::string timeline_path_;
 };

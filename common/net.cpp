@@ -13,7 +13,6 @@
 #include <cstring>
 #include <iostream>
 #include <system_error>
-#include <utility>
 
 #include "observer/observer.hpp"
 
@@ -21,12 +20,17 @@ namespace common {
 
 namespace {
 
-std::system_error os_error(std::string_view what) {
-  return {errno, std::generic_category(), std::string(what)};
+std::system_error os_error(std::string_view what, int error = errno) {
+  return {error, std::generic_category(), std::string(what)};
 }
 
-std::string format_address(const sockaddr_in& address) {
+// "H:P" of the address that getsockname() or getpeername() gives; empty if
+// the call fails.
+std::string name_of(int fd, int (*get_name)(int, sockaddr*, socklen_t*)) {
+  sockaddr_in address{};
+  socklen_t length = sizeof address;
   char text[INET_ADDRSTRLEN] = {};
+  if (get_name(fd, reinterpret_cast<sockaddr*>(&address), &length) < 0) return {};
   inet_ntop(AF_INET, &address.sin_addr, text, sizeof text);
   return std::string(text) + ":" + std::to_string(ntohs(address.sin_port));
 }
@@ -45,39 +49,18 @@ void turn_away(int listener) {
 // Linux hands accept() the errors of a connection that failed in the queue
 // (man 2 accept): that client is gone, and the next one may be fine.
 bool client_gone(int error) {
-  switch (error) {
-    case ECONNABORTED:
-    case EPROTO:
-    case ENETDOWN:
-    case ENETUNREACH:
-    case EHOSTDOWN:
-    case EHOSTUNREACH:
-    case ENONET:
-    case ENOPROTOOPT:
-    case EOPNOTSUPP:
-      return true;
-    default:
-      return false;
+  for (const int gone : {ECONNABORTED, EPROTO, ENETDOWN, ENETUNREACH, EHOSTDOWN, EHOSTUNREACH,
+                         ENONET, ENOPROTOOPT, EOPNOTSUPP}) {
+    if (error == gone) return true;
   }
+  return false;
 }
 
 }  // namespace
 
-FileDescriptor& FileDescriptor::operator=(FileDescriptor&& other) noexcept {
-  if (this != &other) {
-    reset();
-    fd_ = other.release();
-  }
-  return *this;
-}
-
-int FileDescriptor::release() {
-  return std::exchange(fd_, -1);
-}
-
 void FileDescriptor::reset() {
   // close() is not retried on EINTR: on Linux the descriptor is gone anyway.
-  if (fd_ >= 0) ::close(std::exchange(fd_, -1));
+  if (fd_ >= 0) ::close(release());
 }
 
 FileDescriptor listen_tcp(std::string_view host, std::uint16_t port) {
@@ -86,8 +69,7 @@ FileDescriptor listen_tcp(std::string_view host, std::uint16_t port) {
   address.sin_port = htons(port);
   const std::string host_text(host);
   if (inet_pton(AF_INET, host_text.c_str(), &address.sin_addr) != 1) {
-    throw std::system_error(std::make_error_code(std::errc::invalid_argument),
-                            "not an IPv4 address: " + host_text);
+    throw os_error("not an IPv4 address: " + host_text, EINVAL);
   }
 
   FileDescriptor listener(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
@@ -105,20 +87,15 @@ FileDescriptor listen_tcp(std::string_view host, std::uint16_t port) {
 }
 
 std::string local_name(int fd) {
-  sockaddr_in address{};
-  socklen_t length = sizeof address;
-  if (getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length) < 0) {
-    throw os_error("getsockname");
-  }
-  return format_address(address);
+  std::string name = name_of(fd, getsockname);
+  if (name.empty()) throw os_error("getsockname");
+  return name;
 }
 
 std::string peer_name(int fd) {
-  sockaddr_in address{};
-  socklen_t length = sizeof address;
   // A peer that has already reset the connection has no name any more.
-  if (getpeername(fd, reinterpret_cast<sockaddr*>(&address), &length) < 0) return "?:?";
-  return format_address(address);
+  std::string name = name_of(fd, getpeername);
+  return name.empty() ? "?:?" : name;
 }
 
 void set_nonblocking(int fd) {
@@ -144,56 +121,52 @@ std::optional<FileDescriptor> accept_client(int listener) {
 }
 
 std::optional<std::size_t> receive_some(int fd, std::span<char> buffer) {
-  while (true) {
-    const ssize_t received = recv(fd, buffer.data(), buffer.size(), 0);
-    if (received > 0) {
-      observer::read(fd, "received ", received, " bytes");
-      return static_cast<std::size_t>(received);
-    }
-    if (received < 0 && errno == EINTR) continue;
-    if (received < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return 0;
-    // 0 is an orderly close; the rest, ECONNRESET and the like.
-    const int error = received == 0 ? 0 : errno;
-    observer::read(fd, error == 0 ? "the peer closed the connection" : std::strerror(error));
-    errno = error;
-    return std::nullopt;
+  ssize_t received = 0;
+  do {
+    received = recv(fd, buffer.data(), buffer.size(), 0);
+  } while (received < 0 && errno == EINTR);
+  if (received > 0) {
+    observer::read(fd, "received ", received, " bytes");
+    return static_cast<std::size_t>(received);
   }
+  if (received < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return 0;
+  // 0 is an orderly close; the rest, ECONNRESET and the like.
+  const int error = received == 0 ? 0 : errno;
+  observer::read(fd, error == 0 ? "the peer closed the connection" : std::strerror(error));
+  errno = error;
+  return std::nullopt;
 }
 
 std::optional<std::size_t> send_some(int fd, std::span<const char> bytes) {
-  while (true) {
-    const ssize_t sent = send(fd, bytes.data(), bytes.size(), 0);
-    if (sent >= 0) {
-      const auto taken = static_cast<std::size_t>(sent);
-      observer::write(fd, "sent ", taken, " bytes, ", bytes.size() - taken, " still to send");
-      return taken;
-    }
-    if (errno == EINTR) continue;
-    if (errno == EAGAIN || errno == EWOULDBLOCK) return 0;
-    const int error = errno;  // EPIPE, ECONNRESET
-    observer::note(fd, "send() failed: ", std::strerror(error));
-    errno = error;
-    return std::nullopt;
+  ssize_t sent = 0;
+  do {
+    sent = send(fd, bytes.data(), bytes.size(), 0);
+  } while (sent < 0 && errno == EINTR);
+  if (sent >= 0) {
+    const auto taken = static_cast<std::size_t>(sent);
+    observer::write(fd, "sent ", taken, " bytes, ", bytes.size() - taken, " still to send");
+    return taken;
   }
+  if (errno == EAGAIN || errno == EWOULDBLOCK) return 0;
+  const int error = errno;  // EPIPE, ECONNRESET
+  observer::note(fd, "send() failed: ", std::strerror(error));
+  errno = error;
+  return std::nullopt;
 }
 
 long raise_descriptor_limit() {
   rlimit limit{};
   if (getrlimit(RLIMIT_NOFILE, &limit) < 0) throw os_error("getrlimit(RLIMIT_NOFILE)");
-  if (limit.rlim_cur < limit.rlim_max) {
-    limit.rlim_cur = limit.rlim_max;
-    if (setrlimit(RLIMIT_NOFILE, &limit) < 0) throw os_error("setrlimit(RLIMIT_NOFILE)");
-  }
+  limit.rlim_cur = limit.rlim_max;
+  if (setrlimit(RLIMIT_NOFILE, &limit) < 0) throw os_error("setrlimit(RLIMIT_NOFILE)");
   return static_cast<long>(std::min<rlim_t>(limit.rlim_cur, LONG_MAX));
 }
 
 void lower_descriptor_limit(int limit) {
   rlimit current{};
   if (getrlimit(RLIMIT_NOFILE, &current) < 0) throw os_error("getrlimit(RLIMIT_NOFILE)");
-  if (current.rlim_cur > static_cast<rlim_t>(limit)) {
-    current.rlim_cur = static_cast<rlim_t>(limit);
-    if (setrlimit(RLIMIT_NOFILE, &current) < 0) throw os_error("setrlimit(RLIMIT_NOFILE)");
-  }
+  current.rlim_cur = std::min(current.rlim_cur, static_cast<rlim_t>(limit));
+  if (setrlimit(RLIMIT_NOFILE, &current) < 0) throw os_error("setrlimit(RLIMIT_NOFILE)");
 }
 
 ClosedLine::~ClosedLine() {

@@ -13,7 +13,7 @@ namespace common {
 namespace {
 
 volatile std::sig_atomic_t stop_flag = 0;
-volatile std::sig_atomic_t blocking_socket = -1;
+volatile std::sig_atomic_t blocking_socket = -1;  // named by the innermost ShutDownOnStop
 int self_pipe[2] = {-1, -1};
 
 // A signal handler may only touch sig_atomic_t flags and call
@@ -26,6 +26,13 @@ void on_stop_signal(int) {
   const char byte = 1;
   [[maybe_unused]] const auto written = ::write(self_pipe[1], &byte, 1);
   errno = saved_errno;
+}
+
+// Names the socket first, then looks at the flag: a stop that comes between
+// the two finds the socket named, and one that came before is seen here.
+void name_blocking_socket(int fd) {
+  blocking_socket = fd;
+  if (stop_flag != 0 && fd >= 0) ::shutdown(fd, SHUT_RDWR);
 }
 
 }  // namespace
@@ -42,6 +49,12 @@ void install_stop_handlers() {
   action.sa_flags = 0;  // no SA_RESTART: blocking calls return EINTR
   sigaction(SIGINT, &action, nullptr);
   sigaction(SIGTERM, &action, nullptr);
+  // Whoever starts a program with SIGHUP ignored (nohup) wants it to outlive
+  // its terminal.
+  struct sigaction hangup {};
+  if (sigaction(SIGHUP, nullptr, &hangup) == 0 && hangup.sa_handler != SIG_IGN) {
+    sigaction(SIGHUP, &action, nullptr);
+  }
   // Writing to a closed connection then fails with EPIPE, which we handle.
   std::signal(SIGPIPE, SIG_IGN);
 }
@@ -54,8 +67,12 @@ int stop_fd() {
   return self_pipe[0];
 }
 
-void set_blocking_socket(int fd) {
-  blocking_socket = fd;
+ShutDownOnStop::ShutDownOnStop(int fd) : previous_(blocking_socket) {
+  name_blocking_socket(fd);
+}
+
+ShutDownOnStop::~ShutDownOnStop() {
+  name_blocking_socket(previous_);
 }
 
 }  // namespace common

@@ -1,25 +1,36 @@
-// Ctrl-C (SIGINT) and SIGTERM become an orderly stop instead of sudden death,
-// and a peer that vanishes mid-write no longer kills us with SIGPIPE.
+// Ctrl-C (SIGINT), SIGTERM and SIGHUP (sent when the terminal closes) become
+// an orderly stop instead of sudden death, and a peer that vanishes mid-write
+// no longer kills us with SIGPIPE.
 //
 // Two ways to notice the stop, one per style of program:
-// - blocking code (lesson 1): the signal interrupts accept()/recv() with
-//   EINTR, because the handler is installed without SA_RESTART; then it checks
-//   stop_requested(). A signal that lands after that check but before the
-//   call starts interrupts nothing, so the call would sleep on: to close that
-//   gap the handler also shuts down the socket named by
-//   set_blocking_socket(), and a call on a shut-down socket returns at once;
 // - event loops (lessons 2-6): stop_fd() is the read end of a "self-pipe" that
-//   the handler writes one byte into, so it turns readable like any socket.
+//   the handler writes one byte into, so it turns readable like any socket;
+// - blocking code (lesson 1): the handler shuts down the socket that a
+//   ShutDownOnStop names, and a call on a shut-down socket returns at once.
 #pragma once
 
 namespace common {
 
+// SIGHUP that comes ignored (nohup starts a program so) stays ignored.
 void install_stop_handlers();
 bool stop_requested();
 int stop_fd();
 
-// Blocking code names the socket it is about to block on (-1: none) before it
-// checks stop_requested(); it must name another before closing this one.
-void set_blocking_socket(int fd);
+// While one lives, a stop shuts `fd` down, so that accept(), recv() or send()
+// on it returns at once. A signal interrupts a call that is blocked already
+// (EINTR); one that lands just before the call begins interrupts nothing,
+// and the call would sleep on, but for the shutdown. A stop that came before
+// it was made shuts the socket down at once. Nested ones name the innermost
+// socket; the last to go must go before its socket closes.
+class ShutDownOnStop {
+ public:
+  explicit ShutDownOnStop(int fd);
+  ~ShutDownOnStop();
+  ShutDownOnStop(const ShutDownOnStop&) = delete;
+  ShutDownOnStop& operator=(const ShutDownOnStop&) = delete;
+
+ private:
+  int previous_;  // named again when this one goes
+};
 
 }  // namespace common

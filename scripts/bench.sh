@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# How fast is each lesson? Loads every echo server (lessons 1-6, lesson 3 with
-# both backends, and two references: asio's C++20 coroutines and Python's
-# asyncio) with build/bin/echo_load, times the image downloader sync against
-# async, runs the microbenchmarks, and prints the results as Markdown tables.
-# Raw numbers (CSV), the tables and a plot go into BUILD/bench/.
+# How fast is each lesson? Loads every echo server (lessons 1-7, lesson 3 with
+# both backends, and references: asio's C++20 coroutines on epoll and on
+# io_uring, and Python's asyncio) with build/bin/echo_load, counts their system
+# calls with strace, times the image downloader sync against async, runs the
+# microbenchmarks, and prints the results as Markdown tables. Raw numbers
+# (CSV), the tables and a plot go into BUILD/bench/.
 #
 #   scripts/bench.sh                   the full run (under ten minutes)
 #   scripts/bench.sh --quick           a smoke check (under a minute): short
@@ -14,11 +15,11 @@
 #
 # It fails only when something is broken (a wrong echo, a server that does not
 # start or stop cleanly), never because a number is slow. A missing optional
-# tool (valgrind, gnuplot, python3) or program is reported and skipped.
+# tool (valgrind, gnuplot, strace, python3) or program is reported and skipped.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
-usage() { sed -n '2,17s/^# \{0,1\}//p' "$0"; }
+usage() { sed -n '2,18s/^# \{0,1\}//p' "$0"; }
 
 quick=false
 build_dir=""
@@ -53,6 +54,7 @@ if $quick; then
   callgrind=false
   download_latency_ms=50
   benchmark_flags=(--benchmark_min_time=0.01)
+  strace_messages=6400
 else
   rounds=5
   duration_ms=1500
@@ -60,6 +62,7 @@ else
   callgrind=true
   download_latency_ms=200
   benchmark_flags=()
+  strace_messages=64000
 fi
 connection_counts=(1 64 1000)
 message_size=64
@@ -83,6 +86,9 @@ callgrind_busy_connections=64
 callgrind_busy_messages=(3200 9600)
 python_callgrind_busy_messages=(640 1920)
 callgrind_busy_runs=3
+# System calls per message: strace -c -f attached to the server while
+# echo_load runs strace_messages messages on this many busy connections.
+strace_connections=64
 
 notes=()
 failures=()
@@ -98,7 +104,7 @@ ensure_build_tools
 # Optional, and only what this mode uses: without them a column stays empty,
 # with a note saying why. (The quick run counts no instructions and draws no plot.)
 optional_packages=(libasio-dev libbenchmark-dev)
-$quick || optional_packages+=(valgrind gnuplot-nox)
+$quick || optional_packages+=(valgrind gnuplot-nox strace)
 progress "optional tools for this run: ${optional_packages[*]}"
 ensure_packages "${optional_packages[@]}" ||
   note "could not install all of: ${optional_packages[*]}"
@@ -108,8 +114,9 @@ if [ -z "$build_dir" ]; then
   (cd "$REPO_ROOT" && cmake --preset default >/dev/null)
   # The programs measured, not the tests: those are scripts/test.sh's.
   targets=(echo_load blocking_echo_server select_echo_server callback_echo_server
-    generator_echo_server coroutine_echo_server async_echo_server image_server image_downloader)
-  for optional in asio_echo_server microbenchmarks; do
+    generator_echo_server coroutine_echo_server async_echo_server uring_echo_server image_server
+    image_downloader)
+  for optional in asio_echo_server asio_uring_echo_server microbenchmarks; do
     has_target default "$optional" && targets+=("$optional")
   done
   build_targets default "${targets[@]}"
@@ -134,6 +141,11 @@ if $callgrind && ! command -v valgrind >/dev/null; then
   callgrind=false
   note "valgrind not found: no instruction counts"
 fi
+count_system_calls=true
+if ! command -v strace >/dev/null; then
+  count_system_calls=false
+  note "strace not found: no system calls per message"
+fi
 
 # Each connection is a descriptor, in the server and in echo_load: raise the
 # soft limit to the hard one (children inherit it).
@@ -147,11 +159,12 @@ if [ "$(ulimit -n)" -lt $((idle_connections + 100)) ]; then
 fi
 
 # ---- The servers ----
-server_ids=(l1 l2 l3e l3p l4 l5 l6 asio asyncio)
+server_ids=(l1 l2 l3e l3p l4 l5 l6 l7 asio asio_uring asyncio)
 declare -A server_name=(
   [l1]="lesson 1 (blocking)" [l2]="lesson 2 (select)" [l3e]="lesson 3 (epoll)"
   [l3p]="lesson 3 (poll)" [l4]="lesson 4 (generators)" [l5]="lesson 5 (coroutines)"
-  [l6]="lesson 6 (async/await)" [asio]="asio, C++20 coroutines" [asyncio]="Python asyncio"
+  [l6]="lesson 6 (async/await)" [l7]="lesson 7 (io_uring)" [asio]="asio, C++20 coroutines"
+  [asio_uring]="asio on io_uring" [asyncio]="Python asyncio"
   [l3t]="lesson 3 (epoll), --timeline on"
 )
 # Lesson 1 serves one client at a time; select() handles descriptors below
@@ -169,14 +182,27 @@ server_command() {
     l4) server_args=("$bin/generator_echo_server") ;;
     l5) server_args=("$bin/coroutine_echo_server") ;;
     l6) server_args=("$bin/async_echo_server") ;;
+    l7) server_args=("$bin/uring_echo_server") ;;
     asio) server_args=("$bin/asio_echo_server") ;;
+    asio_uring) server_args=("$bin/asio_uring_echo_server") ;;
     asyncio) server_args=("$python" "$REPO_ROOT/bench/asyncio_echo_server.py") ;;
   esac
 }
 
+# Where io_uring is refused, lesson 7 says why in one line and exits 1 at
+# once; where it is allowed, it is still listening after a second.
+io_uring_refusal=""
+if [ -x "$bin/uring_echo_server" ]; then
+  io_uring_refusal="$(timeout 1 "$bin/uring_echo_server" --port 0 2>&1 >/dev/null)" || true
+fi
+
 available() {
   case "$1" in
     asyncio) [ -n "$python" ] ;;
+    l7 | asio_uring)
+      server_command "$1"
+      [ -x "${server_args[0]}" ] && [ -z "$io_uring_refusal" ]
+      ;;
     *)
       server_command "$1"
       [ -x "${server_args[0]}" ]
@@ -209,11 +235,15 @@ start_server() {
 }
 
 # SIGTERM must end a server with status 0 (the contract); 30 s at most.
+# Under valgrind a signal waits until the system call it interrupts returns,
+# and io_uring_enter() returns only when a request completes: after a second,
+# one connection gives lesson 7's loop that completion.
 stop_server() {
   local name="$1" tries status=0
   kill -TERM "$server_pid" 2>/dev/null || true
   for ((tries = 0; tries < 300; tries++)); do
     kill -0 "$server_pid" 2>/dev/null || break
+    [ "$tries" -ne 10 ] || (exec 3<>"/dev/tcp/127.0.0.1/$server_port") 2>/dev/null || true
     sleep 0.1
   done
   kill -KILL "$server_pid" 2>/dev/null || true
@@ -295,6 +325,39 @@ measure_idle_memory() {
   stop_server "${server_name[$id]}"
 }
 
+syscalls_csv="$out/syscalls.csv"
+echo "server,connections,messages,system_calls" >"$syscalls_csv"
+
+# A fresh server, strace attached to it (-f: its threads too, as asio may
+# have some), while echo_load runs; strace writes its table when interrupted.
+measure_system_calls() {
+  local id="$1" result="$out/logs/syscalls.txt" table="$out/logs/strace.$1.txt" strace_pid tries
+  server_command "$id"
+  start_server "$id.strace" "${server_args[@]}" || return 0
+  strace -c -f -o "$table" -p "$server_pid" 2>"$out/logs/strace.$id.err" &
+  strace_pid=$!
+  for ((tries = 0; tries < 100; tries++)); do # "Process N attached"
+    grep -q attached "$out/logs/strace.$id.err" && break
+    sleep 0.1
+  done
+  if ! grep -q attached "$out/logs/strace.$id.err"; then
+    note "strace could not attach to ${server_name[$id]}: $(tail -n 1 "$out/logs/strace.$id.err")"
+    kill "$strace_pid" 2>/dev/null || true
+    wait "$strace_pid" 2>/dev/null || true
+    stop_server "${server_name[$id]}"
+    return 0
+  fi
+  "$bin/echo_load" --port "$server_port" --connections "$strace_connections" \
+    --size "$message_size" --messages "$strace_messages" --duration-ms 300000 \
+    --timeout-ms 60000 >"$result" 2>>"$out/logs/$id.load.err" ||
+    broken "${server_name[$id]} under strace: $(tail -n 1 "$out/logs/$id.load.err")"
+  kill -INT "$strace_pid"
+  wait "$strace_pid" || true
+  stop_server "${server_name[$id]}"
+  echo "$id,$strace_connections,$(field messages "$result"),$(awk '$NF == "total" { print $4 }' "$table")" \
+    >>"$syscalls_csv"
+}
+
 callgrind_csv="$out/callgrind.csv"
 echo "server,connections,run,messages,instructions" >"$callgrind_csv"
 
@@ -354,6 +417,10 @@ for id in "${measured_ids[@]}"; do
   if [ "${max_connections[$id]:-2}" -gt 1 ]; then
     progress "${server_name[$id]}: idle memory"
     measure_idle_memory "$id"
+  fi
+  if $count_system_calls && [ "${max_connections[$id]:-1000000}" -ge "$strace_connections" ]; then
+    progress "${server_name[$id]}: system calls per message (strace)"
+    measure_system_calls "$id"
   fi
   if $callgrind; then
     progress "${server_name[$id]}: instructions per message (callgrind)"
@@ -415,6 +482,7 @@ echo_tables() {
         first_messages[key] = $4; first_instructions[key] = $5
       }
     }
+    FILENAME ~ /syscalls/ && FNR > 1 && $3 > 0 && $4 != "" { calls[$1] = sprintf("%.2f", $4 / $3) }
     FILENAME ~ /idle/ && FNR > 1 {
       memory[$1] = sprintf("%.2f", ($4 - $3) / $2)
       if ($2 != idle) memory[$1] = memory[$1] " (" $2 " connections)"
@@ -447,17 +515,17 @@ echo_tables() {
           ratio(rate[b], rate["l3e", 64]), ratio(rate[b], rate["asio", 64]), ratio(rate[c], rate["asio", 1000]), show(p99[b]), show(p99[c])
       }
       print ""
-      print "| server | CPU µs per message: user | system | instructions per message: 1 connection | × lesson 3 | × asio | " busy " busy (median) | × lesson 3 | KiB per idle connection |"
-      print "|---|--:|--:|--:|--:|--:|--:|--:|--:|"
-      print "server,messages_per_s_1,messages_per_s_64,messages_per_s_1000,p99_us_64,p99_us_1000,cpu_user_us_per_message,cpu_system_us_per_message,instructions_per_message,instructions_per_message_busy,kib_per_idle_connection" > summary
+      print "| server | CPU µs per message: user | system | system calls per message at " busy " | instructions per message: 1 connection | × lesson 3 | × asio | " busy " busy (median) | × lesson 3 | KiB per idle connection |"
+      print "|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|"
+      print "server,messages_per_s_1,messages_per_s_64,messages_per_s_1000,p99_us_64,p99_us_1000,cpu_user_us_per_message,cpu_system_us_per_message,system_calls_per_message_64,instructions_per_message,instructions_per_message_busy,kib_per_idle_connection" > summary
       for (i = 1; i <= count; i++) {
         id = ids[i]
         if (!((id SUBSEP 1) in runs)) continue
-        printf "| %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", labels[i], show(user_time[id]), show(system_time[id]), show(instructions[id]),
+        printf "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", labels[i], show(user_time[id]), show(system_time[id]), show(calls[id]), show(instructions[id]),
           ratio(instructions[id], instructions["l3e"]), ratio(instructions[id], instructions["asio"]),
           show(busy_instructions[id]), ratio(busy_instructions[id], busy_instructions["l3e"]), show(memory[id])
-        printf "%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s\n", id, rate[id, 1], rate[id, 64], rate[id, 1000], p99[id, 64], p99[id, 1000],
-          user_time[id], system_time[id], instructions[id], busy_instructions[id], memory[id] > summary
+        printf "%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s\n", id, rate[id, 1], rate[id, 64], rate[id, 1000], p99[id, 64], p99[id, 1000],
+          user_time[id], system_time[id], calls[id], instructions[id], busy_instructions[id], memory[id] > summary
       }
       timeline = median_count("l3t", 1)
       if (timeline != "") {
@@ -466,7 +534,7 @@ echo_tables() {
         print "|---|--:|--:|--:|"
         printf "| | %s | %s | %s |\n", show(instructions["l3e"]), timeline, ratio(timeline, instructions["l3e"])
       }
-    }' "$throughput_csv" "$callgrind_csv" "$idle_csv"
+    }' "$throughput_csv" "$callgrind_csv" "$syscalls_csv" "$idle_csv"
 }
 
 # ---- The downloader: one image_server, the downloader in each mode ----
@@ -485,7 +553,8 @@ measure_downloads() {
     if "$bin/image_downloader" --url "http://127.0.0.1:$server_port/image" --count 20 \
       --mode "$mode" --max-parallel "$parallel" --out "$out/images" >"$result" \
       2>>"$out/logs/image_downloader.err"; then
-      echo "$mode,$parallel,$(sed -n 's/.* images in \([0-9.]*\) s$/\1/p' "$result")" >>"$downloads_csv"
+      printf '%s,%s,%.2f\n' "$mode" "$parallel" \
+        "$(sed -n 's/.* images took: \([0-9.]*\) seconds\.$/\1/p' "$result")" >>"$downloads_csv"
     else
       broken "image_downloader --mode $mode --max-parallel $parallel:" \
         "$(tail -n 1 "$out/logs/image_downloader.err")"
@@ -537,7 +606,8 @@ plot_throughput() {
   local -A plot_style=(
     [l1]="lc rgb '#7f7f7f'" [l2]="lc rgb '#1f77b4'" [l3e]="lc rgb '#ff7f0e'"
     [l3p]="lc rgb '#bcbd22'" [l4]="lc rgb '#2ca02c'" [l5]="lc rgb '#d62728'"
-    [l6]="lc rgb '#9467bd'" [asio]="lc rgb '#000000' dt 2" [asyncio]="lc rgb '#8c564b' dt 2"
+    [l6]="lc rgb '#9467bd'" [l7]="lc rgb '#17becf'" [asio]="lc rgb '#000000' dt 2"
+    [asio_uring]="lc rgb '#7f7f7f' dt 2" [asyncio]="lc rgb '#8c564b' dt 2"
   )
   for id in "${server_ids[@]}"; do
     data="$out/logs/plot.$id.dat"
@@ -575,8 +645,9 @@ measure_microbenchmarks
   echo
   echo "$message_size-byte request/response on loopback, $duration_ms ms per run, median of" \
     "$rounds round(s); CPU time per message at 64 connections (lesson 1: at 1);" \
-    "instructions per message at 1 connection pausing after each echo, and at" \
-    "$callgrind_busy_connections busy ones (the median of $callgrind_busy_runs runs)."
+    "system calls per message at $strace_connections busy connections ($strace_messages messages" \
+    "under strace -c -f); instructions per message at 1 connection pausing after each echo," \
+    "and at $callgrind_busy_connections busy ones (the median of $callgrind_busy_runs runs)."
   echo
   echo_tables
   echo
@@ -594,6 +665,7 @@ echo
 echo "Machine: $(nproc) cores, $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)," \
   "$(. /etc/os-release && echo "$PRETTY_NAME"), $(g++ --version | head -n 1)"
 echo "Raw results: $out/*.csv; plot: $out/throughput.png; logs: $out/logs/"
+[ -z "$io_uring_refusal" ] || note "io_uring is refused here: lesson 7 and asio on io_uring are skipped ($io_uring_refusal)"
 for line in "${notes[@]}"; do echo "note: $line"; done
 if [ ${#failures[@]} -gt 0 ]; then
   for line in "${failures[@]}"; do echo "BROKEN: $line"; done

@@ -23,7 +23,7 @@ ensure_packages() {
 }
 
 ensure_build_tools() {
-  ensure_packages cmake g++ clang clang-format make python3 libcurl4-openssl-dev libgtest-dev libgmock-dev netcat-openbsd libedit-dev
+  ensure_packages cmake g++ clang clang-format make python3 libcurl4-openssl-dev libgtest-dev libgmock-dev libedit-dev liburing-dev netcat-openbsd
 }
 
 # The folder a preset builds into (CMakePresets.json says the same).

@@ -1,8 +1,10 @@
 #!/usr/bin/env python3
-"""Keeps the Markdown pages true to the code: excerpts, transcripts, numbers, links.
+"""Keeps the Markdown pages true to the code, their links whole, their sentences short.
 
   scripts/pages.py --check    print every block that differs (file, line, directive,
-                              diff) and every broken link; exit 1 if there is any
+                              diff), every broken link and every sentence over 40 words;
+                              exit 1 if there is any. Then, for each page, how many
+                              sentences are over 25 words, and the longest three
   scripts/pages.py --update   rewrite those blocks from the code and from fresh runs
   options: --bin DIR   what build/bin/ in a command stands for (default build/bin)
            PAGE.md...  only these pages (default: every tracked *.md)
@@ -49,6 +51,11 @@ A mask hides what varies between runs, in the page and the new output alike,
 before they are compared: each group of the regex (or the whole match) becomes
 '…'. Every run masks the port after 127.0.0.1: and times such as '4.03 s'.
 Every relative link must name a tracked file, and a #fragment a heading of it.
+
+A sentence is counted in prose only: code blocks, code spans (one word
+each), directives, headings, tables and link targets are left out. It ends at
+'.', '!' or '?' before a space (not at 'e.g.' or '...'), and at the end of its
+paragraph or list item; a colon or a semicolon does not end it.
 """
 
 import argparse
@@ -632,6 +639,88 @@ def broken_links(root, page, text, files):
             yield text.count('\n', 0, link.start()) + 1, f'link {target}: {problem}'
 
 
+# --- Sentences -----------------------------------------------------------------------------
+
+LONGEST_SENTENCE = 40  # words: a longer sentence fails the check
+LONG_SENTENCE = 25  # words: most sentences should be shorter, and the longer are listed
+BLOCK_BOUNDARY = re.compile(r' {0,3}(#{1,6}(\s|$)|\||\[[^\]]+\]:|([-*_]\s*){3,}$)')
+LIST_ITEM = re.compile(r'\s*([-*+]|\d{1,9}[.)])\s+')
+ABBREVIATION = re.compile(r'(\b(e\.g|i\.e|cf|vs)|\.\.|…)\.?$', re.I)  # never an end
+
+
+def prose_blocks(text):
+    """(line, lines) of each paragraph and list item: fenced and indented
+    code, HTML comments (directives), headings, tables, rules and link
+    definitions left out, and quotes' markers."""
+    text = re.sub(r'<!--.*?-->', lambda m: blank(m[0]), text, flags=re.S)
+    blocks, block, in_list = [], None, False
+    for number, line in enumerate(blank_fences(text), start=1):
+        line = re.sub(r'^ {0,3}(> ?)+', '', line)
+        indented_code = re.match(r' {4}| *\t', line) and block is None and not in_list
+        if not line.strip() or BLOCK_BOUNDARY.match(line) or indented_code:
+            block = None
+            in_list = in_list and not BLOCK_BOUNDARY.match(line) and bool(line.strip())
+            continue
+        if item := LIST_ITEM.match(line):
+            block, in_list = (number, [line[item.end():]]), True
+            blocks.append(block)
+        elif block is None:
+            block = (number, [line])
+            blocks.append(block)
+        else:
+            block[1].append(line)
+    return blocks
+
+
+def plain_words(text):
+    """Markdown as it reads: a code span is one word, a link its text, an
+    image or an HTML tag nothing; the lines stay where they were."""
+    def keep_lines(replacement):
+        return lambda m: replacement(m) + '\n' * m[0].count('\n')
+    span = r'(`+)((?:(?!\n[ \t]*\n).)+?)(?<!`)\1(?!`)'
+    text = re.sub(span, keep_lines(lambda m: 'CODE'), text, flags=re.S)
+    text = re.sub(r'!\[[^\]]*\]\([^)]*\)', keep_lines(lambda m: ''), text)
+    text = re.sub(r'\[([^\]]*)\](\([^)]*\)|\[[^\]]*\])', keep_lines(lambda m: m[1]), text)
+    text = re.sub(r'<[^<>]*>', keep_lines(lambda m: ''), text)
+    return re.sub(r'\*+|(?<!\w)_+|_+(?!\w)|\\(?=\S)', '', text)
+
+
+def sentences(text):
+    """(line, words, sentence) of each sentence of the page's prose. One ends
+    at a '.', '!' or '?' before a space (not in '4.03 s', nor 'e.g.' or '...'),
+    and at the end of its paragraph or list item: a colon or a semicolon goes on."""
+    found = []
+    for first_line, lines in prose_blocks(text):
+        prose = plain_words('\n'.join(lines))
+        start = 0
+        for end in re.finditer(r'[.!?]["\')\]]*(?=\s)|$', prose):
+            if end[0] and ABBREVIATION.search(prose[start:end.start() + 1]):
+                continue
+            sentence = prose[start:end.end()]
+            words = sum(bool(re.search(r'\w', word)) for word in sentence.split())
+            if words:
+                leading = len(sentence) - len(sentence.lstrip())
+                found.append((first_line + prose.count('\n', 0, start + leading), words,
+                              ' '.join(sentence.split())))
+            start = end.end()
+    return found
+
+
+def sentence_report(page, text):
+    """The sentences too long to pass, as problems (line, what, text), and a
+    line that counts the long ones and names the longest, if any is long."""
+    found = sentences(text)
+    problems = [(line, f'sentence of {words} words (at most {LONGEST_SENTENCE})',
+                 textwrap.fill(sentence, 96))
+                for line, words, sentence in found if words > LONGEST_SENTENCE]
+    long = sorted((s for s in found if s[1] > LONG_SENTENCE), key=lambda s: (-s[1], s[0]))
+    if not long:
+        return problems, None
+    longest = ', '.join(f'line {line} ({words})' for line, words, _ in long[:3])
+    return problems, (f'{page}: {len(long)} of {len(found)} sentences over {LONG_SENTENCE} '
+                      f'words; the longest: {longest}')
+
+
 # --- Pages ---------------------------------------------------------------------------------
 
 class Context:
@@ -771,14 +860,19 @@ def main():
                                      epilog='The directives are described at the top of this '
                                      'script and in tests/README.md.')
     mode = parser.add_mutually_exclusive_group(required=True)
-    mode.add_argument('--check', action='store_true', help='report what differs (then exit 1)')
+    mode.add_argument('--check', action='store_true',
+                      help='report what differs and sentences over 40 words (then exit 1)')
     mode.add_argument('--update', action='store_true', help='rewrite what differs')
     parser.add_argument('--bin', type=Path, help='what build/bin/ in a command stands for')
     parser.add_argument('--root', type=Path, default=Path(__file__).resolve().parent.parent,
                         help='the repository (default: the one holding this script)')
     parser.add_argument('pages', nargs='*', help='the pages (default: every tracked *.md)')
+    # A mistake is one line, not the usage again.
+    parser.error = lambda message: parser.exit(2, f'pages.py: {message} (try --help)\n')
     arguments = parser.parse_args()
     root = arguments.root.resolve()
+    if not root.is_dir():
+        parser.error(f'--root {arguments.root}: no such folder')
     context = Context(root, (arguments.bin or root / 'build/bin').resolve())
     files = repository_files(root)
     pages = [os.path.relpath(Path(page).resolve(), root) for page in arguments.pages] or \
@@ -798,8 +892,12 @@ def main():
         problems = errors + ([] if arguments.update else differences)
         problems += [(line, 'link', problem)
                      for line, problem in broken_links(root, page, new_text, files)]
+        too_long, long_sentences = sentence_report(page, new_text)
+        problems += too_long
         for line, directive, problem in sorted(problems, key=lambda problem: problem[0]):
             print(f'{page}:{line}: {directive}\n{textwrap.indent(problem, "    ")}')
+        if long_sentences:
+            print(long_sentences)
         failed |= bool(problems)
     return 1 if failed else 0
 

@@ -3,25 +3,29 @@
 
     scripts/render_timeline.py TIMELINE.json PICTURE.svg [--title TEXT] [--clients FILE]
 
-One row for the loop: light while it waits (in select(), epoll_wait(),
-accept(), recv()...), with a dark tick each time something woke it. One row
-per connection (or task, or transfer: every other track), from its opening
-to its closing: light while it waits, dark while the thread runs for it, a
-green mark above for each read and an orange one below for each write. A
-wait that says it is queued ("image 5: queued until its task starts") is a
-dashed line: what it waits for has not begun. Hovering over a bar or a mark
-shows its narration (a wait's says what for).
+One row for the thread's own track (tid 1, named "loop", or "server" in
+lesson 1, whose thread runs no loop): light while it waits (in select(),
+epoll_wait(), accept(), recv()...), with a dark tick each time something woke
+it. One row per connection (or task, or transfer: every other track), from
+its opening to its closing: light while it waits, dark while the thread runs
+for it, a green mark above for each read and an orange one below for each
+write. A wait that says it is queued ("image 5: queued until its task
+starts") is a dashed line: what it waits for has not begun. Hovering over a
+bar or a mark shows its narration (a wait's says what for). The legend lists
+what the picture shows, and nothing else.
 
-What the clients did, seen from their side, comes from --clients FILE: lines
-"CLIENT SECONDS connects" and "CLIENT SECONDS types", in seconds since the
-first client connected. Client N is drawn on the row of the N-th connection
-(scripts/timeline.sh starts them far enough apart): a black dot where it typed
-a line, a dashed line while it was connected but not yet accepted.
+A connection's track is named after its descriptor: "127.0.0.1:48746 (fd 8)"
+after its peer, or "fd 5". What the clients did, seen from their side, comes
+from --clients FILE: lines "CLIENT SECONDS connects" and "CLIENT SECONDS
+types", in seconds since the first client connected. Client N is drawn on the
+row of the N-th connection (scripts/timeline.sh starts them far enough
+apart): a black dot where it typed a line, a dashed line while it was
+connected but not yet accepted.
 
-Time starts at the first opening. Times are rounded to 50 ms, so that a
-new run of the same scripted clients draws the same picture; the JSON keeps
-every nanosecond (Perfetto's UI or chrome://tracing show it all).
-Python's standard library only.
+Time starts at the first opening. Times are rounded to 50 ms, so that a new
+run of the same scripted clients draws the same picture but for the clients'
+port numbers; the JSON keeps every nanosecond (Perfetto's UI or
+chrome://tracing show it all). Python's standard library only.
 """
 
 import argparse
@@ -155,12 +159,26 @@ class Picture:
         return head + "\n".join(self.parts) + "\n</svg>\n"
 
 
+THREAD_TRACK = 1  # the thread's own track: the loop's, or lesson 1's server's
+
+
+def is_connection(name):
+    """'fd 5' or '127.0.0.1:48746 (fd 8)': a track named after a descriptor."""
+    return name.startswith("fd ") or (name.endswith(")") and " (fd " in name)
+
+
+def noun_of(name):
+    """What a track follows, for the legend: connection, task, image..."""
+    return "connection" if is_connection(name) else (name.split() or ["track"])[0]
+
+
 def draw(events, names, title, clients):
-    loop_track = next((tid for tid, name in names.items() if name == "loop"), None)
-    tracks = sorted(tid for tid in names if tid != loop_track)
-    if loop_track is None or not tracks:
-        fail("the timeline has no loop, or no track besides it: does this program trace them yet?")
-    connections = [tid for tid in tracks if names[tid].startswith("connection ")]
+    thread = names.get(THREAD_TRACK, "loop")
+    tracks = sorted(tid for tid in names if tid != THREAD_TRACK)
+    if not any(e["tid"] == THREAD_TRACK for e in events) or not tracks:
+        fail(f"the timeline has no {thread}, or no track besides it: "
+             "does this program trace them yet?")
+    connections = [tid for tid in tracks if is_connection(names[tid])]
     openings = [e["ts"] for e in events if e["name"] == "open" and e["tid"] in tracks]
     if not openings:
         fail("no track of the timeline was ever opened: is the file cut short?")
@@ -179,6 +197,7 @@ def draw(events, names, title, clients):
     end_s = half_seconds * 0.5
     picture = Picture(start_s, end_s, 1 + len(tracks))
     picture.text(10, 18, title, size=14, weight="bold")
+    shown = set()  # what the legend explains: only what was drawn
 
     # The time axis, in seconds since the first opening.
     for step in range(half_seconds + 1):
@@ -191,13 +210,14 @@ def draw(events, names, title, clients):
     def bar_y(row):
         return TOP + row * ROW_HEIGHT + (ROW_HEIGHT - BAR_HEIGHT) // 2
 
-    # The loop: asleep in its waits, a tick where something woke it.
+    # The thread: asleep in its waits, a tick where something woke it.
     y = bar_y(0)
-    picture.text(10, y + BAR_HEIGHT - 2, "loop", weight="bold")
-    # (A mark named wait on the loop's row is a task that waits for a socket
-    # that is no connection, such as the listener: the loop does not block.)
+    picture.text(10, y + BAR_HEIGHT - 2, thread, weight="bold")
+    # (A mark named wait on the thread's row is a task that waits for a
+    # socket that is no connection, such as the listener: the loop does not
+    # block.)
     waits = [e for e in events
-             if e["tid"] == loop_track and e["name"] == "wait" and e["ph"] == "X"]
+             if e["tid"] == THREAD_TRACK and e["name"] == "wait" and e["ph"] == "X"]
     wakes = {}
     for wait in waits:
         begin, end = max(seconds(wait["ts"]), start_s), min(seconds(wait["ts"] + wait["dur"]), end_s)
@@ -205,6 +225,7 @@ def draw(events, names, title, clients):
             continue
         x, width = picture.x(begin), picture.x(end) - picture.x(begin)
         picture.rect(x, y, width, BAR_HEIGHT, COLORS["loop_waiting"], narration(wait))
+        shown.add("loop_waiting")
         label = first_clause(wait["args"]["narration"])
         if width > 6 * len(label) + 8:
             picture.text(x + 4, y + BAR_HEIGHT - 2, label, size=10)
@@ -212,9 +233,9 @@ def draw(events, names, title, clients):
             wakes.setdefault(picture.x(end), narration(wait))
     for x, tooltip in sorted(wakes.items()):
         picture.rect(x - 1, y - 3, 2, BAR_HEIGHT + 6, COLORS["loop_awake"], tooltip)
+        shown.add("loop_awake")
 
     # The other tracks: waiting, running, and their reads and writes.
-    queued = False  # whether the legend needs its entry
     for row, track in enumerate(tracks, start=1):
         y = bar_y(row)
         picture.text(10, y + BAR_HEIGHT - 2, names[track])
@@ -225,13 +246,16 @@ def draw(events, names, title, clients):
                 x = picture.x(begin)
                 if kind == "wait" and is_queued(piece):
                     if end > begin:
-                        queued = True
+                        shown.add("queued")
                         picture.dashes(x, picture.x(end), y + BAR_HEIGHT // 2, COLORS["queued"],
                                        narration(piece))
                 elif kind == "wait":
+                    if end > begin:
+                        shown.add("waiting")
                     tooltip = narration(piece) if "narration" in piece.get("args", {}) else None
                     picture.rect(x, y, picture.x(end) - x, BAR_HEIGHT, COLORS["waiting"], tooltip)
                 else:
+                    shown.add("running")
                     width = max(picture.x(end) - x, 2)
                     picture.rect(x, y, width, BAR_HEIGHT, COLORS["running"], narration(piece))
         drawn = set()
@@ -240,6 +264,7 @@ def draw(events, names, title, clients):
             if (x, mark["name"]) in drawn:
                 continue
             drawn.add((x, mark["name"]))
+            shown.add(mark["name"])
             if mark["name"] == "read":
                 picture.mark(x, y - 1, True, COLORS["read"], narration(mark))
             else:
@@ -255,40 +280,40 @@ def draw(events, names, title, clients):
         for at, what in happenings:
             x = picture.x(on_grid(at))
             if what == "types":
+                shown.add("client_types")
                 picture.element("circle", {"cx": x, "cy": y - 10, "r": 2, "fill": COLORS["client"]},
                                 f"client {number} types a line")
             elif picture.x(opened) - x > 4:
+                shown.add("client_queued")
                 picture.dashes(x, picture.x(opened), y + BAR_HEIGHT // 2, COLORS["client"],
                                f"client {number} has connected; the kernel queues it until accept()")
 
-    # The legend, on as many lines as it needs. What the tracks follow is the
-    # first word of their names: connection, task, image...
-    nouns = sorted({(names[tid].split() or ["track"])[0] for tid in tracks})
+    # The legend, on as many lines as it needs: what the other tracks follow
+    # is a connection, or the first word of their names (task, image...).
+    nouns = sorted({noun_of(names[tid]) for tid in tracks})
     entries = [
-        ("rect", COLORS["loop_waiting"], "loop waits"),
-        ("rect", COLORS["loop_awake"], "loop woken"),
-        ("rect", COLORS["waiting"], f"{' or '.join(nouns)} waits"),
-        ("rect", COLORS["running"], "thread runs for it"),
+        ("loop_waiting", "rect", f"{thread} waits"),
+        ("loop_awake", "rect", f"{thread} woken"),
+        ("waiting", "rect", f"{' or '.join(nouns)} waits"),
+        ("running", "rect", "thread runs for it"),
+        ("read", "rect", "read"),
+        ("write", "rect", "write"),
+        ("queued", "dashes", "queued, not begun"),
+        ("client_types", "dot", "client types a line"),
+        ("client_queued", "dashes", "client connected, not yet accepted"),
     ]
-    for kind in ("read", "write"):
-        if any(e["name"] == kind and e["tid"] in tracks for e in events):
-            entries.append(("rect", COLORS[kind], kind))
-    if queued:
-        entries.append(("dashes", COLORS["queued"], "queued, not begun"))
-    if clients:
-        entries += [("dot", COLORS["client"], "client types a line"),
-                    ("dashes", COLORS["client"], "client connected, not yet accepted")]
+    color = dict(COLORS, client_types=COLORS["client"], client_queued=COLORS["client"])
     x, y = 10, picture.height - 38
-    for symbol, color, words in entries:
+    for key, symbol, words in (entry for entry in entries if entry[0] in shown):
         width = 30 + 6 * len(words)
         if x + width > picture.width:
             x, y = 10, y + 18
         if symbol == "rect":
-            picture.rect(x, y - 9, 12, 10, color)
+            picture.rect(x, y - 9, 12, 10, color[key])
         elif symbol == "dot":
-            picture.element("circle", {"cx": x + 6, "cy": y - 4, "r": 2, "fill": color})
+            picture.element("circle", {"cx": x + 6, "cy": y - 4, "r": 2, "fill": color[key]})
         else:
-            picture.dashes(x, x + 12, y - 4, color)
+            picture.dashes(x, x + 12, y - 4, color[key])
         picture.text(x + 16, y, words, size=10)
         x += width
     return picture.svg()
@@ -300,6 +325,8 @@ def main():
     parser.add_argument("picture", help="the SVG file to write")
     parser.add_argument("--title", default="", help="a line above the picture")
     parser.add_argument("--clients", help="what the clients did, seen from their side")
+    # A mistake is one line, not the usage again.
+    parser.error = lambda message: parser.exit(2, f"render_timeline.py: {message} (try --help)\n")
     arguments = parser.parse_args()
     events, names = read_events(arguments.timeline)
     clients = read_clients(arguments.clients) if arguments.clients else {}

@@ -13,13 +13,14 @@
 #   6  the offline downloader demonstration: starts image_server on a free
 #      port and runs image_downloader against it (ARGS go to the downloader;
 #      also: async_await, async_echo_server, image_server, image_downloader)
+#   7  uring_echo_server        (where the kernel allows io_uring)
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
-usage() { sed -n '2,16s/^# \{0,1\}//p' "$0"; }
+usage() { sed -n '2,17s/^# \{0,1\}//p' "$0"; }
 
 if [ $# -eq 0 ]; then
-  usage >&2
+  echo "run.sh: which lesson? usage: scripts/run.sh LESSON [ARGS...] (try --help)" >&2
   exit 2
 fi
 case "$1" in -h | --help)
@@ -37,9 +38,10 @@ case "$lesson" in
   4) program=generator_echo_server ;;
   5) program=coroutines ;;
   6) program=download_demo ;;
+  7) program=uring_echo_server ;;
   blocking_echo_server | select_echo_server | callback_echo_server | generator_echo_server | \
     coroutines | delegation | coroutine_echo_server | async_await | async_echo_server | \
-    image_server | image_downloader)
+    image_server | image_downloader | uring_echo_server)
     program="$lesson"
     ;;
   *)
@@ -47,6 +49,23 @@ case "$lesson" in
     exit 2
     ;;
 esac
+
+# --help of lesson 6 starts nothing: what the demonstration does, then the
+# downloader's own options.
+if [ "$program" = download_demo ]; then
+  for argument in "$@"; do
+    case "$argument" in -h | --help)
+      echo "scripts/run.sh 6 [ARGS...] starts image_server on a free port, then runs"
+      echo "image_downloader --url http://127.0.0.1:PORT/320/240 --out build/images ARGS"
+      echo "(images go to the checkout's build/images/ unless ARGS say --out DIR)."
+      echo
+      program=image_downloader
+      set -- --help
+      break
+      ;;
+    esac
+  done
+fi
 
 case "$program" in
   download_demo) targets=(image_server image_downloader) ;;
@@ -57,11 +76,18 @@ build_targets default "${targets[@]}" || exit 1
 bin="$REPO_ROOT/build/bin"
 
 # Lesson 6 needs no internet: our own image_server plays the image site.
+# SIGINT, SIGTERM or SIGHUP to run.sh (Ctrl-C, a supervisor, a closed
+# terminal) stops the downloader first, then the server, and run.sh returns
+# only once both have gone.
 download_demo() {
   coproc SERVER { exec "$bin/image_server" --port 0; }
-  # Not local: the trap runs at exit, when this function's locals are gone.
+  # Not local: the traps run when this function's locals are gone.
   server_pid=$SERVER_PID
-  trap 'kill "$server_pid" 2>/dev/null || true' EXIT
+  downloader_pid=""
+  trap 'stop_demo' EXIT
+  trap 'stop_downloader 130' INT
+  trap 'stop_downloader 143' TERM
+  trap 'stop_downloader 129' HUP
   local line
   if ! read -r -t 10 line <&"${SERVER[0]}" || [[ "$line" != "listening on "* ]]; then
     echo "run.sh: image_server did not start" >&2
@@ -73,9 +99,39 @@ download_demo() {
   local server_output
   exec {server_output}<&"${SERVER[0]}"
   cat <&"$server_output" >/dev/null &
-  local status=0
-  "$bin/image_downloader" --url "http://127.0.0.1:${line##*:}/320/240" "$@" || status=$?
+  # The images go under the build folder, not into whatever folder run.sh
+  # was started from, unless the reader names one.
+  local out=(--out "$REPO_ROOT/build/images") argument
+  for argument in "$@"; do
+    if [ "$argument" = --out ]; then out=(); fi
+  done
+  [ ${#out[@]} -eq 0 ] || echo "the images go to ${out[1]}/"
+  # In the background, so that a signal to run.sh runs its trap at once
+  # (bash runs traps only between commands); `wait` ends early then, so it
+  # waits again until the downloader has gone.
+  "$bin/image_downloader" --url "http://127.0.0.1:${line##*:}/320/240" "${out[@]}" "$@" &
+  downloader_pid=$!
+  local status
+  while true; do
+    status=0
+    wait "$downloader_pid" || status=$?
+    kill -0 "$downloader_pid" 2>/dev/null || break
+  done
   return "$status"
+}
+
+# A stop signal: the downloader is sent SIGTERM, the stop every program
+# handles; before it has started, run.sh stops at once (with the exit code
+# the shell gives for that signal).
+stop_downloader() {
+  if [ -z "$downloader_pid" ]; then exit "$1"; fi
+  kill -TERM "$downloader_pid" 2>/dev/null || true
+}
+
+# At exit: the server stops, and run.sh waits for it and its reader.
+stop_demo() {
+  kill "$server_pid" 2>/dev/null || true
+  wait 2>/dev/null || true
 }
 
 if [ "$program" = download_demo ]; then

@@ -10,6 +10,10 @@ set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
 quick=false
+if [ $# -gt 1 ]; then
+  echo "test.sh: one argument at most, not $# (try --help)" >&2
+  exit 2
+fi
 case "${1:-}" in
   "") ;;
   --quick) quick=true ;;

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Who was served when: runs a lesson's program with --timeline, then draws
-# what its loop did.
+# what it did.
 #
-#   scripts/timeline.sh LESSON [--out DIR]
+#   scripts/timeline.sh LESSON [--out DIR | --update]
 #
 # LESSON 1 to 6: that lesson's echo server, while three scripted nc clients
 # type three lines each, the second and third starting 0.4 s and 0.8 s after
@@ -12,22 +12,34 @@
 # LESSON image_downloader: 8 images from a local image_server that answers
 # after 0.3 s, one after another (sync), then all at once (async). Writes
 # DIR/image_downloader.json and .svg.
+# LESSON 7: lesson 7's echo server, paused while three nc clients type a
+# line each, so that one wait brings back the three.
 #
 # The JSON opens in Perfetto's UI or chrome://tracing; the SVG is the picture
-# (scripts/render_timeline.py draws it). DIR is the lesson's folder unless
-# told otherwise: its page shows the picture.
+# (scripts/render_timeline.py draws it). DIR is build/timeline/FOLDER, FOLDER
+# being the lesson's folder, unless told otherwise. --update draws into the
+# lesson's folder itself: the picture its page shows, and its JSON.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
-usage() { sed -n '2,18s/^# \{0,1\}//p' "$0"; }
+usage() { sed -n '2,22s/^# \{0,1\}//p' "$0"; }
+# One line on standard error, and exit code 2: a bad command line.
+refuse() {
+  echo "timeline.sh: $* (try --help)" >&2
+  exit 2
+}
 
-lesson="${1:-}"
-name=timeline # of the files written
-case "$lesson" in
-  -h | --help)
+for argument in "$@"; do
+  case "$argument" in -h | --help)
     usage
     exit 0
     ;;
+  esac
+done
+[ $# -gt 0 ] || refuse "which lesson? LESSON is 1 to 7, async_await or image_downloader"
+lesson="$1"
+name=timeline # of the files written
+case "$lesson" in
   1)
     program=blocking_echo_server
     folder=1_intro
@@ -58,6 +70,11 @@ case "$lesson" in
     folder=6_async_await
     title="Lesson 6: the runtime resumes a client's task once its socket is ready"
     ;;
+  7)
+    program=uring_echo_server
+    folder=7_io_uring
+    title="Lesson 7: one wait brings back the completions of several clients"
+    ;;
   async_await)
     program=async_await
     folder=6_async_await
@@ -71,19 +88,40 @@ case "$lesson" in
     title="Lesson 6: 8 images one after another (sync), then all at once (async)"
     ;;
   *)
-    usage >&2
-    exit 2
+    refuse "no lesson '$lesson': LESSON is 1 to 7, async_await or image_downloader"
     ;;
 esac
 shift
-out="$REPO_ROOT/$folder"
-if [ "${1:-}" = --out ] && [ -n "${2:-}" ]; then
-  mkdir -p "$2"
-  out="$(cd "$2" && pwd)"
-elif [ $# -gt 0 ]; then
-  usage >&2
-  exit 2
+out="" # given by --out
+update=false
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --out)
+      if [ $# -lt 2 ] || [ -z "$2" ]; then refuse "--out needs a folder"; fi
+      # "-" is no folder, and "--update" a forgotten value: ./-x names a folder "-x".
+      [[ "$2" != -* ]] || refuse "--out needs a folder, not '$2'"
+      out="$2"
+      shift 2
+      ;;
+    --update)
+      update=true
+      shift
+      ;;
+    *) refuse "unknown argument '$1'" ;;
+  esac
+done
+if $update && [ -n "$out" ]; then refuse "--out and --update: one or the other"; fi
+if $update; then
+  out="$REPO_ROOT/$folder"
+elif [ -z "$out" ]; then
+  out="$REPO_ROOT/build/timeline/$folder"
 fi
+if ! error="$(mkdir -p -- "$out" 2>&1)"; then
+  echo "timeline.sh: ${error#mkdir: }" >&2
+  exit 1
+fi
+# CDPATH= : a relative folder is this one's, and cd prints nothing.
+out="$(CDPATH='' cd -- "$out" && pwd)"
 
 ensure_build_tools # python3 and nc among them
 programs=("$program")
@@ -209,7 +247,36 @@ draw_image_downloader() {
   stop_server
 }
 
+# Three nc clients connect; then the server is paused (SIGSTOP) while each
+# types a line, so that all three lines are there when it goes on (SIGCONT).
+draw_busy_echo_server() {
+  start_server "$program" --timeline "$json"
+  sleep 0.3
+  local number fd inputs=() pids=()
+  for number in 1 2 3; do
+    mkfifo "$work/in$number"
+    timeout 20 nc -N 127.0.0.1 "$port" <"$work/in$number" >"$work/client$number.out" &
+    pids+=($!)
+    exec {fd}>"$work/in$number"
+    inputs+=("$fd")
+  done
+  sleep 0.3
+  kill -STOP "$server_pid"
+  for number in 1 2 3; do printf 'client %d\n' "$number" >&"${inputs[number - 1]}"; done
+  sleep 0.3
+  kill -CONT "$server_pid"
+  sleep 0.3
+  for fd in "${inputs[@]}"; do exec {fd}>&-; done
+  for number in 1 2 3; do
+    wait "${pids[number - 1]}" || fail "client $number failed or timed out"
+    [ "$(cat "$work/client$number.out")" = "client $number" ] || fail "client $number was not echoed"
+  done
+  sleep 0.3
+  stop_server
+}
+
 case "$program" in
+  uring_echo_server) draw_busy_echo_server ;;
   async_await) draw_async_await ;;
   image_downloader) draw_image_downloader ;;
   *) draw_echo_server ;;
@@ -218,3 +285,5 @@ python3 "$REPO_ROOT/scripts/render_timeline.py" --title "$title" "${render_optio
   "$json" "$picture"
 echo "timeline: $json"
 echo "picture:  $picture"
+$update || [ "$out" != "$REPO_ROOT/build/timeline/$folder" ] ||
+  echo "(scripts/timeline.sh $lesson --update redraws the picture on the lesson's page)"

@@ -11,6 +11,7 @@
 #include <chrono>
 #include <csignal>
 #include <filesystem>
+#include <fstream>
 #include <map>
 #include <set>
 #include <string>
@@ -34,7 +35,9 @@ using image_downloader_fixture::port_of;
 using testing::ElementsAre;
 using testing::HasSubstr;
 using testing::IsEmpty;
+using testing::MatchesRegex;
 using testing::Not;
+using testing::StartsWith;
 
 std::string image_url(std::uint16_t port, std::string_view path = "/image") {
   return image_downloader_fixture::url_of(port, path);
@@ -58,12 +61,12 @@ TEST_F(ImageDownloaderTest, BothModesSaveEveryImageIntactAndEachOneDifferent) {
   EXPECT_EQ(different.size(), files.size());
   EXPECT_EQ(stat(server.port(), "images_served"), 6);
 
-  // Not a terminal: no progress line, only the summary.
+  // Not a terminal: no progress line, only the course's two lines, then ours.
   const std::vector<std::string> lines = lines_of(run.output);
   ASSERT_EQ(lines.size(), 3u) << run.output;
-  EXPECT_THAT(lines[0], testing::StartsWith("sync: 3 images in "));
-  EXPECT_THAT(lines[1], testing::StartsWith("async: 3 images in "));
-  EXPECT_THAT(lines[2], testing::MatchesRegex("async was [0-9.]+x faster than sync"));
+  EXPECT_THAT(lines[0], MatchesRegex("Synchronous download of 3 images took: [0-9.]+ seconds\\."));
+  EXPECT_THAT(lines[1], MatchesRegex("Asynchronous download of 3 images took: [0-9.]+ seconds\\."));
+  EXPECT_THAT(lines[2], MatchesRegex("async was [0-9.]+x faster than sync"));
 }
 
 TEST_F(ImageDownloaderTest, AsyncModeHasEveryRequestInFlightAtOnce) {
@@ -105,6 +108,10 @@ TEST_F(ImageDownloaderTest, A404IsOneLinePerImageExitCode1AndNoFile) {
   const test_support::Finished run = download({"--url", url, "--count", "2"});
 
   expect_failed(run, 4, {url, "HTTP 404"});  // two images, two modes, and no hint
+  // The course's lines say how many arrived; no speed-up without every image.
+  EXPECT_THAT(lines_of(run.output),
+              ElementsAre(StartsWith("Synchronous download of 0 of 2 images took: "),
+                          StartsWith("Asynchronous download of 0 of 2 images took: ")));
 }
 
 TEST_F(ImageDownloaderTest, APasswordInTheUrlIsNeverPrinted) {
@@ -161,21 +168,25 @@ TEST_F(ImageDownloaderTest, ATimeoutIsReportedWithExitCode1AndNoFile) {
   expect_failed(run, 4, {"Timeout"});
 }
 
-// Ctrl-C while every transfer waits on a server that takes a minute: the
-// program stops at once in either mode, and the hidden .part files go too.
-TEST_F(ImageDownloaderTest, CtrlCStopsEitherModeAndLeavesNoFile) {
-  for (const auto& [mode, in_flight] : {std::pair{"sync", 1}, std::pair{"async", 3}}) {
-    test_support::Server server("image_server", {"--latency-ms", "60000"});
-    test_support::Program downloader(
-        "image_downloader", {"--url", image_url(server.port()), "--count", "3", "--mode", mode,
-                             "--out", out().string()});
-    // No message says "every request has arrived", so ask /stats.
-    ASSERT_EQ(stat_once_it_is(server.port(), "in_flight", in_flight), in_flight) << mode;
+// Ctrl-C, SIGTERM, or SIGHUP from a terminal that closes, while every
+// transfer waits on a server that takes a minute: the program stops at once
+// in either mode, and the hidden .part files go too.
+TEST_F(ImageDownloaderTest, AStopSignalStopsEitherModeAndLeavesNoFile) {
+  for (const int signal_number : {SIGINT, SIGTERM, SIGHUP}) {
+    for (const auto& [mode, in_flight] : {std::pair{"sync", 1}, std::pair{"async", 3}}) {
+      const std::string story = std::string(mode) + ", signal " + std::to_string(signal_number);
+      test_support::Server server("image_server", {"--latency-ms", "60000"});
+      test_support::Program downloader(
+          "image_downloader", {"--url", image_url(server.port()), "--count", "3", "--mode", mode,
+                               "--out", out().string()});
+      // No message says "every request has arrived", so ask /stats.
+      ASSERT_EQ(stat_once_it_is(server.port(), "in_flight", in_flight), in_flight) << story;
 
-    downloader.send_signal(SIGINT);
-    EXPECT_EQ(downloader.wait_for_exit(10s), 1) << mode;
-    EXPECT_THAT(downloader.error_output(), HasSubstr("interrupted")) << mode;
-    EXPECT_THAT(saved_files(), IsEmpty()) << mode;
+      downloader.send_signal(signal_number);
+      EXPECT_EQ(downloader.wait_for_exit(10s), 1) << story;
+      EXPECT_THAT(downloader.error_output(), HasSubstr("interrupted")) << story;
+      EXPECT_THAT(saved_files(), IsEmpty()) << story;
+    }
   }
 }
 
@@ -196,6 +207,40 @@ TEST_F(ImageDownloaderTest, RefusesBadFlagsWithExitCode2) {
     EXPECT_EQ(run.exit_code, 2) << arguments.front();
     EXPECT_FALSE(std::filesystem::exists(out()));
   }
+}
+
+TEST_F(ImageDownloaderTest, AnEmptyOutIsABadArgument) {
+  const test_support::Finished run =
+      test_support::run_program("image_downloader", {"--out", "", "--count", "1"});
+  EXPECT_EQ(run.exit_code, 2);
+  EXPECT_THAT(lines_of(run.error), ElementsAre(HasSubstr("bad value '' for --out")));
+}
+
+// Where the folder cannot be, one line says why, and nothing is downloaded.
+TEST_F(ImageDownloaderTest, AnOutThatCannotBeAFolderIsOneLineThatSaysWhy) {
+  std::filesystem::create_symlink(scratch() / "missing", scratch() / "dangling");
+  std::ofstream(scratch() / "a-file") << "not a folder\n";
+  test_support::Server server("image_server", {"--latency-ms", "0"});
+  const std::string dangling = (scratch() / "dangling").string();
+  const std::string a_file = (scratch() / "a-file").string();
+  const std::string leads_nowhere =
+      dangling + " is a link to " + (scratch() / "missing").string() + ", which does not exist";
+  const std::vector<std::pair<std::filesystem::path, std::string>> cases = {
+      {dangling, leads_nowhere},
+      {dangling + "/images", leads_nowhere},
+      {a_file, a_file + " is not a folder"},
+      {a_file + "/images", a_file + " is not a folder"}};
+  for (const auto& [out, reason] : cases) {
+    const test_support::Finished run = test_support::run_program(
+        "image_downloader",
+        {"--url", image_url(server.port()), "--count", "1", "--out", out.string()});
+    EXPECT_EQ(run.exit_code, 1) << out;
+    EXPECT_THAT(lines_of(run.error), ElementsAre("image_downloader: cannot save images in --out " +
+                                                 out.string() + ": " + reason));
+    EXPECT_EQ(run.output, "") << out;
+  }
+  EXPECT_FALSE(std::filesystem::exists(scratch() / "missing"));
+  EXPECT_EQ(stat(server.port(), "images_served"), 0);
 }
 
 }  // namespace

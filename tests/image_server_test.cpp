@@ -1,16 +1,21 @@
 // image_server, the local stand-in for an image site: a different valid
 // picture on every GET /image and /W/H (the size asked for, within bounds),
 // counters on /stats, clear refusals of what is not a request it serves, and
-// no client that can crash it or hold it up.
+// no client that can crash it, hold it up or make it hold much memory.
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <sys/socket.h>
+#include <sys/types.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstddef>
+#include <cstdlib>
+#include <fstream>
 #include <limits>
 #include <set>
+#include <stdexcept>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -149,6 +154,17 @@ TEST(ImageServerTest, CountsImagesServedAndTheMostRequestsInFlightAtOnce) {
   EXPECT_EQ(stat(server.port(), "images_served"), 3);
   EXPECT_EQ(stat(server.port(), "in_flight"), 0);
   EXPECT_EQ(stat(server.port(), "max_in_flight"), 3);
+}
+
+TEST(ImageServerTest, IgnoresAQueryOnEveryTarget) {
+  test_support::Server server("image_server", {"--latency-ms", "0"});
+  EXPECT_EQ(bitmap_size(get(server.port(), "/image?x").body), (BitmapSize{320, 240}));
+  EXPECT_EQ(bitmap_size(get(server.port(), "/16/9?lock=7&x").body), (BitmapSize{16, 9}));
+  const Response stats = get(server.port(), "/stats?x");
+  EXPECT_EQ(stats.status_line, "HTTP/1.1 200 OK");
+  EXPECT_THAT(stats.body, HasSubstr("\"images_served\": 2"));
+  EXPECT_EQ(get(server.port(), "/nothing?x").status_line, "HTTP/1.1 404 Not Found");
+  EXPECT_EQ(get(server.port(), "/?stats").status_line, "HTTP/1.1 404 Not Found");
 }
 
 TEST(ImageServerTest, AnswersOtherPathsWith404) {
@@ -302,6 +318,54 @@ TEST(ImageServerTest, StopsWithExitCode0OnSigtermWhileRequestsWait) {
 
   EXPECT_EQ(server.stop(), 0) << server.program().error_output();
   EXPECT_EQ(receive_exactly(waiting.get(), until_closed), "");  // closed, with no answer
+}
+
+// The most of its memory the server has held at once, in MiB: VmHWM, its
+// peak resident set, as /proc/PID/status says.
+long peak_memory_mib(pid_t pid) {
+  std::ifstream status("/proc/" + std::to_string(pid) + "/status");
+  for (std::string line; std::getline(status, line);) {
+    if (line.starts_with("VmHWM:")) return std::stol(line.substr(6)) / 1024;
+  }
+  throw std::runtime_error("no VmHWM for process " + std::to_string(pid));
+}
+
+// A thousand clients (as many as our descriptors allow) each ask for the
+// largest picture and never read a byte of it: the server must not hold
+// their pictures, nor build them all while everybody else waits.
+TEST(ImageServerTest, ClientsThatNeverReadTheirBigPicturesCostLittleMemoryAndHoldUpNobody) {
+  const long clients = std::min(1000L, common::raise_descriptor_limit() - 100);  // inherited
+  // Under AddressSanitizer, freed memory waits in a quarantine (256 MiB by
+  // default) to catch a use after free: the sanitizer's memory, not the
+  // server's. A small one keeps the count fair; other builds ignore it.
+  const char* const sanitizer_options = std::getenv("ASAN_OPTIONS");
+  const std::string options = sanitizer_options == nullptr ? "" : sanitizer_options;
+  ASSERT_EQ(setenv("ASAN_OPTIONS", (options + ":quarantine_size_mb=8").c_str(), 1), 0);
+  test_support::Server server("image_server");  // the default latency, 200 ms
+  std::vector<common::FileDescriptor> never_reading;
+  for (long i = 0; i < clients; ++i) {
+    never_reading.push_back(connect_to(server.port()));
+    send_all(never_reading.back().get(), "GET /1024/1024 HTTP/1.1\r\nHost: test\r\n\r\n");
+  }
+  ASSERT_EQ(stat_once_it_is(server.port(), "in_flight", clients), clients);
+
+  // Two seconds, ten latencies: every picture has been started and has gone
+  // as far as its client lets it. /stats answers all along, within a second.
+  const auto watched_until = std::chrono::steady_clock::now() + 2s;
+  while (std::chrono::steady_clock::now() < watched_until) {
+    const auto asked_at = std::chrono::steady_clock::now();
+    const common::FileDescriptor connection = connect_to(server.port());
+    send_all(connection.get(), "GET /stats HTTP/1.1\r\nConnection: close\r\n\r\n");
+    const std::string answer = receive_exactly(connection.get(), until_closed, 1s);
+    const auto waited = std::chrono::steady_clock::now() - asked_at;
+    ASSERT_THAT(answer, StartsWith("HTTP/1.1 200 OK\r\n")) << "no answer within a second";
+    ASSERT_LT(waited, 1s);
+  }
+  // A client that reads gets its picture meanwhile.
+  EXPECT_TRUE(is_valid_bitmap(get(server.port(), "/320/240").body));
+  // A 1024 x 1024 picture is 3 MiB: all of them at once would be 3,000 MiB.
+  EXPECT_LT(peak_memory_mib(server.program().pid()), 200);
+  EXPECT_EQ(server.stop(), 0) << server.program().error_output();
 }
 
 }  // namespace

@@ -179,6 +179,37 @@ class FixturePage(unittest.TestCase):
         self.edit('<!-- run\nfirst line', "<!-- run server='build/bin/echo_server --port 0'\nfirst line")
         self.assertIn('a run beside a server takes no input lines', self.failure('--check'))
 
+    def test_a_sentence_over_40_words_fails_at_its_line_and_update_leaves_it_for_a_person(self):
+        words = ' '.join(['word'] * 39)
+        self.edit('## Links\n', f'## Links\n\nThe {words} end. Short and fine.\n')
+        for mode in ('--check', '--update'):
+            report = self.failure(mode)
+            self.assertIn(f'page.md:{self.line_of(f"The {words} end. Short and fine.")}: '
+                          'sentence of 41 words (at most 40)\n    The word word', report)
+            self.assertNotIn('Short and fine', report)
+        self.assertIn('page.md: 1 of ', report)  # counted among the long ones too
+
+    def test_sentences_of_40_words_pass_and_the_longest_over_25_are_named(self):
+        for length, line in ((40, 'one'), (26, 'two'), (30, 'three'), (27, 'four')):
+            self.edit('## Links\n', f'## Links\n\n{" ".join([line] * length)}.\n')
+        code, report = self.tool('--check')
+        self.assertEqual(code, 0, report)
+        self.assertRegex(report, r'^page\.md: 4 of \d+ sentences over 25 words; the longest: '
+                         rf'line {self.line_of(" ".join(["one"] * 40) + ".")} \(40\), '
+                         rf'line {self.line_of(" ".join(["three"] * 30) + ".")} \(30\), '
+                         rf'line {self.line_of(" ".join(["four"] * 27) + ".")} \(27\)\n$')
+
+    def test_a_bad_command_line_is_one_line_and_exit_code_two(self):
+        done = subprocess.run([sys.executable, str(TOOL), '--check', '--update'],
+                              capture_output=True, text=True, timeout=120)
+        self.assertEqual(done.returncode, 2)
+        self.assertEqual(done.stdout, '')
+        self.assertEqual(done.stderr.count('\n'), 1, done.stderr)
+        self.assertIn('--update', done.stderr)
+        code, report = self.tool('--check', '--root', str(self.root / 'nowhere'))
+        self.assertEqual(code, 2)
+        self.assertIn('no such folder', report)
+
     def test_a_page_that_does_not_exist_is_reported(self):
         report = self.failure('--check', str(self.root / 'nowhere.md'))
         self.assertNotIn('Traceback', report)
@@ -346,6 +377,58 @@ class Links(unittest.TestCase):
         page = '# Top\n\n[up](#top) [down](#bottom)\n'
         self.assertEqual(list(pages.broken_links(Path('.'), 'new.md', page, set())),
                          [(3, 'link #bottom: new.md has no heading with that anchor')])
+
+
+class Sentences(unittest.TestCase):
+    def sentences(self, page):
+        return [(line, words) for line, words, _ in pages.sentences(textwrap.dedent(page))]
+
+    def test_a_sentence_ends_at_a_full_stop_before_a_space_not_inside_a_number_or_after_e_g(self):
+        found = pages.sentences('It took 4.03 s on 127.0.0.1, e.g. for one... or two. '
+                                'epoll is next! Is it? yes')
+        self.assertEqual([sentence for _, _, sentence in found],
+                         ['It took 4.03 s on 127.0.0.1, e.g. for one... or two.', 'epoll is next!',
+                          'Is it?', 'yes'])
+
+    def test_a_colon_or_a_semicolon_goes_on_but_a_list_item_is_a_sentence_of_its_own(self):
+        self.assertEqual(self.sentences('''\
+            One: two; three
+            four.
+
+            - five six
+            - seven: eight
+              nine.
+            1. ten
+            '''), [(1, 4), (4, 2), (5, 3), (7, 1)])
+
+    def test_code_directives_headings_tables_and_link_targets_are_not_prose(self):
+        long = ' '.join(['word'] * 50)
+        self.assertEqual(self.sentences(f'''\
+            # {long}
+
+            ```text
+            {long}. {long}.
+            ```
+
+                {long}
+
+            <!-- run
+            {long}
+            -->
+            | {long} | {long} |
+            |---|---|
+            [reference]: https://example.com/{'/'.join(['word'] * 50)}
+
+            > Read [the {'-'.join(['word'] * 50)} page](a/b/{'/'.join(['word'] * 50)}.md),
+            > ![{long}](picture.svg) `a code span. Counted as one word` and <b>bold</b> text.
+            '''), [(16, 8)])
+
+    def test_a_sentence_is_reported_at_the_line_it_starts_on(self):
+        self.assertEqual(self.sentences('''\
+            First one. Second
+            one goes on
+            here. Third.
+            '''), [(1, 2), (1, 5), (3, 1)])
 
 
 class Masks(unittest.TestCase):

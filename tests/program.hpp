@@ -10,6 +10,7 @@
 
 #include <chrono>
 #include <condition_variable>
+#include <csignal>
 #include <cstdint>
 #include <deque>
 #include <mutex>
@@ -129,6 +130,22 @@ void send_all(int fd, std::string_view bytes);
 std::string receive_exactly(int fd, std::size_t count, std::chrono::milliseconds timeout = 10s);
 // Whether fd turns readable (data, or the peer closing) within the timeout.
 bool wait_readable(int fd, std::chrono::milliseconds timeout);
+
+// While one lives, SIGHUP (what a closing terminal sends) has `disposition`
+// in this test process, and the programs started meanwhile inherit it:
+// SIG_DFL, as a terminal's shell starts them, whatever this process was
+// started with; or SIG_IGN, as nohup starts them.
+class SighupDisposition {
+ public:
+  using Disposition = void (*)(int);
+  explicit SighupDisposition(Disposition disposition) : before_(std::signal(SIGHUP, disposition)) {}
+  ~SighupDisposition() { std::signal(SIGHUP, before_); }
+  SighupDisposition(const SighupDisposition&) = delete;
+  SighupDisposition& operator=(const SighupDisposition&) = delete;
+
+ private:
+  Disposition before_;
+};
 
 // Two connected, non-blocking local stream sockets: what one end sends, the
 // other receives. For tests of event loops that need no network at all.

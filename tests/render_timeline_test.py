@@ -1,7 +1,8 @@
 """scripts/render_timeline.py draws a --timeline file as SVG: a row for the
-loop and one per connection (or task, or transfer), marks for reads and
-writes, what each wait was for, and the same picture again when the times
-move by a few milliseconds. Run by ctest."""
+thread (the loop, or lesson 1's server) and one per connection (or task, or
+transfer), marks for reads and writes, what each wait was for, the scripted
+clients on their connections' rows, a legend of what is drawn, and the same
+picture again when the times move by a few milliseconds. Run by ctest."""
 
 import json
 import os
@@ -17,14 +18,14 @@ READ_COLOR = "#2e8b57"
 WRITE_COLOR = "#e07b1f"
 
 
-def timeline(jitter_us=0, names=("connection 1 (fd 5)", "connection 2 (fd 6)")):
-    """What common::Timeline writes for two connections (or tracks of other
-    names) served in turns (times in µs). Every other event moves by jitter_us,
-    the others as much back."""
-    events = [
-        {"name": "process_name", "ph": "M", "pid": 1, "tid": 1, "args": {"name": "server"}},
-        {"name": "thread_name", "ph": "M", "pid": 1, "tid": 1, "args": {"name": "loop"}},
-    ]
+CONNECTIONS = ("127.0.0.1:40001 (fd 5)", "127.0.0.1:40002 (fd 6)")
+
+
+def timeline(jitter_us=0, names=CONNECTIONS, thread="loop"):
+    """What observer::Timeline writes for two connections (or tracks of other
+    names) served in turns (times in µs), the thread's own track named
+    `thread`. Every other event moves by jitter_us, the others as much back."""
+    events = [{"name": "process_name", "ph": "M", "pid": 1, "tid": 1, "args": {"name": "server"}}]
     for track, name in zip((2, 3), names):
         events.append({"name": "thread_name", "ph": "M", "pid": 1, "tid": track, "args": {"name": name}})
 
@@ -49,9 +50,22 @@ def timeline(jitter_us=0, names=("connection 1 (fd 5)", "connection 2 (fd 6)")):
         piece("run", track, start, start + 30, narration="ready to read")
         mark("read", track, start + 5)
         mark("write", track, start + 20)
+    # Between its opening, its runs and its closing, a track waits.
+    for track, opened, closed in ((2, 100_000, 1_200_000), (3, 300_000, 1_300_000)):
+        since = opened
+        for start in ((500_000, 900_000) if track == 2 else (700_000, 1_100_000)):
+            piece("wait", track, since, start)
+            since = start + 30
+        piece("wait", track, since, closed)
     mark("close", 2, 1_200_000)
     mark("close", 3, 1_300_000)
+    # The thread's name comes last: a program may rename it while it runs.
+    events.append({"name": "thread_name", "ph": "M", "pid": 1, "tid": 1, "args": {"name": thread}})
     return {"displayTimeUnit": "ms", "traceEvents": events}
+
+
+def texts_of(picture):
+    return [text.text for text in ElementTree.parse(picture).getroot().iter(SVG + "text")]
 
 
 class RenderTimelineTest(unittest.TestCase):
@@ -59,13 +73,18 @@ class RenderTimelineTest(unittest.TestCase):
         self.folder = tempfile.TemporaryDirectory()
         self.addCleanup(self.folder.cleanup)
 
-    def render(self, document, title="Two connections"):
+    def render(self, document, title="Two connections", clients=None):
         source = os.path.join(self.folder.name, "timeline.json")
         picture = os.path.join(self.folder.name, "timeline.svg")
         with open(source, "w", encoding="utf-8") as file:
             json.dump(document, file)
-        finished = subprocess.run([sys.executable, RENDERER, "--title", title, source, picture],
-                                  capture_output=True, text=True, timeout=60)
+        options = []
+        if clients is not None:
+            options = ["--clients", os.path.join(self.folder.name, "clients.txt")]
+            with open(options[1], "w", encoding="utf-8") as file:
+                file.write(clients)
+        finished = subprocess.run([sys.executable, RENDERER, "--title", title, *options, source,
+                                   picture], capture_output=True, text=True, timeout=60)
         return finished, picture
 
     def test_draws_a_row_for_the_loop_and_each_connection_with_their_marks(self):
@@ -74,7 +93,7 @@ class RenderTimelineTest(unittest.TestCase):
         root = ElementTree.parse(picture).getroot()
         texts = [text.text for text in root.iter(SVG + "text")]
         self.assertEqual(texts[0], "Two connections")
-        for label in ("loop", "connection 1 (fd 5)", "connection 2 (fd 6)"):
+        for label in ("loop", *CONNECTIONS, "loop waits", "loop woken", "connection waits"):
             self.assertIn(label, texts)
         marks = list(root.iter(SVG + "polygon"))
         self.assertEqual(sum(mark.get("fill") == READ_COLOR for mark in marks), 4)
@@ -171,6 +190,57 @@ class RenderTimelineTest(unittest.TestCase):
         with open(reference, encoding="utf-8") as file:
             self.assertEqual(drawn, file.read())
 
+    # Lesson 1's thread runs no loop: the observer names its track "server".
+    def test_the_threads_row_and_its_legend_are_named_as_the_file_names_its_track(self):
+        finished, picture = self.render(timeline(thread="server"))
+        self.assertEqual(finished.returncode, 0, finished.stderr)
+        texts = texts_of(picture)
+        for label in ("server", "server waits", "server woken"):
+            self.assertIn(label, texts)
+        self.assertFalse([text for text in texts if "loop" in text], texts)
+
+    # A connection's track is named after its descriptor (and its peer, when
+    # it has one); a track of another noun in between is no client's.
+    def test_client_n_is_drawn_on_the_row_of_the_nth_connection(self):
+        document = timeline(names=("task 1", "fd 5"))
+        document["traceEvents"] += [
+            {"name": "thread_name", "ph": "M", "pid": 1, "tid": 4,
+             "args": {"name": "127.0.0.1:40003 (fd 6)"}},
+            {"name": "open", "ph": "i", "s": "t", "pid": 1, "tid": 4, "ts": 400_000,
+             "args": {"narration": "fd 6: accepted"}},
+            {"name": "close", "ph": "i", "s": "t", "pid": 1, "tid": 4, "ts": 900_000,
+             "args": {"narration": "fd 6: closed"}},
+        ]
+        finished, picture = self.render(document, clients="1 0.2 connects\n1 0.45 types\n"
+                                        "2 0.2 connects\n2 0.6 types\n")
+        self.assertEqual(finished.returncode, 0, finished.stderr)
+        root = ElementTree.parse(picture).getroot()
+        label_y = {text.text: float(text.get("y")) for text in root.iter(SVG + "text")}
+        dots = {title.text: float(dot.get("cy")) for dot in root.iter(SVG + "circle")
+                for title in dot.iter(SVG + "title")}
+        for client, row in (("client 1", "fd 5"), ("client 2", "127.0.0.1:40003 (fd 6)")):
+            distance = label_y[row] - dots[f"{client} types a line"]
+            self.assertTrue(0 < distance < 34, f"{client} is drawn {distance} px above {row}")
+        self.assertIn("connection or task waits", label_y)
+        # Times count from the first opening (the task's, at 0 s). Client 2
+        # connected 0.1 s before its connection was accepted; client 1 as its
+        # connection was (at 0.2 s).
+        dashes = [title.text for line in root.iter(SVG + "line") for title in line.iter(SVG + "title")]
+        self.assertEqual(dashes, ["client 2 has connected; the kernel queues it until accept()"])
+
+    def test_the_legend_lists_only_what_the_picture_shows(self):
+        # Both clients are accepted as they connect: no dashed line to explain.
+        finished, picture = self.render(timeline(), clients="1 0 connects\n1 0.4 types\n"
+                                        "2 0.2 connects\n2 0.6 types\n")
+        self.assertEqual(finished.returncode, 0, finished.stderr)
+        texts = texts_of(picture)
+        self.assertIn("client types a line", texts)
+        self.assertNotIn("client connected, not yet accepted", texts)
+        self.assertNotIn("queued, not begun", texts)
+        # Without --clients, no client at all.
+        finished, picture = self.render(timeline())
+        self.assertNotIn("client types a line", texts_of(picture))
+
     def test_a_timeline_with_no_track_besides_the_loop_is_one_line_and_exit_code_one(self):
         document = timeline()
         document["traceEvents"] = [e for e in document["traceEvents"] if e.get("tid") == 1]
@@ -186,6 +256,13 @@ class RenderTimelineTest(unittest.TestCase):
         self.assertEqual(finished.returncode, 1)
         self.assertEqual(finished.stderr.count("\n"), 1, finished.stderr)
         self.assertIn("ever opened", finished.stderr)
+
+    def test_a_bad_command_line_is_one_line_and_exit_code_two(self):
+        finished = subprocess.run([sys.executable, RENDERER, "only-one-file.json"],
+                                  capture_output=True, text=True, timeout=60)
+        self.assertEqual(finished.returncode, 2)
+        self.assertEqual(finished.stderr.count("\n"), 1, finished.stderr)
+        self.assertIn("picture", finished.stderr)
 
     def test_a_file_that_is_not_json_is_one_line_and_exit_code_one(self):
         source = os.path.join(self.folder.name, "broken.json")

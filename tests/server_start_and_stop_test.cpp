@@ -1,6 +1,6 @@
 // How every echo server starts and stops, as the contract says: the flags it
 // takes and rejects, a port already in use, --help, --trace, and a clean exit
-// on SIGTERM and SIGINT. The servers are the list in tests/echo_servers.hpp.
+// on SIGTERM, SIGINT and SIGHUP. The servers are the list in tests/echo_servers.hpp.
 // Then what only some of them do: lesson 2 refuses to start with descriptors
 // select() cannot watch, and the traces of lessons 4 and 5 show a task waiting
 // to write.
@@ -90,6 +90,26 @@ TEST_P(ServerStartAndStopTest, ExitsZeroOnSigtermWithClientsConnected) {
 
 TEST_P(ServerStartAndStopTest, ExitsZeroOnSigintWithClientsConnected) {
   expect_exit_zero_on(SIGINT);
+}
+
+// SIGHUP is what a closing terminal sends.
+TEST_P(ServerStartAndStopTest, ExitsZeroOnSighupWithClientsConnected) {
+  const test_support::SighupDisposition as_a_terminal_does(SIG_DFL);
+  expect_exit_zero_on(SIGHUP);
+}
+
+// Unless it came ignored: nohup starts a program so, to let it outlive its
+// terminal.
+TEST_P(ServerStartAndStopTest, KeepsServingAfterSighupWhenStartedWithItIgnoredAsNohupDoes) {
+  const test_support::SighupDisposition as_nohup_does(SIG_IGN);
+  test_support::Server server = start();
+  const auto client = connect_to(server.port());
+  send_all(client.get(), "before\n");
+  ASSERT_EQ(receive_exactly(client.get(), 7), "before\n");
+  server.program().send_signal(SIGHUP);
+  send_all(client.get(), "after\n");
+  EXPECT_EQ(receive_exactly(client.get(), 6), "after\n");
+  EXPECT_EQ(server.stop(), 0) << server.program().error_output();
 }
 
 TEST_P(ServerStartAndStopTest, PortInUseGivesOneLineAndExitCodeOne) {

@@ -22,6 +22,7 @@
 #include <regex>
 #include <string>
 #include <string_view>
+#include <tuple>
 #include <vector>
 
 #include "common/net.hpp"
@@ -169,12 +170,13 @@ TEST(BlockingServerTimelineTest, TheSecondConnectionIsServedOnlyAfterTheFirstClo
 
   // The point of lesson 1: the second connection begins after the first one
   // ended, and meanwhile the thread waited only on the first one's recv().
+  // (The thread's row is "server": it runs no loop.)
   const double first_closed = marks_named(one, "close").at(0).start_us;
   const double second_opened = marks_named(two, "open").at(0).start_us;
   EXPECT_GT(second_opened, first_closed);
   const double first_opened = marks_named(one, "open").at(0).start_us;
   int waits_while_serving = 0;
-  for (const TraceEvent& wait : trace.events_on(trace.track("loop"))) {
+  for (const TraceEvent& wait : trace.events_on(trace.track("server"))) {
     if (wait.name != "wait" || wait.start_us < first_opened || wait.start_us > first_closed) {
       continue;
     }
@@ -207,15 +209,15 @@ TEST_P(CallbackServerTimelineTest, TwoConnectionsAreServedInTurnsBetweenWaits) {
   const std::vector<TraceEvent> one = trace.events_on(tracks[0]);
   const std::vector<TraceEvent> two = trace.events_on(tracks[1]);
   EXPECT_LT(marks_named(two, "open").at(0).start_us, marks_named(one, "close").at(0).start_us);
-  // After each echo, the connection waits, and says for what: to read again.
+  // Registered, and after each echo, the connection waits, and says for
+  // what: to read (again).
   const std::string callback = "run: ready to read, running its callback";
-  EXPECT_THAT(
-      told(one),
-      ElementsAre("open: accepted; registering send_message for read", "wait", callback,
-                  "read: received 4 bytes", "write: sent 4 bytes back, 0 still to send",
-                  "wait: waits to read", callback, "read: received 6 bytes",
-                  "write: sent 6 bytes back, 0 still to send", "wait: waits to read", callback,
-                  "read: the client closed the connection (or reset it)", "close: closing"));
+  EXPECT_THAT(told(one),
+              ElementsAre("open: accepted", "wait", "wait: registered: waits to read", callback,
+                          "read: received 4 bytes", "write: sent 4 bytes, 0 still to send",
+                          "wait: waits to read", callback, "read: received 6 bytes",
+                          "write: sent 6 bytes, 0 still to send", "wait: waits to read", callback,
+                          "read: the peer closed the connection", "close: unregistered"));
 
   // Each read happens in a callback that the loop ran for that connection.
   for (const int track : tracks) {
@@ -229,10 +231,11 @@ TEST_P(CallbackServerTimelineTest, TwoConnectionsAreServedInTurnsBetweenWaits) {
       EXPECT_THAT(run->narration, HasSubstr("ready to read, running its callback"));
     }
   }
-  // And the loop's waits say what woke them.
+  // And the loop's waits say what woke them. (Its marks named "wait" are the
+  // stop pipe and the listener, registered.)
   int woken_by_a_callback = 0;
   for (const TraceEvent& wait : trace.events_on(trace.track("loop"))) {
-    if (wait.name != "wait") continue;
+    if (wait.name != "wait" || wait.phase != 'X') continue;
     EXPECT_THAT(wait.narration, StartsWith("Selector::select(): waiting"));
     if (wait.woken_by.ends_with("running its callback")) ++woken_by_a_callback;
   }
@@ -419,6 +422,11 @@ TEST(AsyncEchoServerTimelineTest, AClientThatDoesNotReadMakesItsTaskWaitUntilIts
   EXPECT_THAT(mark_names(std::vector<TraceEvent>(run, events.end())), testing::Contains("write"));
 }
 
+// The thread's own track: "loop", but lesson 1's thread runs no loop.
+std::string thread_track(const std::string& program) {
+  return program == "blocking_echo_server" ? "server" : "loop";
+}
+
 class EveryServerTimelineTest : public testing::TestWithParam<EchoServer> {
  protected:
   std::vector<std::string> arguments(const std::vector<std::string>& more) const {
@@ -428,8 +436,9 @@ class EveryServerTimelineTest : public testing::TestWithParam<EchoServer> {
   }
 };
 
-TEST_P(EveryServerTimelineTest, AServerStoppedBySigtermOrSigintLeavesACompleteFile) {
-  for (const int signal_number : {SIGTERM, SIGINT}) {
+TEST_P(EveryServerTimelineTest, AServerStoppedBySigtermSigintOrSighupLeavesACompleteFile) {
+  const test_support::SighupDisposition as_a_terminal_does(SIG_DFL);
+  for (const int signal_number : {SIGTERM, SIGINT, SIGHUP}) {
     const TemporaryFile file;
     test_support::Server server(GetParam().program, arguments({"--timeline", file.path()}));
     const auto client = connect_to(server.port());
@@ -440,7 +449,7 @@ TEST_P(EveryServerTimelineTest, AServerStoppedBySigtermOrSigintLeavesACompleteFi
 
     const TraceFile trace = test_support::read_trace_file(file.path());  // throws if invalid
     EXPECT_EQ(trace.process_name, GetParam().program);
-    EXPECT_FALSE(trace.events_on(trace.track("loop")).empty());
+    EXPECT_FALSE(trace.events_on(trace.track(thread_track(GetParam().program))).empty());
     // Every connection still open at the signal was closed, and said so.
     for (const int track : trace.connection_tracks()) {
       EXPECT_EQ(mark_names(trace.events_on(track)).back(), "close") << trace.track_names.at(track);
@@ -584,6 +593,17 @@ TEST(AsyncAwaitTimelineTest, StoppedBySigtermItLeavesACompleteFile) {
               testing::Contains("run: prints 0 seconds passed."));
 }
 
+// SIGHUP, which a closing terminal sends, is a stop like SIGTERM.
+TEST(AsyncAwaitTimelineTest, StoppedBySighupItLeavesACompleteFile) {
+  const test_support::SighupDisposition as_a_terminal_does(SIG_DFL);
+  const TemporaryFile file;
+  test_support::Program program("async_await", {"--tick-ms", "10", "--timeline", file.path()});
+  ASSERT_EQ(program.read_line(), "0");
+  program.send_signal(SIGHUP);
+  ASSERT_EQ(program.wait_for_exit(), 0) << program.error_output();
+  EXPECT_EQ(test_support::read_trace_file(file.path()).process_name, "async_await");
+}
+
 // image_server: a connection reads its request, waits out the latency while
 // the runtime watches its socket, and sends the picture.
 TEST(ImageServerTimelineTest, AConnectionWaitsOutTheLatencyThenSendsItsPicture) {
@@ -599,7 +619,8 @@ TEST(ImageServerTimelineTest, AConnectionWaitsOutTheLatencyThenSendsItsPicture) 
   const std::vector<TraceEvent> events = trace.events_on(tracks[0]);
   const std::vector<std::string> marks = told(marks_of(events));
   ASSERT_EQ(marks.size(), 5u) << testing::PrintToString(marks);
-  EXPECT_THAT(marks[0], StartsWith("open: connection from 127.0.0.1:"));
+  EXPECT_THAT(trace.track_names.at(tracks[0]), StartsWith("127.0.0.1:"));  // named after its peer
+  EXPECT_EQ(marks[0], "open: accepted");
   EXPECT_EQ(marks[1], "read: GET /image");
   EXPECT_EQ(marks[2], "note: picture 1 in 100 ms; 1 in flight");
   EXPECT_THAT(marks[3], testing::MatchesRegex("write: sent HTTP/1.1 200 OK, [0-9]+ bytes"));
@@ -743,28 +764,53 @@ TEST_F(DownloaderTimelineTest, WithMaxParallelOneAsyncImagesWaitForASlotInTurn) 
   }
 }
 
-class DownloaderStoppedTimelineTest : public image_downloader_fixture::ImageDownloaderTest,
-                                      public testing::WithParamInterface<std::string> {};
+// Ctrl-C, SIGTERM, or SIGHUP from a terminal that closes: the file is
+// complete all the same, and no hidden .part file is left.
+class DownloaderStoppedTimelineTest
+    : public image_downloader_fixture::ImageDownloaderTest,
+      public testing::WithParamInterface<std::tuple<std::string, int>> {};
 
-TEST_P(DownloaderStoppedTimelineTest, StoppedBySigtermWhileImagesComeItLeavesACompleteFile) {
+TEST_P(DownloaderStoppedTimelineTest, StoppedWhileImagesComeItLeavesACompleteFileAndNoPartFile) {
   test_support::Server server("image_server", {"--latency-ms", "60000"});
   const TemporaryFile file;
-  const std::string mode = GetParam();
+  const auto& [mode, signal_number] = GetParam();
   test_support::Program downloader(
       "image_downloader",
       {"--url", "http://127.0.0.1:" + std::to_string(server.port()) + "/image", "--count", "2",
        "--mode", mode, "--out", out().string(), "--timeline", file.path()});
   const long in_flight = mode == "sync" ? 1 : 2;
   ASSERT_EQ(image_checks::stat_once_it_is(server.port(), "in_flight", in_flight), in_flight);
-  downloader.send_signal(SIGTERM);
+  downloader.send_signal(signal_number);
   EXPECT_EQ(downloader.wait_for_exit(), 1);
   EXPECT_THAT(downloader.error_output(), HasSubstr("interrupted"));
+  EXPECT_THAT(saved_files(), testing::IsEmpty());
 
   const TraceFile trace = test_support::read_trace_file(file.path());  // throws if invalid
   EXPECT_EQ(told(trace.events_on(trace.track("image 1"))).front(),
             mode == "sync" ? "open: sync-01" : "open: queued");
 }
 
-INSTANTIATE_TEST_SUITE_P(Modes, DownloaderStoppedTimelineTest, testing::Values("sync", "async"));
+INSTANTIATE_TEST_SUITE_P(ModesAndSignals, DownloaderStoppedTimelineTest,
+                         testing::Combine(testing::Values("sync", "async"),
+                                          testing::Values(SIGINT, SIGTERM, SIGHUP)));
+
+// SIGHUP, which a closing terminal sends, is a stop like SIGTERM: the image
+// on its way leaves no partial file, and the timeline is complete.
+TEST_F(DownloaderTimelineTest, StoppedBySighupWhileAnImageComesItLeavesNoPartialFile) {
+  const test_support::SighupDisposition as_a_terminal_does(SIG_DFL);
+  test_support::Server server("image_server", {"--latency-ms", "60000"});
+  const TemporaryFile file;
+  test_support::Program downloader(
+      "image_downloader",
+      {"--url", "http://127.0.0.1:" + std::to_string(server.port()) + "/image", "--count", "1",
+       "--mode", "sync", "--out", out().string(), "--timeline", file.path()});
+  ASSERT_EQ(image_checks::stat_once_it_is(server.port(), "in_flight", 1), 1);
+  downloader.send_signal(SIGHUP);
+  EXPECT_EQ(downloader.wait_for_exit(), 1) << downloader.error_output();
+  for (const auto& [name, contents] : saved_files()) {
+    EXPECT_FALSE(name.ends_with(".part")) << name;
+  }
+  EXPECT_EQ(test_support::read_trace_file(file.path()).process_name, "image_downloader");
+}
 
 }  // namespace

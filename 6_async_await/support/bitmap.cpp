@@ -21,48 +21,53 @@ std::uint32_t colour_of(std::uint32_t number, std::uint32_t odd_multiplier) {
 
 }  // namespace
 
-std::string make_bitmap(std::uint32_t number, std::uint32_t width, std::uint32_t height) {
-  const std::uint32_t row_size = (width * 3 + 3) / 4 * 4;  // rows are padded to 4 bytes
-  const std::uint32_t pixels_size = row_size * height;
-  const std::uint32_t headers_size = 14 + 40;
-  std::string bitmap;
-  bitmap.reserve(headers_size + pixels_size);
-
-  bitmap += "BM";  // the file header
-  append_number(bitmap, headers_size + pixels_size, 4);
-  append_number(bitmap, 0, 4);             // reserved
-  append_number(bitmap, headers_size, 4);  // where the pixels start
-  append_number(bitmap, 40, 4);            // the info header: its own size, then
-  append_number(bitmap, width, 4);         // the width,
-  append_number(bitmap, height, 4);        // the height (positive: bottom row first),
-  append_number(bitmap, 1, 2);             // one plane,
-  append_number(bitmap, 24, 2);            // 24 bits per pixel (blue, green, red),
-  append_number(bitmap, 0, 4);             // no compression,
-  append_number(bitmap, pixels_size, 4);
-  append_number(bitmap, 2835, 4);  // 72 dots per inch, across
-  append_number(bitmap, 2835, 4);  // and down;
-  append_number(bitmap, 0, 4);     // no palette.
-  append_number(bitmap, 0, 4);
-
+// Pixel (x, y) gets step x + y of the blend, so every row is a slice of one
+// strip of steps, starting one pixel further along than the row below.
+Bitmap::Bitmap(std::uint32_t number, std::uint32_t width, std::uint32_t height)
+    : width_(width), height_(height) {
   const std::uint32_t from = colour_of(number, 0x9E3779B1);
   const std::uint32_t to = colour_of(number, 0x85EBCA6B);
-  // Pixel (x, y) gets step x + y of the blend, so every row is a slice of one
-  // strip of steps, starting one pixel further along than the row below.
   // (A 1 x 1 picture has one step only; 1 keeps us from dividing by 0.)
   const std::uint32_t last_step = std::max(width + height - 2, 1u);
-  std::string strip;
+  strip_.resize(std::size_t{last_step + 1} * 3);
+  char* byte = strip_.data();
   for (std::uint32_t step = 0; step <= last_step; ++step) {
     for (const int shift : {0, 8, 16}) {  // blue, green, red
       const std::uint32_t a = (from >> shift) & 0xFF;
       const std::uint32_t b = (to >> shift) & 0xFF;
-      strip += static_cast<char>((a * (last_step - step) + b * step) / last_step);
+      *byte++ = static_cast<char>((a * (last_step - step) + b * step) / last_step);
     }
   }
-  for (std::uint32_t y = 0; y < height; ++y) {
-    bitmap.append(strip, y * 3, width * 3);
-    bitmap.append(row_size - width * 3, '\0');
+}
+
+std::string Bitmap::header() const {
+  const std::uint32_t pixels_size = row_size() * height_;
+  std::string header;
+  header += "BM";  // the file header
+  append_number(header, header_size + pixels_size, 4);
+  append_number(header, 0, 4);            // reserved
+  append_number(header, header_size, 4);  // where the pixels start
+  append_number(header, 40, 4);           // the info header: its own size, then
+  append_number(header, width_, 4);       // the width,
+  append_number(header, height_, 4);      // the height (positive: bottom row first),
+  append_number(header, 1, 2);            // one plane,
+  append_number(header, 24, 2);           // 24 bits per pixel (blue, green, red),
+  append_number(header, 0, 4);            // no compression,
+  append_number(header, pixels_size, 4);
+  append_number(header, 2835, 4);  // 72 dots per inch, across
+  append_number(header, 2835, 4);  // and down;
+  append_number(header, 0, 4);     // no palette.
+  append_number(header, 0, 4);
+  return header;
+}
+
+std::string Bitmap::rows(std::uint32_t first, std::uint32_t count) const {
+  std::string rows;
+  for (std::uint32_t y = first; y < height_ && y - first < count; ++y) {
+    rows.append(strip_, y * 3, width_ * 3);
+    rows.append(row_size() - width_ * 3, '\0');
   }
-  return bitmap;
+  return rows;
 }
 
 }  // namespace lesson6

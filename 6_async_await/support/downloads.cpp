@@ -6,16 +6,16 @@
 #include <algorithm>
 #include <cctype>
 #include <cerrno>
-#include <iomanip>
+#include <cstdio>
 #include <iostream>
 #include <memory>
 #include <span>
+#include <stdexcept>
 #include <system_error>
 
 #include "6_async_await/curl_multi.hpp"
 #include "6_async_await/runtime/task.hpp"
 #include "common/command_line.hpp"
-#include "common/stop_signal.hpp"
 #include "observer/observer.hpp"
 
 namespace lesson6 {
@@ -71,10 +71,29 @@ Task<void> worker(long count, long& next, const std::function<Task<void>(long)>&
 
 }  // namespace
 
-void prepare_to_download(const Options& options) {
-  common::install_stop_handlers();
-  common::raise_descriptor_limit();
-  std::filesystem::create_directories(options.out);
+void make_folder(const std::string& out) {
+  std::error_code not_created;
+  std::filesystem::create_directories(out, not_created);
+  std::error_code ignored;  // a question that fails is answered "no"
+  if (std::filesystem::is_directory(out, ignored)) return;  // a link to a folder will do
+  const std::string cannot = "cannot save images in --out " + out + ": ";
+  // Which part of the path is in the way: a file, or a link that leads nowhere?
+  std::filesystem::path part;
+  for (const std::filesystem::path& name : std::filesystem::path(out)) {
+    part /= name;
+    if (std::filesystem::is_directory(part, ignored)) continue;
+    if (std::filesystem::is_symlink(part, ignored)) {
+      const std::string target = std::filesystem::read_symlink(part, ignored).string();
+      throw std::runtime_error(
+          cannot + part.string() + " is a link to " + target + ", which " +
+          (std::filesystem::exists(part, ignored) ? "is not a folder" : "does not exist"));
+    }
+    if (std::filesystem::exists(part, ignored)) {
+      throw std::runtime_error(cannot + part.string() + " is not a folder");
+    }
+    break;
+  }
+  throw std::runtime_error(cannot + not_created.message());
 }
 
 void trace_queued(long count) {
@@ -92,7 +111,8 @@ Options read_options(int argc, char** argv) {
       "once on the lesson's event loop (async), and compares how long each took.");
   command_line.option("--url", "where to download each image from", options.url);
   command_line.option("--count", "how many images", options.count, 1, 1000);
-  command_line.option("--out", "the folder for the images, created if missing", options.out);
+  command_line.option("--out", "the folder for the images, created if missing", options.out,
+                      [](std::string_view out) { return !out.empty(); });
   command_line.option("--mode", "sync, async or both", options.mode);
   command_line.option("--max-parallel", "async transfers at once; 0: all of them",
                       options.max_parallel, 0, 1000);
@@ -162,7 +182,7 @@ Download::~Download() {
   ::unlink(partial_.c_str());  // nothing more to do if that fails: it is only a leftover
 }
 
-std::size_t Download::write(char* data, std::size_t size, std::size_t count, void* self) {
+std::size_t Download::append(char* data, std::size_t size, std::size_t count, void* self) {
   Download& download = *static_cast<Download*>(self);
   std::span<const char> piece(data, size * count);
   // A body with no Content-Length can be endless: CURLOPT_MAXFILESIZE_LARGE
@@ -186,7 +206,7 @@ std::size_t Download::write(char* data, std::size_t size, std::size_t count, voi
   return size * count;
 }
 
-void Download::save(CURL* easy, CURLcode result) {
+void Download::write_image(CURL* easy, CURLcode result) {
   // Our write callback stopped the transfer, and said why.
   if (failure_) return;
   // libcurl refused a Content-Length over CURLOPT_MAXFILESIZE_LARGE.
@@ -218,13 +238,24 @@ void Download::save(CURL* easy, CURLcode result) {
     failure_ = "cannot write " + partial_.string() + ": " + system_reason(errno);
     return;
   }
-  const std::filesystem::path final_path =
-      partial_.parent_path() / (name_ + "." + extension_for(content_type));
-  if (::rename(partial_.c_str(), final_path.c_str()) != 0) {
-    failure_ = "cannot rename to " + final_path.string() + ": " + system_reason(errno);
-    return;
+  // The first free name of sync-01.bmp, sync-01-2.bmp, sync-01-3.bmp...: a
+  // run into a folder that holds other runs' images adds its own. With
+  // RENAME_NOREPLACE, the rename fails if the name is taken, in the same step
+  // that would replace it, so no other run can slip its file in between.
+  const std::string extension = extension_for(content_type);
+  for (int attempt = 1;; ++attempt) {
+    const std::string name = attempt == 1 ? name_ : name_ + "-" + std::to_string(attempt);
+    const std::filesystem::path final_path = partial_.parent_path() / (name + "." + extension);
+    if (::renameat2(AT_FDCWD, partial_.c_str(), AT_FDCWD, final_path.c_str(), RENAME_NOREPLACE) ==
+        0) {
+      saved_ = true;
+      return;
+    }
+    if (errno != EEXIST) {
+      failure_ = "cannot rename to " + final_path.string() + ": " + system_reason(errno);
+      return;
+    }
   }
-  saved_ = true;
 }
 
 std::string Download::too_big() const {
@@ -265,18 +296,13 @@ void Tally::hint_if_offline() const {
                "scripts/run.sh 6 runs this lesson against a local image_server\n";
 }
 
-bool Tally::end(std::chrono::duration<double> took) {
+long Tally::end() {
   wipe();
   std::sort(failures_.begin(), failures_.end());  // finishing order is anybody's guess
   for (const std::string& failure : failures_) {
     std::cerr << "failed: " << failure << '\n';
   }
-  const long arrived = count_ - static_cast<long>(failures_.size());
-  std::cout << mode_ << ": " << arrived;
-  if (arrived != count_) std::cout << " of " << count_;
-  std::cout << " images in " << std::fixed << std::setprecision(2) << took.count() << " s"
-            << std::endl;
-  return arrived == count_;
+  return count_ - static_cast<long>(failures_.size());
 }
 
 void Tally::draw() {

@@ -1,14 +1,14 @@
 // What image_downloader.cpp needs besides its lesson; a first reading may
 // skip this file. It reads the flags (and refuses a --url that is not http or
-// https), hides a password in a URL, names the files, saves each image
-// complete or not at all (never through somebody else's file or link, never
-// past --max-bytes), caps how many transfers run at once (--max-parallel),
-// and keeps the tally: a progress line, one line per failure, the time taken.
+// https), hides a password in a URL, makes the --out folder, names the files,
+// saves each image complete or not at all (never through somebody else's
+// file or link, never over a file that is there already, never past
+// --max-bytes), caps how many transfers run at once (--max-parallel), and
+// keeps the tally: a progress line, one line per failure.
 #pragma once
 
 #include <curl/curl.h>
 
-#include <chrono>
 #include <filesystem>
 #include <functional>
 #include <optional>
@@ -40,11 +40,10 @@ Options read_options(int argc, char** argv);
 // The URL fit to print: "http://me:secret@host/" gives "http://me:***@host/".
 std::string without_password(std::string_view url);
 
-// Gets the program ready: Ctrl-C handlers (run() would install them too, but
-// the sync mode comes first), descriptors enough for a thousand images at
-// once (each a socket and a file: more than the usual default of 1024), and
-// the --out folder.
-void prepare_to_download(const Options& options);
+// Creates the --out folder if it is missing. Throws std::runtime_error with
+// one line that says why when it cannot be a folder (a file has its name, a
+// link leads nowhere) or cannot be created.
+void make_folder(const std::string& out);
 
 // With --timeline: a track for each image, "queued" until its task starts
 // (at once, or once --max-parallel lets it).
@@ -54,11 +53,12 @@ void trace_queued(long count);
 std::string image_name(std::string_view mode, long number, long count);
 
 // One image on its way to the --out folder. The constructor creates a hidden
-// file of its own for the bytes (".sync-01.4242-1.part"); save() renames it
-// to "sync-01.bmp" only when the whole transfer succeeded; the destructor
-// deletes it otherwise (a failure, an exception, Ctrl-C). A rename replaces
-// the old name in one step, so a reader sees the old file or the new one,
-// whole.
+// file of its own for the bytes (".sync-01.4242-1.part"); write_image()
+// renames it to "sync-01.bmp" only when the whole transfer succeeded; the
+// destructor deletes it otherwise (a failure, an exception, Ctrl-C). The
+// name appears with the whole image behind it, never a part of it, and it
+// never replaces a file that is there already (another run's, say): the
+// image takes the next free name instead, "sync-01-2.bmp".
 class Download {
  public:
   Download(const Options& options, std::string name);
@@ -73,11 +73,12 @@ class Download {
   // libcurl's write callback (CURLOPT_WRITEFUNCTION), with the Download as
   // its CURLOPT_WRITEDATA: appends a piece of the body to the file, or stops
   // the transfer when the body passes --max-bytes or the file cannot grow.
-  static std::size_t write(char* data, std::size_t size, std::size_t count, void* self);
+  static std::size_t append(char* data, std::size_t size, std::size_t count, void* self);
 
-  // libcurl's verdict on the transfer in; the file goes in place if it is
-  // good (a 2xx status, named after its Content-Type), else failure() says why.
-  void save(CURL* easy, CURLcode result);
+  // The course's write_image(): libcurl's verdict on the transfer in, the
+  // file takes its name if it is good (a 2xx status; the extension comes from
+  // its Content-Type), else failure() says why.
+  void write_image(CURL* easy, CURLcode result);
 
   const std::string& name() const { return name_; }
   const std::optional<std::string>& failure() const { return failure_; }
@@ -114,10 +115,9 @@ class Tally {
 
   void begin(std::string_view mode);
   void add(const Download& download);  // one image done, saved or failed
-  // Prints this way's failures on standard error, one line each, then
-  // "sync: 20 images in 4.12 s" (or "19 of 20") on standard output. Returns
-  // whether every image arrived.
-  bool end(std::chrono::duration<double> took);
+  // Prints this way's failures on standard error, one line each, and returns
+  // how many images arrived.
+  long end();
 
   // After both ways: if a host name did not resolve (offline, perhaps), says
   // how to run the lesson without the internet.

@@ -5,7 +5,9 @@
 
 #include <array>
 #include <cctype>
+#include <cstdint>
 #include <string>
+#include <string_view>
 
 namespace lesson6 {
 
@@ -73,17 +75,21 @@ std::optional<Request> parse_request(std::string_view header) {
   return request;
 }
 
+std::string make_head(std::string_view status, std::string_view content_type, std::size_t body_size,
+                      bool keep_alive) {
+  std::string head = "HTTP/1.1 ";
+  head += status;
+  head += "\r\nContent-Type: ";
+  head += content_type;
+  head += "\r\nContent-Length: " + std::to_string(body_size) + "\r\n";
+  if (!keep_alive) head += "Connection: close\r\n";
+  head += "\r\n";
+  return head;
+}
+
 std::string make_response(std::string_view status, std::string_view content_type,
                           std::string_view body, bool keep_alive) {
-  std::string response = "HTTP/1.1 ";
-  response += status;
-  response += "\r\nContent-Type: ";
-  response += content_type;
-  response += "\r\nContent-Length: " + std::to_string(body.size()) + "\r\n";
-  if (!keep_alive) response += "Connection: close\r\n";
-  response += "\r\n";
-  response += body;
-  return response;
+  return make_head(status, content_type, body.size(), keep_alive) += body;
 }
 
 Deadline::Deadline(const Socket& client, std::chrono::milliseconds limit)
@@ -109,6 +115,27 @@ Task<void> send_response(const Socket& client, std::string response) {
   co_await write_all(client, response);
   const std::string_view status_line = std::string_view(response).substr(0, response.find('\r'));
   observer::write(client.get(), "sent ", status_line, ", ", response.size(), " bytes");
+}
+
+Task<void> send_picture(const Socket& client, Bitmap picture, bool keep_alive) {
+  constexpr std::uint32_t rows_per_piece = 4;  // 12 KiB at most, at 1024 pixels wide
+  // What we sent and the client has not read yet waits in the kernel, which
+  // lets a socket on loopback hold 4 MiB of it: more than the picture. A
+  // smaller send buffer makes a client that never reads cost the kernel
+  // little, and makes write_all() wait, the backpressure we want.
+  const int send_buffer = 16 * 1024;
+  ::setsockopt(client.get(), SOL_SOCKET, SO_SNDBUF, &send_buffer, sizeof send_buffer);
+  const Deadline deadline(client, write_time_limit);
+  const std::string head = make_head("200 OK", "image/bmp", picture.file_size(), keep_alive);
+  co_await write_all(client, head + picture.header());
+  for (std::uint32_t row = 0; row < picture.height(); row += rows_per_piece) {
+    co_await sleep(std::chrono::milliseconds(0));  // Python: await asyncio.sleep(0)
+    const std::string piece = picture.rows(row, rows_per_piece);
+    co_await write_all(client, piece);
+  }
+  const std::string_view status_line = std::string_view(head).substr(0, head.find('\r'));
+  observer::write(client.get(), "sent ", status_line, ", ", head.size() + picture.file_size(),
+                  " bytes");
 }
 
 Task<void> hang_up(const Socket& client) {

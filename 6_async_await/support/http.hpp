@@ -1,6 +1,7 @@
 // Just enough HTTP/1.1 for image_server, on the lesson's runtime: read a GET
-// request's header, write an answer, hang up, and a Deadline to hang up on a
-// client too slow for any of them. No request bodies, no chunked encoding.
+// request's header, write an answer (a picture a few rows at a time), hang
+// up, and a Deadline to hang up on a client too slow for any of them. No
+// request bodies, no chunked encoding.
 #pragma once
 
 #include <chrono>
@@ -10,7 +11,7 @@
 #include <string_view>
 
 #include "6_async_await/runtime/runtime.hpp"
-#include "observer/observer.hpp"
+#include "6_async_await/support/bitmap.hpp"
 
 namespace lesson6 {
 
@@ -30,7 +31,12 @@ struct Request {
 // comes without its blank last line). nullopt when it is not that shape.
 std::optional<Request> parse_request(std::string_view header);
 
-// The status line ("200 OK"), the headers, a blank line, then the body.
+// The status line ("200 OK"), the headers and a blank line: what comes
+// before a body of `body_size` bytes.
+std::string make_head(std::string_view status, std::string_view content_type, std::size_t body_size,
+                      bool keep_alive);
+
+// The head, then the body.
 std::string make_response(std::string_view status, std::string_view content_type,
                           std::string_view body, bool keep_alive);
 
@@ -54,6 +60,13 @@ Task<bool> receive_header(const Socket& client, std::string& received);
 
 // Writes the whole answer within write_time_limit, and traces its status line.
 Task<void> send_response(const Socket& client, std::string response);
+
+// The same for a picture, made as it is sent: a few rows, then a few more
+// once the socket has taken them. A client that reads slowly, or never,
+// keeps one piece in memory (12 KiB at most), never the whole picture; and
+// the task lets the others run between pieces, so a thousand pictures at
+// once hold up nobody.
+Task<void> send_picture(const Socket& client, Bitmap picture, bool keep_alive);
 
 // Closing a socket with unread input resets the connection, and the reset can
 // destroy our last answer before the client reads it. So: say we are done

@@ -1,0 +1,172 @@
+// Lesson 7's runtime, part 3, the last: the operations tasks co_await. Each
+// prepares one request for the ring (liburing's io_uring_prep_...()) and
+// reads its completion; the loop does the rest. The same calls as lesson 6's
+// io.hpp, so that a program moves from one runtime to the other unchanged.
+#pragma once
+
+#include <sys/socket.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstddef>
+#include <optional>
+#include <span>
+#include <system_error>
+#include <utility>
+
+#include "7_io_uring/runtime/event_loop.hpp"
+#include "common/net.hpp"
+#include "observer/observer.hpp"
+
+namespace lesson7 {
+
+// A socket that tasks submit operations on; it owns its descriptor. Before it
+// closes, no operation on it may be in flight: close() cancels none of them,
+// and the kernel would hold the socket open until each completed. Here every
+// operation lives in a frame that cancels it when it goes, and a task's
+// awaiting frame goes before the socket it owns.
+class Socket {
+ public:
+  explicit Socket(common::FileDescriptor fd) : fd_(std::move(fd)) {}
+  Socket(Socket&&) noexcept = default;
+  ~Socket() {
+    if (fd_) observer::close(fd_.get(), "closing");
+  }
+
+  int get() const { return fd_.get(); }
+
+ private:
+  common::FileDescriptor fd_;
+};
+
+class ReadSome final : public Operation {
+ public:
+  ReadSome(const Socket& socket, std::span<char> buffer)
+      : Operation("recv", socket.get()), buffer_(buffer) {}
+  std::size_t await_resume() const {
+    if (result_ < 0) {
+      observer::read(fd(), "recv failed");
+      throw std::system_error(-result_, std::generic_category(), "recv");
+    }
+    if (result_ == 0) observer::read(fd(), "the peer closed the connection");
+    if (result_ > 0) observer::read(fd(), "received ", result_, " bytes");
+    return static_cast<std::size_t>(result_);
+  }
+
+ private:
+  void prepare(io_uring_sqe& request) override {
+    io_uring_prep_recv(&request, fd(), buffer_.data(), buffer_.size(), 0);
+  }
+  bool completed(int result) override {
+    result_ = result;
+    return true;
+  }
+
+  std::span<char> buffer_;  // the kernel's from submission to completion
+  int result_ = 0;
+};
+
+class WriteAll final : public Operation {
+ public:
+  WriteAll(const Socket& socket, std::span<const char> bytes)
+      : Operation("send", socket.get()), unsent_(bytes) {}
+  bool await_ready() const noexcept { return unsent_.empty(); }
+  void await_resume() const {
+    if (error_ != 0) throw std::system_error(error_, std::generic_category(), "send");
+  }
+
+ private:
+  // MSG_NOSIGNAL: a vanished peer is an EPIPE error here, not a SIGPIPE.
+  void prepare(io_uring_sqe& request) override {
+    io_uring_prep_send(&request, fd(), unsent_.data(), unsent_.size(), MSG_NOSIGNAL);
+  }
+  // A short send is no error: send the rest, and only once this send is
+  // done, since two sends in flight on one socket may go out of order.
+  bool completed(int result) override {
+    if (result < 0) {
+      error_ = -result;
+      observer::write(fd(), "send failed");
+      return true;
+    }
+    unsent_ = unsent_.subspan(static_cast<std::size_t>(result));
+    observer::write(fd(), "sent ", result, " bytes, ", unsent_.size(), " still to send");
+    if (unsent_.empty()) return true;
+    EventLoop::current().submit(*this);
+    return false;
+  }
+
+  std::span<const char> unsent_;
+  int error_ = 0;
+};
+
+class Accept final : public Operation {
+ public:
+  explicit Accept(const Socket& listener) : Operation("accept", listener.get()) {}
+  int await_resume() const noexcept { return result_; }  // the client's descriptor, or -errno
+
+ private:
+  void prepare(io_uring_sqe& request) override {
+    io_uring_prep_accept(&request, fd(), nullptr, nullptr, SOCK_CLOEXEC);
+  }
+  bool completed(int result) override {
+    result_ = result;
+    if (result >= 0) observer::open(result, "accepted");
+    return true;
+  }
+
+  int result_ = 0;
+};
+
+// A timer is an operation too: the kernel completes it when the time is up.
+class Sleep final : public Operation {
+ public:
+  explicit Sleep(std::chrono::milliseconds duration)
+      : Operation("timeout", -1), duration_(duration_of(duration)) {}
+  void await_resume() const noexcept {}
+
+ private:
+  static __kernel_timespec duration_of(std::chrono::milliseconds duration) {
+    const long long milliseconds = std::max<long long>(duration.count(), 0);
+    return {milliseconds / 1000, milliseconds % 1000 * 1'000'000};
+  }
+  void prepare(io_uring_sqe& request) override {
+    io_uring_prep_timeout(&request, &duration_, 0, 0);
+  }
+  bool completed(int) override { return true; }  // -ETIME: the time is up
+
+  __kernel_timespec duration_;
+};
+
+// asyncio's data = await loop.sock_recv(sock, len(buffer)): how many bytes came
+// (at least one), or 0 once the peer has closed; a reset throws.
+inline ReadSome read_some(const Socket& socket, std::span<char> buffer) {
+  return ReadSome(socket, buffer);
+}
+
+// asyncio's await loop.sock_sendall(sock, data): every byte, however often the
+// kernel takes only part (`bytes` must live until then). A vanished peer throws.
+inline WriteAll write_all(const Socket& socket, std::span<const char> bytes) {
+  return WriteAll(socket, bytes);
+}
+
+// asyncio's await asyncio.sleep(seconds).
+inline Sleep sleep(std::chrono::milliseconds duration) {
+  return Sleep(duration);
+}
+
+// asyncio's conn, address = await loop.sock_accept(listener), for a
+// non-blocking listener that outlives the task. When the kernel's accept
+// fails (out of descriptors, a client gone while queued), common's
+// accept_client() tries once more itself, and turns a client away when
+// descriptors have run out, as every lesson does.
+inline Task<Socket> accept(const Socket& listener) {
+  while (true) {
+    const int client = co_await Accept(listener);
+    if (client >= 0) co_return Socket(common::FileDescriptor(client));
+    if (std::optional<common::FileDescriptor> late = common::accept_client(listener.get())) {
+      co_return Socket(std::move(*late));
+    }
+  }
+}
+
+}  // namespace lesson7
