@@ -259,9 +259,10 @@ std::vector<std::string> story_of(const std::vector<TraceEvent>& events) {
   return story;
 }
 
-// Lessons 4 and 5 run the same Scheduler: a client's task runs when its
-// socket is ready, reads, waits to write (let through at once), writes, and
-// waits to read again.
+// Lessons 4 and 5 run the same Scheduler: the Selector runs its callback
+// when a client's socket is ready, which makes the task runnable; the task
+// runs, reads, waits to write (let through at once), writes, and waits to
+// read again.
 class TaskServerTimelineTest : public testing::TestWithParam<std::string> {};
 
 TEST_P(TaskServerTimelineTest,
@@ -274,36 +275,46 @@ TEST_P(TaskServerTimelineTest,
   const std::vector<int> tracks = trace.connection_tracks();
   ASSERT_EQ(tracks.size(), 2u);
   // Until its task first waits, the scheduler does not know its socket: that
-  // first run is the loop's, and the connection waits without saying for what.
-  const std::vector<std::string> opening = {"open", "wait", "wait: waits to read"};
-  const std::vector<std::string> echo = {
-      "run",
-      "read",
-      "wait: waits to write: queued again at once, as a socket is nearly always writable",
-      "run",
-      "write",
-      "wait: waits to read"};
-  const std::vector<std::string> closing = {"run", "close"};
+  // first run is the loop's, and the connection waits without saying for
+  // what. Then the socket is registered with the Selector, and the task waits.
+  const std::vector<std::string> opening = {"open", "wait", "wait: waits to read",
+                                            "wait: waits to read"};
+  const std::vector<std::string> woken = {"run", "wait", "run"};
+  const std::vector<std::string> echo = joined(
+      {woken,
+       {"read", "wait: waits to write: queued again at once, as a socket is nearly always writable",
+        "run", "write", "wait: waits to read"}});
+  const std::vector<std::string> closing = joined({woken, {"read", "note", "close"}});
   EXPECT_EQ(story_of(trace.events_on(tracks[0])), joined({opening, echo, echo, closing}));
   EXPECT_EQ(story_of(trace.events_on(tracks[1])), joined({opening, echo, closing}));
 
-  // Each run is the task resumed, and each read and write says how much.
+  // A ready socket runs the Selector's callback, which queues its task
+  // again; every other run is the task resumed. Each read and write says how
+  // much, and the task finishes before its socket is unregistered.
   for (const int track : tracks) {
     const std::vector<TraceEvent> events = trace.events_on(track);
     for (const TraceEvent& event : events) {
-      if (event.name != "run") continue;
-      EXPECT_THAT(event.narration, testing::MatchesRegex("fd [0-9]+: running task [0-9]+"));
+      if (event.name == "run") {
+        EXPECT_THAT(event.narration, testing::MatchesRegex("fd [0-9]+: (ready to read, running its "
+                                                           "callback|running task [0-9]+)"));
+      } else if (event.name == "wait" && event.narration.find("waits to") == std::string::npos) {
+        // Before its first wait the task had not named its socket: no narration.
+        EXPECT_THAT(event.narration,
+                    testing::MatchesRegex("(fd [0-9]+: task [0-9]+ can run: queued again)?"));
+      }
     }
     EXPECT_THAT(marks_named(events, "read").at(0).narration, HasSubstr("received 4 bytes"));
-    EXPECT_THAT(marks_named(events, "write").at(0).narration, HasSubstr("sent 4 bytes back"));
-    EXPECT_THAT(marks_named(events, "close").at(0).narration, testing::EndsWith(" finished"));
+    EXPECT_THAT(marks_named(events, "write").at(0).narration, HasSubstr("sent 4 bytes"));
+    EXPECT_THAT(marks_named(events, "note").back().narration, testing::EndsWith(" finished"));
+    EXPECT_THAT(marks_named(events, "close").at(0).narration, testing::EndsWith(" unregistered"));
   }
-  // The loop waits in Selector::select() and says what woke it: a task that can run.
+  // The loop waits in Selector::select() and says what woke it: a socket
+  // ready, whose callback makes a task runnable.
   int woken_for_a_task = 0;
   for (const TraceEvent& wait : trace.events_on(trace.track("loop"))) {
     if (wait.name != "wait" || wait.phase != 'X') continue;
-    EXPECT_EQ(wait.narration, "every task waits; Selector::select()");
-    if (wait.woken_by.ends_with("can run")) ++woken_for_a_task;
+    EXPECT_THAT(wait.narration, StartsWith("Selector::select(): waiting on "));
+    if (wait.woken_by.ends_with("ready to read, running its callback")) ++woken_for_a_task;
   }
   EXPECT_GE(woken_for_a_task, 7);  // two accepts, three messages, two ends
 }
@@ -320,18 +331,27 @@ TEST_P(TaskServerTimelineTest, AClientThatDoesNotReadMakesItsTaskWaitToWriteUnti
 
   const TraceFile trace = test_support::read_trace_file(file.path());
   const std::vector<TraceEvent> events = trace.events_on(trace.connection_tracks().at(0));
-  // The wait that lasted until the client read: then the task ran, and wrote.
+  // The task's wait that lasted until the client read: then the Selector ran
+  // its callback, and the task ran again, and wrote.
   const auto waited = std::ranges::find_if(events, [](const TraceEvent& event) {
-    return event.name == "wait" && event.narration.ends_with(" waits to write");
+    return event.name == "wait" &&
+           std::regex_search(event.narration, std::regex("task [0-9]+ waits to write$"));
   });
   ASSERT_NE(waited, events.end());
   const auto run = std::ranges::find_if(waited + 1, events.end(),
                                         [](const TraceEvent& event) { return event.phase == 'X'; });
   ASSERT_NE(run, events.end());
   EXPECT_EQ(run->name, "run");
+  EXPECT_EQ(run->narration.substr(run->narration.find(": ") + 2),
+            "ready to write, running its callback");
   EXPECT_NEAR(run->start_us, waited->end_us(), nanosecond);
-  ASSERT_NE(run + 1, events.end());
-  EXPECT_EQ((run + 1)->name, "write");
+  const auto task_run = std::ranges::find_if(run + 1, events.end(), [](const TraceEvent& event) {
+    return event.name == "run" || event.name == "write";
+  });
+  ASSERT_NE(task_run, events.end());
+  EXPECT_EQ(task_run->name, "run");
+  ASSERT_NE(task_run + 1, events.end());
+  EXPECT_EQ((task_run + 1)->name, "write");
 }
 
 INSTANTIATE_TEST_SUITE_P(Lessons4And5, TaskServerTimelineTest,
