@@ -18,15 +18,11 @@ namespace lesson3 {
 using EventMask = unsigned;
 inline constexpr EventMask event_read = 1;   // Python: selectors.EVENT_READ
 inline constexpr EventMask event_write = 2;  // Python: selectors.EVENT_WRITE
-// The peer has closed its end, or the connection failed: from now on a read
-// finds the end of the stream (or the error). Reported along with event_read
-// to a registration that asks for it too (epoll's EPOLLRDHUP).
-inline constexpr EventMask event_hangup = 4;
 
 // "read", "write", "read+write" or "nothing", for --trace. Inline, so that a
 // trace line that is not printed does not compute it either.
 constexpr std::string_view describe(EventMask events) {
-  switch (events & (event_read | event_write)) {
+  switch (events) {
     case event_read:
       return "read";
     case event_write:
@@ -49,12 +45,6 @@ struct ReadyEvent {
 
 enum class Backend { epoll, poll };
 
-// When a registration reports readiness. level: on every Selector::select()
-// for as long as it lasts. edge (epoll's EPOLLET): once each time it arrives,
-// however long it lasts; its owner must then read or write until a call meets
-// EAGAIN, or it will not hear of that descriptor again.
-enum class Trigger { level, edge };
-
 // One per event loop, not thread-safe. A hang-up or an error on a descriptor
 // is reported as readable (and writable, if it waits for that) so that its
 // callback's recv() or send() finds out what happened.
@@ -71,9 +61,7 @@ class Selector {
 
   // Python: register(fileobj, events, data). Throws std::invalid_argument if
   // fd is already registered. `events` may be 0: registered, but not waiting.
-  // Trigger::edge is for the epoll backend only (poll throws invalid_argument).
-  virtual void register_fd(int fd, EventMask events, Callback callback,
-                           Trigger trigger = Trigger::level) = 0;
+  virtual void register_fd(int fd, EventMask events, Callback callback) = 0;
   // Python: modify(fileobj, events). Throws std::invalid_argument if fd is not
   // registered. Asks the kernel only when the events really change.
   virtual void modify(int fd, EventMask events) = 0;
@@ -96,14 +84,13 @@ class Selector {
 
   struct Registration {
     EventMask events = 0;
-    Trigger trigger = Trigger::level;
     // Shared so that dispatch() can keep a running callback alive.
     std::shared_ptr<const Callback> callback;  // null: not registered
   };
 
   // The bookkeeping both backends share. add_registration() and
   // change_interest() throw std::invalid_argument on misuse (Python: KeyError).
-  void add_registration(int fd, EventMask events, Callback callback, Trigger trigger);
+  void add_registration(int fd, EventMask events, Callback callback);
   EventMask change_interest(int fd, EventMask events);  // returns the previous events
   EventMask remove_registration(int fd);                // returns the previous events; 0 if none
   EventMask interest(int fd) const;                     // 0 when fd is not registered
