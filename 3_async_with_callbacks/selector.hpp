@@ -46,8 +46,8 @@ struct ReadyEvent {
 enum class Backend { epoll, poll };
 
 // One per event loop, not thread-safe. A hang-up or an error on a descriptor
-// is reported as readable (and writable, if it waits for that) so that its
-// callback's recv() or send() finds out what happened.
+// is reported as ready for whatever it waits for, so that its callback's
+// recv() or send() finds out what happened.
 //
 // Like any readiness report, a ready event can be stale: if a callback closes a
 // descriptor and a new one reuses its number in the same batch, the new one
@@ -69,14 +69,15 @@ class Selector {
   // descriptor that is not registered, and tolerates one that someone else
   // has already closed.
   virtual void unregister(int fd) = 0;
-  // Waits until something is ready or the timeout passes (nullopt: no
-  // timeout); EINTR counts as "nothing ready". The list is valid until the
-  // next call.
+  // Python: select(timeout). Waits until something is ready or the timeout
+  // passes (nullopt: no timeout); EINTR counts as "nothing ready". The list
+  // is valid until the next call.
   std::span<const ReadyEvent> select(std::optional<std::chrono::milliseconds> timeout);
 
-  // Runs the callback registered for event.fd, if it is still registered and
-  // still waits for one of those events. Safe when the callback unregisters
-  // (or re-registers) its own or another descriptor while it runs.
+  // Python: key.data(key.fileobj). Runs the callback registered for event.fd,
+  // if it is still registered and still waits for one of those events. Safe
+  // when the callback unregisters (or re-registers) its own or another
+  // descriptor while it runs.
   void dispatch(const ReadyEvent& event);
 
  protected:
