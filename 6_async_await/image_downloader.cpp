@@ -85,12 +85,13 @@ void sync_download(const Options& options, Tally& tally) {
 
 // ---- Asynchronous: one task per image, one event loop for all ----
 
-// Python: fetch_content(url, session). Its own easy handle (a handle runs one
-// transfer at a time), and a task that sleeps in perform() until libcurl has
-// the whole image. First it waits for a slot: --max-parallel transfers at once.
+// Python: fetch_content(url, session). First a slot (at most --max-parallel
+// transfers at once), then its own easy handle (a handle runs one transfer at
+// a time), and a task that sleeps in perform() until libcurl has the image.
 lesson6::Task<void> fetch_content(lesson6::CurlMulti& multi, lesson6::Slots& slots,
                                   const Options& options, long number, Tally& tally) {
-  const lesson6::Slots::Slot slot = co_await slots.take();
+  lesson6::Slot slot(slots);
+  co_await slot;
   Download download(options, "async", number);
   if (download.has_file()) {
     const lesson6::EasyHandle easy = lesson6::make_easy_handle();

@@ -267,16 +267,32 @@ std::string Download::too_big() const {
   return "larger than --max-bytes " + std::to_string(max_bytes_);
 }
 
-bool Slots::Take::await_ready() {
-  if (slots_.count_ == 0) return true;
-  if (slots_.free_ == 0) return false;
-  --slots_.free_;
+void Slots::give_back() {
+  if (count_ == 0) return;
+  EventLoop* const loop = EventLoop::running();
+  if (line_.empty() || loop == nullptr) {
+    ++free_;
+    return;
+  }
+  Slot& next = *line_.front();
+  line_.pop_front();
+  next.state_ = Slot::State::handed;
+  loop->schedule(next.task_, next.track_);  // it resumes on the loop's next turn
+}
+
+bool Slot::await_ready() {
+  if (slots_.count_ != 0) {
+    if (slots_.free_ == 0) return false;
+    --slots_.free_;
+  }
+  state_ = State::held;
   return true;
 }
 
-void Slots::Take::await_suspend(std::coroutine_handle<> task) {
+void Slot::await_suspend(std::coroutine_handle<> task) {
   task_ = task;
   track_ = running_track;
+  state_ = State::in_line;
   slots_.line_.push_back(this);
   if (is_the_loops(track_)) return;
   if (slots_.count_ == 1) {
@@ -286,26 +302,12 @@ void Slots::Take::await_suspend(std::coroutine_handle<> task) {
   }
 }
 
-Slots::Take::~Take() {
-  if (handed_) {
+Slot::~Slot() {
+  if (state_ == State::in_line) std::erase(slots_.line_, this);
+  if (state_ == State::handed) {
     if (EventLoop* const loop = EventLoop::running()) loop->unschedule(task_);
-    slots_.give_back();
-  } else if (task_) {
-    std::erase(slots_.line_, this);  // nothing if it has left the line already
   }
-}
-
-void Slots::give_back() {
-  if (count_ == 0) return;
-  EventLoop* const loop = EventLoop::running();
-  if (line_.empty() || loop == nullptr) {
-    ++free_;
-    return;
-  }
-  Take& next = *line_.front();
-  line_.pop_front();
-  next.handed_ = true;
-  loop->schedule(next.task_, next.track_);
+  if (state_ == State::handed || state_ == State::held) slots_.give_back();
 }
 
 Tally::Tally(std::string_view url, long count)

@@ -16,7 +16,6 @@
 #include <optional>
 #include <string>
 #include <string_view>
-#include <utility>
 #include <vector>
 
 #include "common/net.hpp"
@@ -101,64 +100,52 @@ class Download {
   bool saved_ = false;
 };
 
-// Python: asyncio.Semaphore(count), for `async with semaphore:`. At most
-// `count` tasks hold a slot at once (0: any number of them); the others wait
-// in line, drawn "queued" on their tracks, and a slot given back goes to the
-// first in line, which resumes on the loop's next turn.
-//
-//   const Slots::Slot slot = co_await slots.take();  // given back as `slot` goes
+class Slot;
+
+// Python: asyncio.Semaphore(count). At most `count` tasks hold a Slot at
+// once (0: any number of them); the others wait in line, drawn "queued" on
+// their tracks, and a slot given back goes to the first in line.
 class Slots {
  public:
   explicit Slots(long count) : count_(count), free_(count) {}
   Slots(const Slots&) = delete;
   Slots& operator=(const Slots&) = delete;
 
-  class Slot {
-   public:
-    explicit Slot(Slots& slots) : slots_(&slots) {}
-    Slot(Slot&& other) noexcept : slots_(std::exchange(other.slots_, nullptr)) {}
-    ~Slot() {
-      if (slots_ != nullptr) slots_->give_back();
-    }
-
-   private:
-    Slots* slots_;
-  };
-
-  // What a task co_awaits for a slot. It lives in the task's frame, so a task
-  // destroyed while in line (Ctrl-C) leaves the line, and one destroyed after
-  // it was handed a slot, but before it resumed, gives the slot on.
-  class Take {
-   public:
-    explicit Take(Slots& slots) : slots_(slots) {}
-    ~Take();
-    Take(const Take&) = delete;
-    Take& operator=(const Take&) = delete;
-
-    bool await_ready();
-    void await_suspend(std::coroutine_handle<> task);
-    Slot await_resume() {
-      task_ = {};
-      handed_ = false;
-      return Slot(slots_);
-    }
-
-   private:
-    friend class Slots;
-    Slots& slots_;
-    std::coroutine_handle<> task_;  // set from its suspension until it resumes
-    observer::Track track_ = observer::Timeline::loop;
-    bool handed_ = false;  // given a slot, and not resumed yet
-  };
-
-  Take take() { return Take(*this); }
-
  private:
+  friend class Slot;
   void give_back();
 
   long count_;  // 0: no limit
   long free_;
-  std::deque<Take*> line_;  // first come, first served
+  std::deque<Slot*> line_;  // first come, first served
+};
+
+// Python: async with semaphore: ... A task's place at Slots, in its frame:
+//
+//   Slot slot(slots);
+//   co_await slot;  // resumes holding a slot, which the destructor gives back
+//
+// A task destroyed while in line (Ctrl-C) leaves the line; one destroyed
+// after it was handed a slot, but before it resumed, gives the slot on.
+class Slot {
+ public:
+  explicit Slot(Slots& slots) : slots_(slots) {}
+  ~Slot();
+  Slot(const Slot&) = delete;
+  Slot& operator=(const Slot&) = delete;
+
+  bool await_ready();  // a slot is free: taken at once
+  void await_suspend(std::coroutine_handle<> task);
+  void await_resume() noexcept { state_ = State::held; }
+
+ private:
+  friend class Slots;
+  enum class State { outside, in_line, handed, held };
+
+  Slots& slots_;
+  State state_ = State::outside;
+  std::coroutine_handle<> task_;  // while in line or handed
+  observer::Track track_ = observer::Timeline::loop;
 };
 
 // Counts the images of one way after another: "async: 7/20" redrawn in place
