@@ -93,8 +93,10 @@ std::string make_response(std::string_view status, std::string_view content_type
 }
 
 Deadline::Deadline(const Socket& client, std::chrono::milliseconds limit)
-    : timer_(EventLoop::current().call_later(limit,
-                                             [fd = client.get()] { ::shutdown(fd, SHUT_RDWR); })) {}
+    : timer_(EventLoop::current().call_later(limit, [fd = client.get(), limit] {
+        observer::note(fd, "too slow, after ", limit.count(), " ms: shutting the connection down");
+        ::shutdown(fd, SHUT_RDWR);
+      })) {}
 
 Deadline::~Deadline() {
   if (EventLoop* const loop = EventLoop::running()) loop->cancel(timer_);
@@ -104,8 +106,14 @@ Task<bool> receive_header(const Socket& client, std::string& received) {
   std::array<char, 4096> chunk;
   while (received.find(end_of_header) == std::string::npos && received.size() <= max_header_size) {
     const std::size_t count = co_await read_some(client, chunk);
-    if (count == 0) co_return false;
+    if (count == 0) {
+      observer::note(client.get(), received.empty() ? "hung up" : "hung up in mid-request");
+      co_return false;
+    }
     received.append(chunk.data(), count);
+    if (received.find(end_of_header) <= max_header_size) {  // a whole header came: its first line
+      observer::read(client.get(), std::string_view(received).substr(0, received.find("\r\n")));
+    }
   }
   co_return true;
 }
