@@ -20,7 +20,8 @@ void Scheduler::run_until_readable(int stop_fd) {
   });
   while (!stopping_) {
     // Python: task = TASKS.pop(0); next(task), until no task can run. A task
-    // that joins the queue meanwhile runs in this pass too.
+    // that joins the queue meanwhile runs in this pass too: an index stays
+    // valid as the vector grows, where an iterator would not.
     for (std::size_t i = 0; i < runnable_.size(); ++i)
       run(*runnable_[i]);
     runnable_.clear();

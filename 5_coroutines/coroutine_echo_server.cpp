@@ -9,6 +9,7 @@
 
 #include <array>
 #include <cstddef>
+#include <exception>
 #include <iostream>
 #include <memory>
 #include <optional>

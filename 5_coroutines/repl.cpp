@@ -91,22 +91,49 @@ bool parse_literal(std::string_view text, double& value) {
 
 // Set by SIGINT: Ctrl-C at the terminal.
 volatile sig_atomic_t interrupted = 0;
+// Set by SIGCONT: `fg` after Ctrl-Z stopped us.
+volatile sig_atomic_t continued = 0;
 
 void on_interrupt(int) {
   interrupted = 1;
 }
 
+void on_continue(int) {
+  continued = 1;
+}
+
+// The settings libedit gives the terminal while it reads a line, noted at
+// the first key it asks for.
+std::optional<termios> editing_settings;
+
+// Ctrl-Z stopped us while libedit read a line, and the shell gave the
+// terminal back its own settings, which `fg` does not undo: it would echo
+// each key twice. So libedit's settings go back, and it redraws the line.
+void resume_editing() {
+  tcsetattr(STDIN_FILENO, TCSANOW, &editing_settings.value());
+  rl_forced_update_display();
+}
+
 // libedit's way to read a key: waits for one, or the end of input. Ctrl-C
 // (SIGINT) counts as an end of input too, so that readline() returns, and
-// `interrupted` says which it was. SIGINT is blocked but while ppoll() waits,
-// which unblocks it as it starts waiting: a Ctrl-C that comes between a look
-// at `interrupted` and the wait cannot be missed.
+// `interrupted` says which it was. SIGINT and SIGCONT are blocked but while
+// ppoll() waits, which unblocks them as it starts waiting: one that comes
+// between a look at the flags and the wait cannot be missed.
 int read_key(FILE*) {
+  if (!editing_settings) {
+    editing_settings.emplace();
+    tcgetattr(STDIN_FILENO, &*editing_settings);
+  }
   sigset_t while_waiting;
   sigprocmask(SIG_SETMASK, nullptr, &while_waiting);
   sigdelset(&while_waiting, SIGINT);
+  sigdelset(&while_waiting, SIGCONT);
   pollfd terminal{STDIN_FILENO, POLLIN, 0};
   while (interrupted == 0) {
+    if (continued != 0) {
+      continued = 0;
+      resume_editing();
+    }
     if (ppoll(&terminal, 1, nullptr, &while_waiting) == 1) {
       unsigned char key = 0;
       return ::read(STDIN_FILENO, &key, 1) == 1 ? key : EOF;
@@ -158,18 +185,21 @@ std::optional<std::string> read_line_at_terminal() {
 
 // libedit asks for one key at a time, which read_key() waits for. libedit's
 // own handlers (rl_catch_signals) would re-raise SIGINT, whose default ends
-// the program.
+// the program; without them, SIGCONT is ours to handle too.
 void set_up_terminal() {
   rl_catch_signals = 0;
   rl_getc_function = read_key;
   struct sigaction action {};
-  action.sa_handler = on_interrupt;
   sigemptyset(&action.sa_mask);
+  action.sa_handler = on_interrupt;
   sigaction(SIGINT, &action, nullptr);
-  sigset_t interrupt;
-  sigemptyset(&interrupt);
-  sigaddset(&interrupt, SIGINT);
-  sigprocmask(SIG_BLOCK, &interrupt, nullptr);
+  action.sa_handler = on_continue;
+  sigaction(SIGCONT, &action, nullptr);
+  sigset_t handled;
+  sigemptyset(&handled);
+  sigaddset(&handled, SIGINT);
+  sigaddset(&handled, SIGCONT);
+  sigprocmask(SIG_BLOCK, &handled, nullptr);
   tcgetattr(STDIN_FILENO, &terminal_settings);
   rl_initialize();  // libedit edits only a terminal that echoes when it starts
 }

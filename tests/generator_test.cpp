@@ -386,7 +386,7 @@ TEST(GeneratorLifetime, MoveAssignmentDestroysTheFrameItReplaces) {
   EXPECT_EQ(generator.next(), 1);
 }
 
-TEST(GeneratorLifetime, AMillionYieldsRunInConstantStack) {
+TEST(GeneratorLifetime, AMillionYieldsHandOutEveryValueInTurn) {
   constexpr int steps = 1'000'000;
   auto generator = count_to(steps);
   long long sum = 0;

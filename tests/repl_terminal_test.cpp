@@ -1,6 +1,6 @@
 // `coroutines --interactive` at a terminal, as Python's >>> prompt: the
-// course's statements, Python's number forms, Ctrl-C, the Up arrow and Ctrl-D,
-// typed on a pseudo-terminal one key sequence at a time.
+// course's statements, Python's number forms, Ctrl-C, the Up arrow, Ctrl-Z
+// and Ctrl-D, typed on a pseudo-terminal one key sequence at a time.
 
 #include <fcntl.h>
 #include <gmock/gmock.h>
@@ -105,6 +105,23 @@ class TerminalSession {
     return shown;
   }
 
+  // What a shell does at Ctrl-Z, then `fg`: the program stops, the shell
+  // takes the terminal back with its own settings (echoing what is typed,
+  // line by line), and later lets the program go on. SIGSTOP, not Ctrl-Z:
+  // with no shell above it, the program's process group is orphaned, and
+  // the kernel discards the SIGTSTP that Ctrl-Z would send it.
+  void stop_then_continue() {
+    ASSERT_EQ(kill(pid_, SIGSTOP), 0);
+    int status = 0;
+    ASSERT_EQ(waitpid(pid_, &status, WUNTRACED), pid_);
+    ASSERT_TRUE(WIFSTOPPED(status));
+    termios settings{};
+    ASSERT_EQ(tcgetattr(controller_.get(), &settings), 0);
+    settings.c_lflag |= ECHO | ICANON;
+    ASSERT_EQ(tcsetattr(controller_.get(), TCSANOW, &settings), 0);
+    ASSERT_EQ(kill(pid_, SIGCONT), 0);
+  }
+
   // Whether the terminal is as a shell wants it back: echoing what is typed,
   // line by line.
   bool echoes_lines() const {
@@ -156,6 +173,28 @@ TEST(ReplAtATerminal, TakesTheCoursesStatementsAndGivesThePromptBackAfterCtrlC) 
 
   // Ctrl-D on an empty line ends the session, as in Python, and the terminal
   // is as it was.
+  session.type("\x04");
+  EXPECT_EQ(session.wait_for_exit(), 0);
+  EXPECT_TRUE(session.echoes_lines());
+}
+
+TEST(ReplAtATerminal, GoesOnWithTheHalfTypedLineAfterCtrlZAndFg) {
+  TerminalSession session("coroutines", {"--interactive"});
+  std::string shown;
+  ASSERT_TRUE(session.wait_for(">>> ", shown)) << shown;
+  session.type("avg.se");
+  ASSERT_TRUE(session.wait_for("avg.se", shown)) << shown;
+
+  // Back in the foreground, the prompt and the half line show again.
+  session.stop_then_continue();
+  ASSERT_TRUE(session.wait_for(">>> avg.se", shown)) << shown;
+
+  // The rest of the line completes it, and each key shows once: the
+  // terminal no longer echoes keys as the shell had it do.
+  const std::string answer = session.enter("nd(4)");
+  EXPECT_THAT(answer, HasSubstr("avg yielded 4.0"));
+  EXPECT_EQ(answer.find("nd(4)"), answer.rfind("nd(4)")) << answer;
+
   session.type("\x04");
   EXPECT_EQ(session.wait_for_exit(), 0);
   EXPECT_TRUE(session.echoes_lines());
