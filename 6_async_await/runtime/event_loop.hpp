@@ -56,7 +56,10 @@ class EventLoop {
   // For io.hpp: `waiter` makes its call once fd is ready for `event`.
   void wait(int fd, lesson3::EventMask event, IoWaiter& waiter);
   void stop_waiting(int fd, lesson3::EventMask event, const IoWaiter& waiter) noexcept;
-  void forget(int fd) noexcept;  // the socket is about to close
+  void forget(int fd) noexcept;                                // the socket is about to close
+  bool is_waited_on(int fd, lesson3::EventMask event) const {  // a second task may not wait
+    return fd >= 0 && fd < std::ssize(sockets_) && (wanted(fd) & event) != 0;
+  }
 
   // asyncio's loop.call_later(); a timer's callback sees its deadline as now.
   TimerId call_later(std::chrono::milliseconds delay, std::function<void()> callback);

@@ -126,7 +126,8 @@ class WriteAll final : public IoWaiter {
  public:
   WriteAll(const Socket& socket, std::span<const char> bytes)
       : IoWaiter(socket, lesson3::event_write), unsent_(bytes) {}
-  bool await_ready() { return call(); }  // a socket has room more often than not
+  // A socket has room more often than not; but a writer that waits goes first.
+  bool await_ready() { return !EventLoop::current().is_waited_on(fd_, event_) && call(); }
   void await_resume() { resumed("send"); }
 
  private:
