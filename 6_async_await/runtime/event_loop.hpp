@@ -56,8 +56,9 @@ class EventLoop {
   // For io.hpp: `waiter` makes its call once fd is ready for `event`.
   void wait(int fd, lesson3::EventMask event, IoWaiter& waiter);
   void stop_waiting(int fd, lesson3::EventMask event, const IoWaiter& waiter) noexcept;
-  void forget(int fd) noexcept;                                // the socket is about to close
-  bool is_waited_on(int fd, lesson3::EventMask event) const {  // a second task may not wait
+  void forget(int fd) noexcept;  // the socket is about to close
+  // Whether a task waits on fd for `event`: then no other may use it for that.
+  bool is_waited_on(int fd, lesson3::EventMask event) const {
     return fd >= 0 && fd < std::ssize(sockets_) && (wanted(fd) & event) != 0;
   }
 
