@@ -441,7 +441,7 @@ TEST(Spawn, TasksStillSuspendedWhenTheMainTaskEndsAreDestroyed) {
   EXPECT_EQ(Counted::live, 0);
 }
 
-// --- stop at SIGINT or SIGTERM ----------------------------------------------
+// --- stop at a signal -------------------------------------------------------
 
 Task<void> hold_a_counted_while_reading(const lesson6::Socket& socket) {
   const Counted counted;

@@ -65,7 +65,7 @@ Detached supervise(Task<void> task, [[maybe_unused]] std::list<std::coroutine_ha
 
 EventLoop::EventLoop() : selector_(lesson3::make_selector(lesson3::Backend::epoll)) {
   if (this_thread_loop_ != nullptr) throw std::logic_error("an event loop is already running");
-  common::install_stop_handlers();  // the self-pipe turns readable at SIGINT or SIGTERM
+  common::install_stop_handlers();  // the self-pipe turns readable at a stop signal
   selector_->register_fd(common::stop_fd(), event_read, [this](EventMask) { stopping_ = true; });
   this_thread_loop_ = this;
 }

@@ -25,7 +25,7 @@
 
 namespace lesson6 {
 
-struct Stopped {};  // what run() throws at SIGINT or SIGTERM: no error, so no std::exception
+struct Stopped {};  // what run() throws at a stop signal: no error, so no std::exception
 
 class IoWaiter;  // a socket call that a coroutine awaits (io.hpp)
 
@@ -165,8 +165,9 @@ inline Sleep sleep(std::chrono::milliseconds duration) {
 }
 
 // Python: asyncio.run(main()): makes the loop, runs `main` to its end, and
-// returns its value or rethrows its exception. At SIGINT or SIGTERM it
-// throws Stopped. Either way every task left is destroyed, spawned ones first.
+// returns its value or rethrows its exception. At a stop signal (SIGINT,
+// SIGTERM, SIGHUP) it throws Stopped. Either way every task left is destroyed,
+// spawned ones first.
 template <typename T>
 T run(Task<T> main) {
   EventLoop loop;
