@@ -144,7 +144,7 @@ EventLoop::TimerId EventLoop::call_later(std::chrono::milliseconds delay,
 
 void EventLoop::spawn(Task<void> task) {
   supervise(std::move(task), spawned_);  // its frame is the list's last
-  observer::note("spawned a task; it starts next turn");
+  observer::note("spawned a task; it is scheduled to start");
   schedule(spawned_.back(), observer::Timeline::loop);  // its socket, if any, gives it a track
 }
 

@@ -120,8 +120,8 @@ class EventLoop {
   std::list<std::coroutine_handle<>> spawned_;  // each frame until it ends
 };
 
-// Python: asyncio.create_task(task), minus a handle to await: the task starts
-// next turn, and an exception that ends it goes to standard error.
+// Python: asyncio.create_task(task), minus a handle to await: the task is
+// scheduled to start, and an exception that ends it goes to standard error.
 inline void spawn(Task<void> task) {
   EventLoop::current().spawn(std::move(task));
 }
