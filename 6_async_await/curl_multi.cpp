@@ -80,8 +80,8 @@ class CurlMulti::Transfer {
     return result_;
   }
 
-  // The task wakes on the next loop turn, on its track, after the drain that
-  // found it done.
+  // The loop resumes the task, on its track, once the drain that found it
+  // done is over: its Transfer takes the handle out, which ends a CURLMsg.
   void finish(CURLcode result) {
     result_ = result;
     EventLoop::current().schedule(task_, track_);
@@ -162,7 +162,7 @@ int CurlMulti::on_socket(CURL*, curl_socket_t socket, int what, void* self, void
 
 // libcurl: "call me back in timeout_ms", replacing any earlier wish; -1: "no
 // need". Calling curl_multi_socket_action from in here is not allowed, so even
-// 0 means a timer, one that fires on the next loop turn.
+// 0 means a timer, one the loop runs once libcurl's call has returned.
 int CurlMulti::on_timer(CURLM*, long timeout_ms, void* self) {
   CurlMulti& multi = *static_cast<CurlMulti*>(self);
   try {

@@ -219,7 +219,7 @@ int main(int argc, char** argv) {
     common::print_listening(listener.get());
     lesson6::run(run_server(std::move(listener), server));
   } catch (const lesson6::Stopped&) {
-    return 0;  // Ctrl-C or SIGTERM: every connection's task has been ended
+    return 0;  // a stop signal: every connection's task has been ended
   } catch (const std::exception& error) {
     std::cerr << "image_server: " << error.what() << '\n';
     return 1;

@@ -370,7 +370,7 @@ TEST(AsyncEchoServerTimelineTest, TheLoopResumesEachConnectionsTaskWhenItsSocket
   const TraceFile trace = test_support::read_trace_file(file.path());
   const std::vector<int> tracks = trace.connection_tracks();
   ASSERT_EQ(tracks.size(), 2u);
-  // Accepted, the task is spawned, and it starts next turn: until it waits
+  // Accepted, the task is spawned and scheduled to start: until it waits
   // on its socket, the connection waits without saying for what. Then, before
   // its next wait, the loop registers the socket for what its task waits for.
   const std::vector<std::string> opening = {"open: accepted", "wait",

@@ -277,7 +277,7 @@ void Slots::give_back() {
   Slot& next = *line_.front();
   line_.pop_front();
   next.state_ = Slot::State::handed;
-  loop->schedule(next.task_, next.track_);  // it resumes on the loop's next turn
+  loop->schedule(next.task_, next.track_);  // the loop resumes it, not this task
 }
 
 bool Slot::await_ready() {
