@@ -481,6 +481,31 @@ TEST_F(TimelineTest, ATimelineInWhichNothingHappenedReplacesNothing) {
   EXPECT_THAT(hidden_files_beside(path()), IsEmpty());
 }
 
+// What a program does with --timeline on a disk that fills up while it runs
+// (here, a limit on the size of a file): it writes, and exits.
+void observe_past_a_size_limit_then_exit(const std::string& path) {
+  std::signal(SIGXFSZ, SIG_IGN);  // a write past the limit fails (EFBIG), not the process
+  observer::start(false, path);
+  rlimit limit{};
+  getrlimit(RLIMIT_FSIZE, &limit);
+  limit.rlim_cur = 4096;
+  setrlimit(RLIMIT_FSIZE, &limit);
+  for (int event = 0; event < 1000; ++event)
+    observer::note("the loop's event number ", event);
+  std::exit(0);
+}
+
+// At exit one line says so, and the exit code is 1 whatever main() returned,
+// so that a script does not go on with a broken file. The last run's file
+// stays, and no hidden file is left.
+TEST_F(TimelineTest, AWriteThatFailsOnTheWayEndsTheProgramWithCodeOneAndReplacesNothing) {
+  { std::ofstream(path()) << "the last run's timeline"; }
+  EXPECT_EXIT(observe_past_a_size_limit_then_exit(path()), testing::ExitedWithCode(1),
+              "the timeline could not be written to '.*': File too large");
+  EXPECT_EQ(contents_of(path()), "the last run's timeline");
+  EXPECT_THAT(hidden_files_beside(path()), IsEmpty());
+}
+
 // Like any file a program creates: 0666 less the umask, not more, not less.
 TEST_F(TimelineTest, TheFileGetsThePermissionsTheUmaskLeaves) {
   for (const auto& [umask_given, permissions] :
