@@ -131,8 +131,19 @@ bin="$REPO_ROOT/build/bin"
 
 work="$(mktemp -d)"
 server_pid=""
+# A run that ends early (a failure, Ctrl-C) kills the server, so that its
+# half-drawn timeline never replaces the last one; what it had written,
+# into a hidden file beside it until its exit, goes too. So do the clients.
 cleanup() {
-  [ -z "$server_pid" ] || kill -KILL "$server_pid" 2>/dev/null || true
+  local job
+  for job in $(jobs -p); do
+    [ "$job" = "$server_pid" ] || kill "$job" 2>/dev/null || true
+  done
+  if [ -n "$server_pid" ]; then
+    kill -KILL "$server_pid" 2>/dev/null || true
+    wait "$server_pid" 2>/dev/null || true
+    rm -f -- "$out/.$name.json."??????
+  fi
   rm -rf "$work"
 }
 trap cleanup EXIT
