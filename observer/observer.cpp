@@ -1,5 +1,6 @@
 #include "observer/observer.hpp"
 
+#include <cerrno>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>

@@ -100,7 +100,12 @@ Timeline::Timeline(const std::string& path)
   std::string hidden = folder + "." + name + ".XXXXXX";
   const int fd = ::mkostemp(hidden.data(), O_CLOEXEC);  // a new file: no link to follow
   if (fd < 0) throw refuse(errno, "");
-  ::fchmod(fd, 0644);  // mkostemp() makes it 0600, as for a secret
+  // mkostemp() makes it 0600, as for a secret; it gets what any new file
+  // gets, 0666 less the umask. (umask() can only be read by setting it: done
+  // at startup, while the program has one thread.)
+  const mode_t mask = ::umask(0);
+  ::umask(mask);
+  ::fchmod(fd, 0666 & ~mask);
   hidden_path_ = hidden;
   file_ = ::fdopen(fd, "w");
   if (file_ == nullptr) {

@@ -1,8 +1,31 @@
-# Shared by the scripts in this folder: where the repository is, installing
-# what is missing, and configuring + building a CMake preset.
+# Shared by the scripts in this folder: where the repository is, --help and
+# a refused command line, installing what is missing, and configuring +
+# building a CMake preset.
 # shellcheck shell=bash
 
 REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+
+# The running script's --help: the comment at its top, from its second line.
+usage() { sed -n '2,/^[^#]/s/^# \{0,1\}//p' "$0"; }
+
+# help_if_asked ARGUMENTS...: prints the usage and exits 0 if any argument
+# is -h or --help.
+help_if_asked() {
+  local argument
+  for argument in "$@"; do
+    case "$argument" in -h | --help)
+      usage
+      exit 0
+      ;;
+    esac
+  done
+}
+
+# One line on standard error, and exit code 2: a bad command line.
+refuse() {
+  echo "${0##*/}: $* (try --help)" >&2
+  exit 2
+}
 
 # Installs the Debian packages that are not installed yet (sudo when not root).
 ensure_packages() {

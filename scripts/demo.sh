@@ -13,20 +13,7 @@
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
-usage() { sed -n '2,12s/^# \{0,1\}//p' "$0"; }
-# One line on standard error, and exit code 2: a bad command line.
-refuse() {
-  echo "demo.sh: $* (try --help)" >&2
-  exit 2
-}
-
-for argument in "$@"; do
-  case "$argument" in -h | --help)
-    usage
-    exit 0
-    ;;
-  esac
-done
+help_if_asked "$@"
 [ $# -gt 0 ] || refuse "which lesson? LESSON is 1 to 7"
 lesson="$1"
 case "$lesson" in

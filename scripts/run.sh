@@ -17,12 +17,7 @@
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
-usage() { sed -n '2,17s/^# \{0,1\}//p' "$0"; }
-
-if [ $# -eq 0 ]; then
-  echo "run.sh: which lesson? usage: scripts/run.sh LESSON [ARGS...] (try --help)" >&2
-  exit 2
-fi
+[ $# -gt 0 ] || refuse "which lesson? usage: scripts/run.sh LESSON [ARGS...]"
 case "$1" in -h | --help)
   usage
   exit 0
@@ -44,10 +39,7 @@ case "$lesson" in
     image_server | image_downloader | uring_echo_server)
     program="$lesson"
     ;;
-  *)
-    echo "run.sh: no lesson or program named '$lesson' (try --help)" >&2
-    exit 2
-    ;;
+  *) refuse "no lesson or program named '$lesson'" ;;
 esac
 
 # --help of lesson 6 starts nothing: what the demonstration does, then the

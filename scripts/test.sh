@@ -10,21 +10,15 @@ set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
 quick=false
-if [ $# -gt 1 ]; then
-  echo "test.sh: one argument at most, not $# (try --help)" >&2
-  exit 2
-fi
+[ $# -le 1 ] || refuse "one argument at most, not $#"
 case "${1:-}" in
   "") ;;
   --quick) quick=true ;;
   -h | --help)
-    sed -n '2,8s/^# \{0,1\}//p' "$0"
+    usage
     exit 0
     ;;
-  *)
-    echo "test.sh: unknown argument '$1' (try --help)" >&2
-    exit 2
-    ;;
+  *) refuse "unknown argument '$1'" ;;
 esac
 
 ensure_build_tools

@@ -22,20 +22,7 @@
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
-usage() { sed -n '2,22s/^# \{0,1\}//p' "$0"; }
-# One line on standard error, and exit code 2: a bad command line.
-refuse() {
-  echo "timeline.sh: $* (try --help)" >&2
-  exit 2
-}
-
-for argument in "$@"; do
-  case "$argument" in -h | --help)
-    usage
-    exit 0
-    ;;
-  esac
-done
+help_if_asked "$@"
 [ $# -gt 0 ] || refuse "which lesson? LESSON is 1 to 7, async_await or image_downloader"
 lesson="$1"
 name=timeline # of the files written
@@ -131,8 +118,19 @@ bin="$REPO_ROOT/build/bin"
 
 work="$(mktemp -d)"
 server_pid=""
+# A run that ends early (a failure, Ctrl-C) kills the server, so that its
+# half-drawn timeline never replaces the last one; what it had written,
+# into a hidden file beside it until its exit, goes too. So do the clients.
 cleanup() {
-  [ -z "$server_pid" ] || kill -KILL "$server_pid" 2>/dev/null || true
+  local job
+  for job in $(jobs -p); do
+    [ "$job" = "$server_pid" ] || kill "$job" 2>/dev/null || true
+  done
+  if [ -n "$server_pid" ]; then
+    kill -KILL "$server_pid" 2>/dev/null || true
+    wait "$server_pid" 2>/dev/null || true
+    rm -f -- "$out/.$name.json."??????
+  fi
   rm -rf "$work"
 }
 trap cleanup EXIT

@@ -128,6 +128,17 @@ class TimelineScript(Checkout):
         self.assertTrue((self.work / "pictures" / "async_await.svg").exists())
         self.assertFalse((self.work / "elsewhere" / "pictures" / "async_await.svg").exists())
 
+    # A client that fails ends the run early, the server still running: the
+    # server's unfinished timeline (a hidden file beside the picture) goes with it.
+    def test_a_run_that_fails_leaves_the_checkout_as_it_was(self):
+        tools = self.work / "tools"
+        (tools / "nc").write_text("#!/bin/sh\nexit 1\n")
+        (tools / "nc").chmod(0o755)
+        done = self.script("timeline.sh", "3", "--update")
+        self.assertEqual(done.returncode, 1, done.stderr)
+        self.assertIn("a client failed", done.stderr)
+        self.assert_checkout_unchanged()
+
     def test_a_bad_argument_is_named_in_one_line(self):
         for arguments, naming in (([], "which lesson"), (["8"], "'8'"), (["2", "--out"], "--out"),
                                   (["2", "--out", "-"], "'-'"), (["2", "--frob"], "'--frob'"),

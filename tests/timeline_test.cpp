@@ -9,10 +9,13 @@
 
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <csignal>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <ostream>
@@ -20,6 +23,7 @@
 #include <string>
 #include <string_view>
 #include <system_error>
+#include <utility>
 #include <vector>
 
 #include "common/net.hpp"
@@ -36,6 +40,7 @@ using test_support::TraceEvent;
 using test_support::TraceFile;
 using testing::ElementsAre;
 using testing::HasSubstr;
+using testing::IsEmpty;
 
 // Observes from its construction to its destruction, as a program does from
 // its flags to its exit.
@@ -52,6 +57,18 @@ class Observing {
 std::string contents_of(const std::string& path) {
   std::ifstream file(path);
   return {std::istreambuf_iterator<char>(file), std::istreambuf_iterator<char>()};
+}
+
+// The hidden files (".NAME.XXXXXX") that a Timeline writing `path` left in
+// its folder.
+std::vector<std::string> hidden_files_beside(const std::string& path) {
+  const std::filesystem::path written(path);
+  const std::string prefix = "." + written.filename().string() + ".";
+  std::vector<std::string> found;
+  for (const auto& entry : std::filesystem::directory_iterator(written.parent_path())) {
+    if (entry.path().filename().string().starts_with(prefix)) found.push_back(entry.path());
+  }
+  return found;
 }
 
 class TimelineTest : public testing::Test {
@@ -461,12 +478,47 @@ TEST_F(TimelineTest, ATimelineInWhichNothingHappenedReplacesNothing) {
   { const Observing observing(false, path()); }
   EXPECT_EQ(contents_of(path()), "the last run's timeline");
   // Nor does it leave its hidden file behind.
-  const std::filesystem::path folder = std::filesystem::path(path()).parent_path();
-  for (const auto& entry : std::filesystem::directory_iterator(folder)) {
-    EXPECT_EQ(entry.path().filename().string().find(
-                  "." + std::filesystem::path(path()).filename().string() + "."),
-              std::string::npos)
-        << entry.path();
+  EXPECT_THAT(hidden_files_beside(path()), IsEmpty());
+}
+
+// What a program does with --timeline on a disk that fills up while it runs
+// (here, a limit on the size of a file): it writes, and exits.
+void observe_past_a_size_limit_then_exit(const std::string& path) {
+  std::signal(SIGXFSZ, SIG_IGN);  // a write past the limit fails (EFBIG), not the process
+  observer::start(false, path);
+  rlimit limit{};
+  getrlimit(RLIMIT_FSIZE, &limit);
+  limit.rlim_cur = 4096;
+  setrlimit(RLIMIT_FSIZE, &limit);
+  for (int event = 0; event < 1000; ++event)
+    observer::note("the loop's event number ", event);
+  std::exit(0);
+}
+
+// At exit one line says so, and the exit code is 1 whatever main() returned,
+// so that a script does not go on with a broken file. The last run's file
+// stays, and no hidden file is left.
+TEST_F(TimelineTest, AWriteThatFailsOnTheWayEndsTheProgramWithCodeOneAndReplacesNothing) {
+  { std::ofstream(path()) << "the last run's timeline"; }
+  EXPECT_EXIT(observe_past_a_size_limit_then_exit(path()), testing::ExitedWithCode(1),
+              "the timeline could not be written to '.*': File too large");
+  EXPECT_EQ(contents_of(path()), "the last run's timeline");
+  EXPECT_THAT(hidden_files_beside(path()), IsEmpty());
+}
+
+// Like any file a program creates: 0666 less the umask, not more, not less.
+TEST_F(TimelineTest, TheFileGetsThePermissionsTheUmaskLeaves) {
+  for (const auto& [umask_given, permissions] :
+       {std::pair<mode_t, mode_t>{077, 0600}, {002, 0664}}) {
+    const mode_t before = umask(umask_given);
+    {
+      const Observing observing(false, path());
+      observer::note("something happened");
+    }
+    umask(before);
+    struct stat written {};
+    ASSERT_EQ(stat(path().c_str(), &written), 0);
+    EXPECT_EQ(written.st_mode & 0777, permissions) << "umask " << std::oct << umask_given;
   }
 }
 
