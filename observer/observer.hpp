@@ -54,9 +54,11 @@ template <typename... Parts>
 }
 }  // namespace detail
 
-// What an event is about: a descriptor, or a Track.
+// What an event is about: a descriptor (an int) or a Track, and nothing else,
+// so that a number or a character that begins a narration is never taken for
+// a descriptor.
 template <typename Key>
-concept TrackKey = std::convertible_to<Key, Track>;
+concept TrackKey = std::same_as<Key, int> || std::same_as<Key, Track>;
 
 // About the loop itself. A first part that is a descriptor (or a Track) calls
 // the versions below instead.

@@ -157,11 +157,15 @@ with_only_standard_fds() {
 }
 
 # start_server PROGRAM ARGS...: starts it with --port 0 in the background and
-# waits for its "listening on" line; sets server_pid and port.
+# waits for its "listening on" line; sets server_pid and port. It runs in a
+# session of its own (setsid), so that a Ctrl-C at the terminal reaches this
+# script alone, whose cleanup kills it: a half-drawn timeline never replaces
+# the last one.
 start_server() {
   local server="$1"
   shift
-  with_only_standard_fds "$bin/$server" --port 0 "$@" >"$work/server.out" 2>"$work/server.err" &
+  with_only_standard_fds setsid "$bin/$server" --port 0 "$@" >"$work/server.out" \
+    2>"$work/server.err" &
   server_pid=$! # the server's own: the shell became the server
   local tries
   for ((tries = 0; tries < 100; tries++)); do # 10 s at most

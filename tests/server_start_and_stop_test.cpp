@@ -107,8 +107,12 @@ TEST_P(ServerStartAndStopTest, KeepsServingAfterSighupWhenStartedWithItIgnoredAs
   send_all(client.get(), "before\n");
   ASSERT_EQ(receive_exactly(client.get(), 7), "before\n");
   server.program().send_signal(SIGHUP);
+  // Two round trips: a loop that had stopped could still echo the first from
+  // the batch it was handling when the signal came.
   send_all(client.get(), "after\n");
   EXPECT_EQ(receive_exactly(client.get(), 6), "after\n");
+  send_all(client.get(), "still\n");
+  EXPECT_EQ(receive_exactly(client.get(), 6), "still\n");
   EXPECT_EQ(server.stop(), 0) << server.program().error_output();
 }
 
