@@ -4,6 +4,7 @@
 // io.hpp, so that a program moves from one runtime to the other unchanged.
 #pragma once
 
+#include <poll.h>
 #include <sys/socket.h>
 
 #include <algorithm>
@@ -72,7 +73,11 @@ class WriteAll final : public Operation {
       : Operation("send", socket.get()), unsent_(bytes) {}
   bool await_ready() const noexcept { return unsent_.empty(); }
   void await_resume() const {
-    if (error_ != 0) throw std::system_error(error_, std::generic_category(), "send");
+    if (result_ < 0) {
+      observer::write(fd(), "send failed");
+      throw std::system_error(-result_, std::generic_category(), "send");
+    }
+    observer::write(fd(), "sent ", result_, " bytes, 0 still to send");
   }
 
  private:
@@ -83,20 +88,17 @@ class WriteAll final : public Operation {
   // A short send is no error: send the rest, and only once this send is
   // done, since two sends in flight on one socket may go out of order.
   bool completed(int result) override {
-    if (result < 0) {
-      error_ = -result;
-      observer::write(fd(), "send failed");
-      return true;
-    }
+    result_ = result;
+    if (result < 0) return true;
     unsent_ = unsent_.subspan(static_cast<std::size_t>(result));
-    observer::write(fd(), "sent ", result, " bytes, ", unsent_.size(), " still to send");
     if (unsent_.empty()) return true;
+    observer::write(fd(), "sent ", result, " bytes, ", unsent_.size(), " still to send");
     EventLoop::current().submit(*this);
     return false;
   }
 
   std::span<const char> unsent_;
-  int error_ = 0;
+  int result_ = 0;  // of the last send: how many bytes it took, or -errno
 };
 
 class Accept final : public Operation {
@@ -115,6 +117,17 @@ class Accept final : public Operation {
   }
 
   int result_ = 0;
+};
+
+// Readiness, for once: it completes when `socket` has something to read.
+class Readable final : public Operation {
+ public:
+  explicit Readable(const Socket& socket) : Operation("poll", socket.get()) {}
+  void await_resume() const noexcept {}
+
+ private:
+  void prepare(io_uring_sqe& request) override { io_uring_prep_poll_add(&request, fd(), POLLIN); }
+  bool completed(int) override { return true; }  // an error too: the next call will say it
 };
 
 // A timer is an operation too: the kernel completes it when the time is up.
@@ -155,14 +168,16 @@ inline Sleep sleep(std::chrono::milliseconds duration) {
 }
 
 // asyncio's conn, address = await loop.sock_accept(listener), for a
-// non-blocking listener that outlives the task. When the kernel's accept
-// fails (out of descriptors, a client gone while queued), common's
-// accept_client() tries once more itself, and turns a client away when
-// descriptors have run out, as every lesson does.
+// non-blocking listener that outlives the task. The kernel's accept takes a
+// descriptor before it looks for a client: out of descriptors, it fails at
+// once, client or not, and trying again would spin. So then the task waits
+// for a client, and common::accept_client() takes it, or turns it away
+// while descriptors are short, as every lesson does.
 inline Task<Socket> accept(const Socket& listener) {
   while (true) {
     const int client = co_await Accept(listener);
     if (client >= 0) co_return Socket(common::FileDescriptor(client));
+    co_await Readable(listener);
     if (std::optional<common::FileDescriptor> late = common::accept_client(listener.get())) {
       co_return Socket(std::move(*late));
     }
