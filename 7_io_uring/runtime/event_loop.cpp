@@ -200,10 +200,15 @@ void EventLoop::resume_completed() {
     resume(operation->awaiting_, operation->track_);
     // A spawned task that ended goes now, its socket with it, before the
     // next completion: an accept among them may need that descriptor.
-    for (const std::uint64_t number : std::exchange(finished_, {}))
-      spawned_.erase(number);  // the frame, suspended at its end, goes
+    if (!finished_.empty()) free_finished_tasks();
   }
   completed_.clear();
+}
+
+void EventLoop::free_finished_tasks() {
+  for (const std::uint64_t number : finished_)
+    spawned_.erase(number);  // the frame, suspended at its end, goes
+  finished_.clear();
 }
 
 bool EventLoop::run_once() {

@@ -121,6 +121,7 @@ class EventLoop {
   void submit_and_wait(unsigned completions);
   void take_completions();
   void resume_completed();
+  void free_finished_tasks();
   Task<void> supervise(Task<void> task, std::uint64_t number);
 
   static inline thread_local EventLoop* this_thread_loop_ = nullptr;
