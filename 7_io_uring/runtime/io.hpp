@@ -104,30 +104,37 @@ class WriteAll final : public Operation {
 class Accept final : public Operation {
  public:
   explicit Accept(const Socket& listener) : Operation("accept", listener.get()) {}
-  int await_resume() const noexcept { return result_; }  // the client's descriptor, or -errno
+  // The client's descriptor; or, once a client waits after the kernel's
+  // accept failed, -errno: accept() below then takes the client itself.
+  int await_resume() const noexcept { return result_; }
 
  private:
   void prepare(io_uring_sqe& request) override {
-    io_uring_prep_accept(&request, fd(), nullptr, nullptr, SOCK_CLOEXEC);
+    if (waiting_for_a_client_) {
+      io_uring_prep_poll_add(&request, fd(), POLLIN);
+    } else {
+      io_uring_prep_accept(&request, fd(), nullptr, nullptr, SOCK_CLOEXEC);
+    }
   }
+  // The kernel's accept takes a descriptor before it looks for a client: out
+  // of descriptors, it fails at once, client or not, and would again and
+  // again. So after a failure this waits for a client instead, with a poll:
+  // readiness, as in lesson 6.
   bool completed(int result) override {
+    if (waiting_for_a_client_) return true;  // one waits: result_ still says why it failed
     result_ = result;
-    if (result >= 0) observer::open(result, "accepted");
-    return true;
+    if (result >= 0) {
+      observer::open(result, "accepted");
+      return true;
+    }
+    observer::note(fd(), "accept failed; a poll waits for the next client");
+    waiting_for_a_client_ = true;
+    EventLoop::current().submit(*this);
+    return false;
   }
 
   int result_ = 0;
-};
-
-// Readiness, for once: it completes when `socket` has something to read.
-class Readable final : public Operation {
- public:
-  explicit Readable(const Socket& socket) : Operation("poll", socket.get()) {}
-  void await_resume() const noexcept {}
-
- private:
-  void prepare(io_uring_sqe& request) override { io_uring_prep_poll_add(&request, fd(), POLLIN); }
-  bool completed(int) override { return true; }  // an error too: the next call will say it
+  bool waiting_for_a_client_ = false;
 };
 
 // A timer is an operation too: the kernel completes it when the time is up.
@@ -168,16 +175,14 @@ inline Sleep sleep(std::chrono::milliseconds duration) {
 }
 
 // asyncio's conn, address = await loop.sock_accept(listener), for a
-// non-blocking listener that outlives the task. The kernel's accept takes a
-// descriptor before it looks for a client: out of descriptors, it fails at
-// once, client or not, and trying again would spin. So then the task waits
-// for a client, and common::accept_client() takes it, or turns it away
-// while descriptors are short, as every lesson does.
+// non-blocking listener that outlives the task. When the kernel's accept
+// fails (out of descriptors, a client gone while queued), common's
+// accept_client() takes the client that waits, or turns it away while
+// descriptors are short, as every lesson does.
 inline Task<Socket> accept(const Socket& listener) {
   while (true) {
     const int client = co_await Accept(listener);
     if (client >= 0) co_return Socket(common::FileDescriptor(client));
-    co_await Readable(listener);
     if (std::optional<common::FileDescriptor> late = common::accept_client(listener.get())) {
       co_return Socket(std::move(*late));
     }
