@@ -10,6 +10,7 @@
 #include <array>
 #include <cerrno>
 #include <chrono>
+#include <exception>
 #include <iostream>
 #include <span>
 #include <string>

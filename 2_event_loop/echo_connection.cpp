@@ -1,6 +1,5 @@
 #include "2_event_loop/echo_connection.hpp"
 
-#include <cerrno>
 #include <cstddef>
 #include <optional>
 #include <utility>

@@ -6,6 +6,7 @@
 //           the Selector says which descriptor is ready and runs the
 //           callback registered for it.
 
+#include <exception>
 #include <iostream>
 #include <map>
 #include <memory>

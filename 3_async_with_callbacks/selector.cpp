@@ -31,12 +31,10 @@ int to_milliseconds(std::optional<std::chrono::milliseconds> timeout) {
 
 // A hang-up or an error wakes up whatever the descriptor waits for, so that
 // its callback runs and its recv() or send() reports what happened.
-EventMask ready_events(bool readable, bool writable, bool hung_up, bool failed,
-                       EventMask interest) {
+EventMask ready_events(bool readable, bool writable, bool failed, EventMask interest) {
   EventMask ready = 0;
   if (readable || failed) ready |= event_read;
   if (writable || failed) ready |= event_write;
-  if (hung_up || failed) ready |= event_hangup;
   return ready & interest;
 }
 
@@ -49,8 +47,8 @@ class EpollSelector final : public Selector {
     ready_.reserve(kernel_events_.size());
   }
 
-  void register_fd(int fd, EventMask events, Callback callback, Trigger trigger) override {
-    add_registration(fd, events, std::move(callback), trigger);
+  void register_fd(int fd, EventMask events, Callback callback) override {
+    add_registration(fd, events, std::move(callback));
     if (events == 0) return;
     if (!control(EPOLL_CTL_ADD, fd, events)) {
       const std::system_error error = os_error("epoll_ctl(ADD)");
@@ -94,7 +92,6 @@ class EpollSelector final : public Selector {
     for (const epoll_event& event : std::span(kernel_events_).first(count)) {
       const int fd = event.data.fd;
       ready_.push_back({fd, ready_events(event.events & EPOLLIN, event.events & EPOLLOUT,
-                                         event.events & EPOLLRDHUP,
                                          event.events & (EPOLLERR | EPOLLHUP), interest(fd))});
     }
     return ready_;
@@ -102,11 +99,8 @@ class EpollSelector final : public Selector {
 
  private:
   bool control(int operation, int fd, EventMask events) {
-    const Registration* registration = find(fd);
-    const bool edge = registration != nullptr && registration->trigger == Trigger::edge;
     epoll_event event{};
-    event.events = (events & event_read ? EPOLLIN : 0u) | (events & event_write ? EPOLLOUT : 0u) |
-                   (events & event_hangup ? EPOLLRDHUP : 0u) | (edge ? EPOLLET : 0u);
+    event.events = (events & event_read ? EPOLLIN : 0u) | (events & event_write ? EPOLLOUT : 0u);
     event.data.fd = fd;
     return epoll_ctl(epoll_.get(), operation, fd, &event) == 0;
   }
@@ -122,10 +116,8 @@ class EpollSelector final : public Selector {
 // descriptor, is why epoll exists.
 class PollSelector final : public Selector {
  public:
-  void register_fd(int fd, EventMask events, Callback callback, Trigger trigger) override {
-    // poll() has no memory between calls, so nothing to remember a change by.
-    if (trigger == Trigger::edge) throw std::invalid_argument("poll cannot be edge-triggered");
-    add_registration(fd, events, std::move(callback), trigger);
+  void register_fd(int fd, EventMask events, Callback callback) override {
+    add_registration(fd, events, std::move(callback));
   }
 
   void modify(int fd, EventMask events) override { change_interest(fd, events); }
@@ -140,8 +132,7 @@ class PollSelector final : public Selector {
       if (events != 0) {
         watched_.push_back({fd,
                             static_cast<short>((events & event_read ? POLLIN : 0) |
-                                               (events & event_write ? POLLOUT : 0) |
-                                               (events & event_hangup ? POLLRDHUP : 0)),
+                                               (events & event_write ? POLLOUT : 0)),
                             0});
       }
       ++fd;
@@ -151,10 +142,9 @@ class PollSelector final : public Selector {
     if (count < 0) throw os_error("poll");
     for (const pollfd& entry : watched_) {
       if (entry.revents == 0) continue;
-      ready_.push_back(
-          {entry.fd,
-           ready_events(entry.revents & POLLIN, entry.revents & POLLOUT, entry.revents & POLLRDHUP,
-                        entry.revents & (POLLERR | POLLHUP | POLLNVAL), interest(entry.fd))});
+      ready_.push_back({entry.fd, ready_events(entry.revents & POLLIN, entry.revents & POLLOUT,
+                                               entry.revents & (POLLERR | POLLHUP | POLLNVAL),
+                                               interest(entry.fd))});
     }
     return ready_;
   }
@@ -190,14 +180,14 @@ void Selector::dispatch(const ReadyEvent& event) {
   (*callback)(ready);
 }
 
-void Selector::add_registration(int fd, EventMask events, Callback callback, Trigger trigger) {
+void Selector::add_registration(int fd, EventMask events, Callback callback) {
   if (fd < 0) throw std::invalid_argument("cannot register a negative descriptor");
   if (!callback) throw std::invalid_argument("cannot register an empty callback");
   if (find(fd) != nullptr) {
     throw std::invalid_argument("descriptor " + std::to_string(fd) + " is already registered");
   }
   if (static_cast<std::size_t>(fd) >= registrations_.size()) registrations_.resize(fd + 1);
-  registrations_[fd] = {events, trigger, std::make_shared<const Callback>(std::move(callback))};
+  registrations_[fd] = {events, std::make_shared<const Callback>(std::move(callback))};
   if (events != 0) ++watched_;
   observer::wait(fd, "registered: waits to ", describe(events));
 }

@@ -18,15 +18,11 @@ namespace lesson3 {
 using EventMask = unsigned;
 inline constexpr EventMask event_read = 1;   // Python: selectors.EVENT_READ
 inline constexpr EventMask event_write = 2;  // Python: selectors.EVENT_WRITE
-// The peer has closed its end, or the connection failed: from now on a read
-// finds the end of the stream (or the error). Reported along with event_read
-// to a registration that asks for it too (epoll's EPOLLRDHUP).
-inline constexpr EventMask event_hangup = 4;
 
 // "read", "write", "read+write" or "nothing", for --trace. Inline, so that a
 // trace line that is not printed does not compute it either.
 constexpr std::string_view describe(EventMask events) {
-  switch (events & (event_read | event_write)) {
+  switch (events) {
     case event_read:
       return "read";
     case event_write:
@@ -49,15 +45,9 @@ struct ReadyEvent {
 
 enum class Backend { epoll, poll };
 
-// When a registration reports readiness. level: on every Selector::select()
-// for as long as it lasts. edge (epoll's EPOLLET): once each time it arrives,
-// however long it lasts; its owner must then read or write until a call meets
-// EAGAIN, or it will not hear of that descriptor again.
-enum class Trigger { level, edge };
-
 // One per event loop, not thread-safe. A hang-up or an error on a descriptor
-// is reported as readable (and writable, if it waits for that) so that its
-// callback's recv() or send() finds out what happened.
+// is reported as ready for whatever it waits for, so that its callback's
+// recv() or send() finds out what happened.
 //
 // Like any readiness report, a ready event can be stale: if a callback closes a
 // descriptor and a new one reuses its number in the same batch, the new one
@@ -71,9 +61,7 @@ class Selector {
 
   // Python: register(fileobj, events, data). Throws std::invalid_argument if
   // fd is already registered. `events` may be 0: registered, but not waiting.
-  // Trigger::edge is for the epoll backend only (poll throws invalid_argument).
-  virtual void register_fd(int fd, EventMask events, Callback callback,
-                           Trigger trigger = Trigger::level) = 0;
+  virtual void register_fd(int fd, EventMask events, Callback callback) = 0;
   // Python: modify(fileobj, events). Throws std::invalid_argument if fd is not
   // registered. Asks the kernel only when the events really change.
   virtual void modify(int fd, EventMask events) = 0;
@@ -81,14 +69,15 @@ class Selector {
   // descriptor that is not registered, and tolerates one that someone else
   // has already closed.
   virtual void unregister(int fd) = 0;
-  // Waits until something is ready or the timeout passes (nullopt: no
-  // timeout); EINTR counts as "nothing ready". The list is valid until the
-  // next call.
+  // Python: select(timeout). Waits until something is ready or the timeout
+  // passes (nullopt: no timeout); EINTR counts as "nothing ready". The list
+  // is valid until the next call.
   std::span<const ReadyEvent> select(std::optional<std::chrono::milliseconds> timeout);
 
-  // Runs the callback registered for event.fd, if it is still registered and
-  // still waits for one of those events. Safe when the callback unregisters
-  // (or re-registers) its own or another descriptor while it runs.
+  // Python: key.data(key.fileobj). Runs the callback registered for event.fd,
+  // if it is still registered and still waits for one of those events. Safe
+  // when the callback unregisters (or re-registers) its own or another
+  // descriptor while it runs.
   void dispatch(const ReadyEvent& event);
 
  protected:
@@ -96,14 +85,13 @@ class Selector {
 
   struct Registration {
     EventMask events = 0;
-    Trigger trigger = Trigger::level;
     // Shared so that dispatch() can keep a running callback alive.
     std::shared_ptr<const Callback> callback;  // null: not registered
   };
 
   // The bookkeeping both backends share. add_registration() and
   // change_interest() throw std::invalid_argument on misuse (Python: KeyError).
-  void add_registration(int fd, EventMask events, Callback callback, Trigger trigger);
+  void add_registration(int fd, EventMask events, Callback callback);
   EventMask change_interest(int fd, EventMask events);  // returns the previous events
   EventMask remove_registration(int fd);                // returns the previous events; 0 if none
   EventMask interest(int fd) const;                     // 0 when fd is not registered

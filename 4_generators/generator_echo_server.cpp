@@ -1,26 +1,14 @@
 // Lesson 4: generators written by hand, run by a scheduler.
 //
-// Run it:      scripts/run.sh 4 --trace
-// Connect:     nc 127.0.0.1 5000      (from several terminals at once)
-// Observe:     every client is echoed at once, as in lessons 2 and 3. The
-//              trace shows which task runs, what it waits for next, and which
-//              socket became ready to wake it. As in the course, a task waits
-//              to write before it sends.
-// Why:         each connection is a task, a generator written by hand: next()
-//              runs it until it must wait for its socket and returns what it
-//              waits for (Python: yield ("read", client_socket)). state_ says
-//              where the next call resumes; what must outlive a wait is a
-//              member. The Scheduler (scheduler.hpp) keeps waiting tasks,
-//              the course's TO_READ and TO_WRITE, in lesson 3's Selector, and
-//              runs a task again once its socket is ready.
-// Since 3:     the callbacks are gone: a connection's code is one function
-//              again, as in lesson 1, only cut into pieces at each wait.
-// Shortcuts:   one task per socket; epoll only (lesson 3 compares backends).
-// Next lesson: C++20 coroutines, with which the compiler cuts the function
-//              into these pieces for us.
+// Run it:   scripts/run.sh 4 --trace
+// Connect:  nc 127.0.0.1 5000      (from several terminals at once)
+// Watch:    every client is echoed at once. The trace shows which task runs,
+//           what it waits for next, and which socket became ready to wake it.
+//           As in the course, a task waits to write before it sends.
 
 #include <array>
 #include <cstddef>
+#include <exception>
 #include <iostream>
 #include <memory>
 #include <optional>

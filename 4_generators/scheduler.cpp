@@ -20,7 +20,8 @@ void Scheduler::run_until_readable(int stop_fd) {
   });
   while (!stopping_) {
     // Python: task = TASKS.pop(0); next(task), until no task can run. A task
-    // that joins the queue meanwhile runs in this pass too.
+    // that joins the queue meanwhile runs in this pass too: an index stays
+    // valid as the vector grows, where an iterator would not.
     for (std::size_t i = 0; i < runnable_.size(); ++i)
       run(*runnable_[i]);
     runnable_.clear();
@@ -58,27 +59,25 @@ void Scheduler::suspend(Entry& entry, Wait wait) {
     return;
   }
   entry.writing = to_write;
-  observer::wait(wait.fd, "task ", entry.id, " waits to ", lesson3::describe(wait.events));
   // Most of the time a task waits for what it waited for last time: the
   // kernel already watches that, so we tell it nothing.
-  if (wait.fd == entry.fd && wait.events == entry.events) return;
-  if (wait.fd == entry.fd) {
+  if (wait.fd == entry.fd && wait.events != entry.events) {
     selector_.modify(wait.fd, wait.events);
-  } else {
+  } else if (wait.fd != entry.fd) {
     if (entry.fd >= 0) selector_.unregister(entry.fd);
     selector_.register_fd(wait.fd, wait.events,
                           [this, &entry](lesson3::EventMask) { wake(entry); });
   }
   entry.fd = wait.fd;
   entry.events = wait.events;
+  observer::wait(wait.fd, "task ", entry.id, " waits to ", lesson3::describe(wait.events));
 }
 
 // Python: TASKS.append(TO_READ.pop(sock)). The socket stays registered, as the
 // task will most likely wait for it again; it cannot be reported twice, since
 // every runnable task runs before the next Selector::select().
 void Scheduler::wake(Entry& entry) {
-  observer::note("fd ", entry.fd, " is ready to ", lesson3::describe(entry.events), ": task ",
-                 entry.id, " can run");
+  observer::wait(entry.fd, "task ", entry.id, " can run: queued again");
   runnable_.push_back(&entry);
 }
 

@@ -9,6 +9,10 @@
 // registration's callback puts the task back in the queue. We wait with the
 // Selector rather than select() for what lesson 3 showed: epoll keeps the
 // lists in the kernel between waits, and no descriptor is too high for it.
+//
+// For --trace and --timeline (observer/), the scheduler says what its tasks
+// do, under their sockets' names: the Selector says what it asks the kernel,
+// and common's socket calls what they read and write. The tasks say nothing.
 #pragma once
 
 #include <concepts>

@@ -1,28 +1,15 @@
-// Lesson 5: the generator echo server again, with the compiler writing the
+// Lesson 5: lesson 4's echo server again, with the compiler writing the
 // generators.
 //
-// Run it:      scripts/run.sh coroutine_echo_server --trace
-// Connect:     nc 127.0.0.1 5000      (from several terminals at once)
-// Observe:     what lesson 4 showed: the same scheduler runs the same tasks,
-//              waiting for the same sockets. (One line moves: a client's
-//              "closed" comes as client() returns, before the scheduler says
-//              the task finished.)
-// Why:         client() and server() are coroutines (generator.hpp). Each
-//              co_yield hands the scheduler what the task waits for and
-//              suspends; next() resumes it right after. The compiler keeps
-//              the locals alive in the coroutine's frame and remembers which
-//              co_yield it stopped at: the state_ and the members that lesson
-//              4 wrote by hand.
-// Since 4:     ClientTask and ServerTask became client() and server();
-//              nothing else changed (diff the two files).
-// The course:  its lesson 5 has no server; these are its lesson 4 client()
-//              and server(), and now C++ can write them as Python does.
-// Shortcuts:   as in lesson 4: one task per socket; epoll only.
-// Next lesson: tasks that co_await sockets, timers and other tasks, on an
-//              event loop of our own.
+// Run it:   scripts/run.sh coroutine_echo_server --trace
+// Connect:  nc 127.0.0.1 5000      (from several terminals at once)
+// Watch:    what lesson 4 showed: the same scheduler runs the same tasks. One
+//           line moves: a client's "closed" comes as client() returns, before
+//           the scheduler says that the task finished.
 
 #include <array>
 #include <cstddef>
+#include <exception>
 #include <iostream>
 #include <memory>
 #include <optional>

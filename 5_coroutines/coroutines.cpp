@@ -1,23 +1,11 @@
 // Lesson 5: coroutines that take values in: send(), throw_into(), close(),
 // the states a generator goes through, and the course's online averager.
 //
-// Run it:      scripts/run.sh 5                  a narrated walkthrough
-//              scripts/run.sh 5 --interactive    drive gen_ and avg yourself (type help)
-// Observe:     gen_ is GEN_CREATED until send(None) or next() runs it to its
-//              co_yield, and a value sent before that is refused, as Python
-//              refuses it. Once GEN_SUSPENDED, send("example") resumes it and
-//              its co_yield evaluates to "example". avg starts primed and
-//              answers every number with the running average, rounded as
-//              Python rounds; StopIteration thrown into it prints "Done!".
-// Why:         the compiler turns a function with co_yield into a frame (its
-//              locals and the point where it stopped) that can be resumed;
-//              Generator (generator.hpp) is the handle through which we
-//              resume it, hand it values and read what it yields.
-// Since lesson 4: there, each task's states and the locals that outlive a
-//              suspension were written out by hand; here the compiler derives
-//              them from straight-line code, and values flow in as well as out.
-// Shortcuts:   the interpreter (repl.hpp) knows the course's few Python
-//              spellings, not Python.
+// Run it:   scripts/run.sh 5                  a narrated walkthrough
+//           scripts/run.sh 5 --interactive    drive gen_ and avg yourself (type help)
+// Watch:    gen_ refuses a value until next() has run it to its co_yield, as
+//           Python does. avg starts primed, answers each number with the running
+//           average, rounded as Python rounds, and prints Done! at StopIteration.
 
 #include <array>
 #include <charconv>
@@ -175,7 +163,7 @@ int main(int argc, char** argv) {
   interpreter.add("gen_", gen_, "gen_ = gen()", [&gen_] { gen_ = gen(); });
   interpreter.add("avg", avg, "avg = average()", [&avg] { avg = lesson5::prime(average()); });
   if (interactive) {
-    interpreter.run(std::cin);
+    interpreter.run_interactive();
   } else {
     interpreter.run(walkthrough);
     std::cout << "\nYour turn: scripts/run.sh 5 --interactive, then type help.\n";

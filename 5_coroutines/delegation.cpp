@@ -1,22 +1,10 @@
 // Lesson 5: delegation, Python's `yield from`. A coroutine hands its caller
 // over to a sub-coroutine until that one finishes, and receives its result.
 //
-// Run it:      scripts/run.sh delegation                  a narrated walkthrough
-//              scripts/run.sh delegation --interactive    drive sg and g yourself (type help)
-// Observe:     every message sent to the delegator g is printed by sg after a
-//              "..........", though g is what we send to. An exception thrown
-//              into g is raised in sg, which returns "SomeException raised.";
-//              that string is what g's co_await yield_from(sub) evaluates to,
-//              and g prints it. GeneratorExit, which is no Exception, goes
-//              through both.
-// Why:         the chain g -> sg is one generator for its caller: Generator
-//              resumes the innermost coroutine directly and forwards sends and
-//              throws to it (yield_from.hpp), so a chain of any depth costs
-//              the same per step and no stack.
-// Since coroutines.cpp: one coroutine awaits another with yield_from().
-// Shortcuts:   subgen names an exception by its what(), where Python prints
-//              the name of its class. While g delegates to sg, sg is driven
-//              through g only; Python would let us send to sg directly too.
+// Run it:   scripts/run.sh delegation                  a narrated walkthrough
+//           scripts/run.sh delegation --interactive    drive sg and g yourself
+// Watch:    what is sent to g, sg prints. An exception thrown into g is raised
+//           in sg, whose returned string g prints. GeneratorExit goes through both.
 
 #include <exception>
 #include <iostream>
@@ -131,7 +119,7 @@ int main(int argc, char** argv) {
   interpreter.add("sg", sg, "sg = subgen(); g = delegator(sg)", make_both_again);
   interpreter.add("g", g, "sg = subgen(); g = delegator(sg)", make_both_again);
   if (interactive) {
-    interpreter.run(std::cin);
+    interpreter.run_interactive();
   } else {
     interpreter.run(walkthrough);
     std::cout << "\nYour turn: scripts/run.sh delegation --interactive, then type help.\n";

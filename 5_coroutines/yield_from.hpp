@@ -9,27 +9,24 @@
 //
 // While outer delegates, whoever holds outer talks to inner: next() and send()
 // resume inner, throw_into() and close() raise in inner, and what inner yields
-// comes out of outer. When inner finishes, `co_await yield_from(...)` evaluates
-// to its result, or raises what escaped from it.
+// comes out of outer. When inner ends, `co_await yield_from(...)` evaluates to
+// its result, or raises what escaped from it.
 //
-// yield_from(inner()) and yield_from(std::move(sub)) hand sub to outer, which
-// destroys it once it is done with it, or when outer is destroyed first.
-// yield_from(sub) lends it: sub stays where it was, as with Python's
-// `yield from g` on a generator that its caller also holds. While lent it is
-// resumed through outer only, where Python would let its holder resume it
-// too; if outer is destroyed first, sub goes back to its holder, suspended
-// where it waits. It must outlive the delegation: destroying it while lent
-// ends the program, as destroying a joinable std::thread does.
+// yield_from(inner()) and yield_from(std::move(sub)) hand sub over: it goes
+// when the co_await ends, or with outer. yield_from(sub) lends it: sub stays
+// with its holder, as with Python's `yield from g` on a generator its caller
+// also holds. While lent it is resumed through outer only (Python would let
+// its holder resume it too). If outer goes first, sub goes back to its
+// holder, suspended where it waits. It must outlive the delegation:
+// destroying it while lent ends the program, as for a joinable std::thread.
 //
-// How: the generators form a chain, linked through their promises (Link in
-// generator.hpp). Each knows its parent, and the outermost one, the root,
-// knows the innermost, the leaf. The consumer resumes the leaf directly, so a
-// step costs the same at any depth, and every generator in the chain yields
-// into, and takes what was sent or thrown from, the root's promise. Entering
-// or leaving a yield_from suspends back to the loop in Generator::resume(),
-// which resumes the new leaf: a trampoline. (Returning the next handle from
-// await_suspend, symmetric transfer, is a jump only when the compiler makes it
-// a tail call; g++ -O0 does not, and a long chain overflows the stack.)
+// How: each generator in the chain knows its parent (Link::parent), and the
+// outermost knows the innermost, the leaf, which next() resumes directly, so
+// a step costs the same at any depth. Entering or leaving a yield_from
+// suspends back to the loop in Generator::resume(), which resumes the new
+// leaf: a trampoline, so a chain of any depth uses no more stack. (Returning
+// the next handle from await_suspend, symmetric transfer, is a jump only when
+// the compiler makes it a tail call; g++ -O0 does not.)
 //
 // close() during a yield_from raises GeneratorExit in the innermost generator
 // only, like throw_into(); Python raises it in each delegator too, so that one
@@ -54,34 +51,54 @@ class [[nodiscard]] YieldFrom {
   using Sub = Generator<Yield, Sent, Return>;
 
  public:
-  explicit YieldFrom(std::conditional_t<lent, Sub&, Sub&&> sub) : frame_(sub.handle_) {
-    if (!frame_) Sub::throw_moved_from();
+  explicit YieldFrom(std::conditional_t<lent, Sub&, Sub&&> sub) : sub_(sub.handle_) {
+    if (!sub_) Sub::throw_moved_from();
     if (sub.state() == GeneratorState::running) {
       throw GeneratorError("generator already executing");
     }
-    if (frame_.promise().lent) throw GeneratorError("generator is already lent to a yield_from");
+    if (sub_.promise().parent != nullptr) {
+      throw GeneratorError("generator is already lent to a yield_from");
+    }
     if constexpr (!lent) owned_ = std::move(sub);
+  }
+  // The compiler may move the awaiter into the coroutine's frame.
+  YieldFrom(YieldFrom&& other) noexcept
+      : sub_(std::exchange(other.sub_, nullptr)), owned_(std::move(other.owned_)) {}
+
+  // The delegator's frame is destroyed while sub runs in its place. That
+  // delegator is the outermost (an inner one is never destroyed first), so
+  // its leaf is the innermost: sub leaves the chain with what it delegates
+  // to, suspended where it waits. A lent sub goes back to its holder; an
+  // owned one goes with owned_, next.
+  ~YieldFrom() {
+    if (!sub_ || sub_.promise().parent == nullptr) return;
+    Link<Yield, Sent>& link = sub_.promise();
+    link.leaf = link.parent->leaf;
+    link.parent = nullptr;
+    link.state = GeneratorState::suspended;
   }
 
   // Python: yield from a finished generator evaluates to its result at once.
-  bool await_ready() const noexcept { return frame_.promise().state == GeneratorState::closed; }
+  bool await_ready() const noexcept { return sub_.promise().state == GeneratorState::closed; }
 
-  // sub joins the chain, below the generator that delegates to it. An owned
-  // sub belongs to the chain while it runs: the root destroys it if it is
-  // destroyed first.
-  template <typename ParentPromise>
-  void await_suspend(std::coroutine_handle<ParentPromise> parent) noexcept {
-    owned_.handle_ = nullptr;
-    frame_.promise().lent = lent;
-    parent.promise().delegate_to(frame_.promise());
+  // sub joins the chain below the delegator, with what it delegates to
+  // already. Its leaf is the delegator's now, which Generator::resume()
+  // resumes next.
+  template <typename Promise>
+  void await_suspend(std::coroutine_handle<Promise> delegator) noexcept {
+    Link<Yield, Sent>& link = sub_.promise();
+    link.parent = &delegator.promise();
+    link.parent->leaf = link.leaf;
   }
 
-  // sub has finished and stands alone again. An owned one is ours again, and
-  // goes with this awaiter at the end of the co_await expression.
+  // sub has ended and stands alone again; the delegator is its own leaf.
   Return await_resume() {
-    Promise<Yield, Sent, Return>& finished = frame_.promise();
-    finished.leave_chain(&finished, GeneratorState::closed);
-    if constexpr (!lent) owned_.handle_ = frame_;
+    auto& finished = sub_.promise();
+    if (finished.parent != nullptr) {
+      finished.parent->leaf = finished.parent;
+      finished.parent = nullptr;
+    }
+    finished.state = GeneratorState::closed;
     if (finished.escaped) std::rethrow_exception(std::exchange(finished.escaped, nullptr));
     if constexpr (!std::is_void_v<Return>) {
       if (!finished.value) throw GeneratorError("generator finished without a return value");
@@ -94,8 +111,8 @@ class [[nodiscard]] YieldFrom {
   }
 
  private:
-  std::coroutine_handle<Promise<Yield, Sent, Return>> frame_;  // sub's coroutine
-  Sub owned_{nullptr};  // sub, when it is ours and not running in the chain
+  typename Sub::Handle sub_;  // sub's coroutine
+  Sub owned_{nullptr};        // sub, when it is ours
 };
 
 }  // namespace detail

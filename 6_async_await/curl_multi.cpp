@@ -27,6 +27,16 @@ void check(CURLMcode code, std::string_view call) {
   }
 }
 
+CURLcode perform_blocking(CURL* easy) {
+  if (is_the_loops(running_track)) {
+    observer::wait("blocking in curl_easy_perform()");
+  } else {
+    observer::wait("blocking in curl_easy_perform() for ", running_track.noun, ' ',
+                   running_track.number);
+  }
+  return curl_easy_perform(easy);
+}
+
 CurlLibrary::CurlLibrary() {
   check(curl_global_init(CURL_GLOBAL_DEFAULT), "curl_global_init");
 }
@@ -58,16 +68,23 @@ class CurlMulti::Transfer {
   // Adding the handle only asked libcurl to start on the next loop turn, so
   // the transfer cannot be done yet: always suspend.
   bool await_ready() const noexcept { return false; }
-  void await_suspend(std::coroutine_handle<> task) noexcept { task_ = task; }
+  void await_suspend(std::coroutine_handle<> task) {
+    task_ = task;
+    track_ = running_track;
+    if (!is_the_loops(track_)) {
+      observer::wait(track_, "sleeps in perform() until libcurl has done the transfer");
+    }
+  }
   CURLcode await_resume() noexcept {
     woken_ = false;
     return result_;
   }
 
-  // The task wakes on the next loop turn, after the drain that found it done.
+  // The loop resumes the task, on its track, once the drain that found it
+  // done is over: its Transfer takes the handle out, which ends a CURLMsg.
   void finish(CURLcode result) {
     result_ = result;
-    EventLoop::current().schedule(task_);
+    EventLoop::current().schedule(task_, track_);
     woken_ = true;
   }
 
@@ -75,6 +92,7 @@ class CurlMulti::Transfer {
   CurlMulti& multi_;
   CURL* easy_;
   std::coroutine_handle<> task_;
+  observer::Track track_ = observer::Timeline::loop;  // the task's, as it went to sleep
   CURLcode result_ = CURLE_OK;
   bool woken_ = false;  // scheduled to resume, and not resumed yet
 };
@@ -144,7 +162,7 @@ int CurlMulti::on_socket(CURL*, curl_socket_t socket, int what, void* self, void
 
 // libcurl: "call me back in timeout_ms", replacing any earlier wish; -1: "no
 // need". Calling curl_multi_socket_action from in here is not allowed, so even
-// 0 means a timer, one that fires on the next loop turn.
+// 0 means a timer, one the loop runs once libcurl's call has returned.
 int CurlMulti::on_timer(CURLM*, long timeout_ms, void* self) {
   CurlMulti& multi = *static_cast<CurlMulti*>(self);
   try {

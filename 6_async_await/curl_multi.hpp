@@ -10,7 +10,8 @@
 //   call curl_multi_socket_action, which moves the transfers along, then
 //   drain curl_multi_info_read for the transfers that have finished;
 // - perform(): a task hands over a transfer and sleeps until it is done.
-// No curl_multi_perform busy loop, no threads of ours.
+// No curl_multi_perform busy loop, no threads of ours. (perform_blocking(),
+// for the way without a loop, is curl_easy_perform.)
 #pragma once
 
 #include <curl/curl.h>
@@ -37,6 +38,11 @@ EasyHandle make_easy_handle();
 void check(CURLcode code, std::string_view call);
 void check(CURLMcode code, std::string_view call);
 
+// curl_easy_perform(easy), which blocks the thread until the transfer is
+// done. With --trace and --timeline, the loop's track says so, and for what
+// (the running track: an image's, say).
+CURLcode perform_blocking(CURL* easy);
+
 // curl_global_init once per program, before any other libcurl call, and its
 // cleanup after the last handle is gone: construct one early in main().
 class CurlLibrary {
@@ -50,7 +56,8 @@ class CurlLibrary {
 // One multi handle on the current event loop. It calls back into the loop
 // while it lives and when it goes, so it lives inside a task (the loop
 // outlives it), and every task that uses it ends before it does. With
-// --trace, it says what libcurl's sockets wake the loop for.
+// --trace, it says what libcurl's sockets wake the loop for, and a task's
+// track shows it asleep in perform() until its transfer is done.
 class CurlMulti {
  public:
   CurlMulti();

@@ -2,9 +2,10 @@
 // at once on our runtime, with libcurl doing the HTTP.
 // Run it: scripts/run.sh 6   (starts image_server, then runs this against it)
 //         build/bin/image_downloader --count 20   (the real loremflickr.com)
-// Watch: the images land in images/ (sync-01.bmp, async-01.bmp...); with the
-// server's 200 ms a picture, sync takes about 20 x 200 ms and async about
-// 200 ms. DOWNLOADER.md walks through it.
+// Watch: sync-01.bmp... then async-01.bmp... land in --out (build/images from
+// run.sh 6). At 200 ms a picture, sync takes about 20 x 200 ms and async about
+// 200 ms. --timeline draws a staircase, then an overlap. DOWNLOADER.md walks
+// through it.
 
 #include <array>
 #include <charconv>
@@ -13,13 +14,14 @@
 #include <iostream>
 #include <optional>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 #include "6_async_await/curl_multi.hpp"
 #include "6_async_await/runtime/runtime.hpp"
 #include "6_async_await/support/downloads.hpp"
 #include "common/net.hpp"
 #include "common/stop_signal.hpp"
-#include "observer/observer.hpp"
 
 namespace {
 
@@ -59,28 +61,23 @@ void set_up(CURL* easy, const Options& options, Download& download) {
 
 // ---- Synchronous: one image after another ----
 
-// Python: get_image(url). The thread waits in curl_easy_perform() until the
+// Python: get_image(url). The thread blocks in curl_easy_perform() until the
 // whole image is here; libcurl writes it into `download` as it comes.
 CURLcode get_image(CURL* easy, const Options& options, Download& download) {
   set_up(easy, options, download);
-  return curl_easy_perform(easy);
+  return lesson6::perform_blocking(easy);
 }
 
 // Python: for _ in range(N): write_image(get_image(URL), "sync")
 // One handle for all of them, so libcurl keeps the connection open from one
-// image to the next. With --timeline, each image is a track, and the thread
-// blocks for each in turn.
+// image to the next.
 void sync_download(const Options& options, Tally& tally) {
   const lesson6::EasyHandle easy = lesson6::make_easy_handle();
   for (long number = 1; number <= options.count; ++number) {
-    const observer::Track image("image", number);
-    Download download(options, lesson6::image_name("sync", number, options.count));
-    observer::open(image, download.name());
+    Download download(options, "sync", number);
     if (download.has_file()) {
-      observer::wait("blocking in curl_easy_perform() for image ", number);
       download.write_image(easy.get(), get_image(easy.get(), options, download));
     }
-    observer::close(image, download.failure().value_or("saved"));
     tally.add(download);
     if (common::stop_requested()) throw lesson6::Stopped();
   }
@@ -88,34 +85,32 @@ void sync_download(const Options& options, Tally& tally) {
 
 // ---- Asynchronous: one task per image, one event loop for all ----
 
-// Python: fetch_content(url, session). Its own easy handle (a handle runs one
-// transfer at a time), and a task that sleeps in perform() until libcurl has
-// the whole image.
-lesson6::Task<void> fetch_content(lesson6::CurlMulti& multi, const Options& options, long number,
-                                  Tally& tally) {
-  const observer::Track image("image", number);
-  Download download(options, lesson6::image_name("async", number, options.count));
-  observer::run(image, download.name(), " starts");
+// Python: fetch_content(url, session). First a slot (at most --max-parallel
+// transfers at once), then its own easy handle (a handle runs one transfer at
+// a time), and a task that sleeps in perform() until libcurl has the image.
+lesson6::Task<void> fetch_content(lesson6::CurlMulti& multi, lesson6::Slots& slots,
+                                  const Options& options, long number, Tally& tally) {
+  lesson6::Slot slot(slots);
+  co_await slot;
+  Download download(options, "async", number);
   if (download.has_file()) {
     const lesson6::EasyHandle easy = lesson6::make_easy_handle();
     set_up(easy.get(), options, download);
-    observer::wait(image, "its task sleeps in perform() until libcurl has it");
     download.write_image(easy.get(), co_await multi.perform(easy.get()));
   }
-  observer::close(image, download.failure().value_or("saved"));
   tally.add(download);
 }
 
 // Python: async_download(), which creates a task of fetch_content() per image,
 // then awaits asyncio.gather(*tasks); CurlMulti plays aiohttp's ClientSession.
-// Here at most --max-parallel run at once. With --timeline, each image is a
-// track from the start: it is queued until a transfer ends and frees a slot.
 lesson6::Task<void> async_download(Options options, Tally& tally) {
   lesson6::CurlMulti multi;  // inside a task, so the loop outlives it
-  lesson6::trace_queued(options.count);
-  co_await lesson6::gather_numbered(options.count, options.max_parallel, [&](long number) {
-    return fetch_content(multi, options, number, tally);
-  });
+  lesson6::Slots slots(options.max_parallel);
+  std::vector<lesson6::Task<void>> tasks;
+  for (long number = 1; number <= options.count; ++number) {
+    tasks.push_back(fetch_content(multi, slots, options, number, tally));
+  }
+  co_await lesson6::gather(std::move(tasks));
 }
 
 using Clock = std::chrono::steady_clock;

@@ -23,7 +23,6 @@
 #include "common/command_line.hpp"
 #include "common/net.hpp"
 #include "common/stop_signal.hpp"
-#include "observer/observer.hpp"
 
 namespace {
 
@@ -114,7 +113,6 @@ enum class Next { request, hang_up, nothing };  // what the connection does afte
 // Reads one request and answers it.
 lesson6::Task<Next> answer_request(const lesson6::Socket& client, std::string& received,
                                    Server& server) {
-  const int fd = client.get();
   bool complete = false;
   {
     const Deadline deadline(client, header_time_limit);
@@ -123,7 +121,6 @@ lesson6::Task<Next> answer_request(const lesson6::Socket& client, std::string& r
   if (!complete) co_return Next::nothing;  // the client left, or was too slow
   const std::size_t header_size = received.find(end_of_header);
   if (header_size == std::string::npos || header_size > max_header_size) {
-    observer::note(fd, "header over ", max_header_size, " bytes, answering 431");
     co_await send_response(client, make_response("431 Request Header Fields Too Large",
                                                  "text/plain", "header too large\n", false));
     co_return Next::hang_up;
@@ -131,12 +128,10 @@ lesson6::Task<Next> answer_request(const lesson6::Socket& client, std::string& r
   const std::optional<Request> request = parse_request({received.data(), header_size});
   received.erase(0, header_size + end_of_header.size());
   if (!request) {
-    observer::note(fd, "not an HTTP request, answering 400");
     co_await send_response(
         client, make_response("400 Bad Request", "text/plain", "malformed request\n", false));
     co_return Next::hang_up;
   }
-  observer::read(fd, request->method, ' ', request->target);
   const Next next = request->keep_alive ? Next::request : Next::hang_up;
 
   if (request->method != "GET") {
@@ -157,15 +152,11 @@ lesson6::Task<Next> answer_request(const lesson6::Socket& client, std::string& r
   } else if (size) {
     const InFlight counted(server);
     const std::uint32_t number = ++server.images_started;
-    observer::note(fd, "picture ", number, " in ", server.latency.count(), " ms; ",
-                   server.in_flight, " in flight");
     // An awaited timer: other clients are served meanwhile. Reading
     // meanwhile is how we notice a client that leaves before its picture.
     if (co_await lesson6::wait_for(until_hang_up(client, received), server.latency)) {
-      observer::note(fd, "hung up before its picture");
-      co_return Next::nothing;
+      co_return Next::nothing;  // hung up before its picture
     }
-    observer::run(fd, "its ", server.latency.count(), " ms are up: sending picture ", number);
     co_await send_picture(client, Bitmap(number, size->width, size->height), request->keep_alive);
     ++server.images_served;
   } else if (path == "/stats") {
@@ -185,7 +176,6 @@ lesson6::Task<Next> answer_request(const lesson6::Socket& client, std::string& r
 // One task per connection: answer requests while the client keeps the
 // connection open. The echo server's loop, with HTTP in it.
 lesson6::Task<void> serve_client(lesson6::Socket client, Server& server) {
-  const int fd = client.get();
   std::string received;  // bytes read and not answered yet: at most a header and a bit
   try {
     Next next = Next::request;
@@ -193,9 +183,8 @@ lesson6::Task<void> serve_client(lesson6::Socket client, Server& server) {
       next = co_await answer_request(client, received, server);
     }
     if (next == Next::hang_up) co_await hang_up(client);
-  } catch (const std::system_error& error) {
+  } catch (const std::system_error&) {
     // A reset or a broken pipe: this client is gone, the others carry on.
-    observer::note(fd, error.what());
   }
 }
 
@@ -230,7 +219,7 @@ int main(int argc, char** argv) {
     common::print_listening(listener.get());
     lesson6::run(run_server(std::move(listener), server));
   } catch (const lesson6::Stopped&) {
-    return 0;  // Ctrl-C or SIGTERM: every connection's task has been ended
+    return 0;  // a stop signal: every connection's task has been ended
   } catch (const std::exception& error) {
     std::cerr << "image_server: " << error.what() << '\n';
     return 1;

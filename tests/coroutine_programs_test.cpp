@@ -154,6 +154,35 @@ TEST(CoroutinesInteractive, AvgStartsPrimedAndGenDoesNotAsInTheCourse) {
                           "gen_ is new (Python: gen_ = gen()), GEN_CREATED", "GEN_CREATED"));
 }
 
+TEST(CoroutinesInteractive, TheCoursesAssignmentsMakeGenAndAvgAgain) {
+  EXPECT_THAT(interact("coroutines",
+                       "next(gen_)\ngen_ = gen()\navg.send(4)\navg=average( )\n"
+                       "getgeneratorstate(avg)\ngen_ = average()\n"),
+              ElementsAre("gen_ yielded 'Ready to accept message.'",
+                          "gen_ is new (Python: gen_ = gen()), GEN_CREATED", "avg yielded 4.0",
+                          "avg is new (Python: avg = average()), GEN_SUSPENDED", "GEN_SUSPENDED",
+                          "gen_ can only be made as the program made it: gen_ = gen()"));
+}
+
+TEST(CoroutinesInteractive, SendTakesPythonsNumberFormsAndNamesThemOtherwise) {
+  // Python: avg.send(1_000) ... each time to a new average().
+  const std::vector<std::string> lines = interact(
+      "coroutines",
+      "avg.send(1_000)\navg = average()\navg.send(True)\navg = average()\navg.send(False)\n"
+      "avg = average()\navg.send(1/4)\navg = average()\navg.send(-2*3)\n"
+      "avg = average()\navg.send(+1_0.5e1)\navg.send(1/0)\navg.send(2**3)\navg.send(1__0)\n");
+  std::vector<std::string> averages;
+  for (const std::string& line : lines) {
+    if (!line.ends_with("GEN_SUSPENDED")) averages.push_back(line);
+  }
+  const std::string forms =
+      "send needs a value avg can take: a number as Python writes it (5, "
+      "-2.5, 1e3, 1_000, True, False, 1/3, 2*5), or None";
+  EXPECT_THAT(averages, ElementsAre("avg yielded 1000.0", "avg yielded 1.0", "avg yielded 0.0",
+                                    "avg yielded 0.25", "avg yielded -6.0", "avg yielded 105.0",
+                                    "ZeroDivisionError: division by zero", forms, forms));
+}
+
 TEST(CoroutinesInteractive, SendNoneIsNextAndQuotedTextIsText) {
   EXPECT_THAT(interact("coroutines",
                        "send gen_ None\nsend gen_ 'hello world'\n"
@@ -270,6 +299,18 @@ TEST(DelegationInteractive, NewMakesSgAndGAgain) {
                           "GEN_SUSPENDED", "GEN_SUSPENDED", ".......... again", "g yielded None",
                           "g closed, GEN_CLOSED", HasSubstr("g is new"), ".......... more",
                           "g yielded None"));
+}
+
+TEST(DelegationInteractive, TheCoursesAssignmentsMakeSgAndGAgain) {
+  EXPECT_THAT(interact("delegation",
+                       "close g\nsg = subgen()\nsend g one\nclose g\ng = delegator(sg)\n"
+                       "send g two\ng = delegator(g)\n"),
+              ElementsAre("g closed, GEN_CLOSED",
+                          "sg is new (Python: sg = subgen(); g = delegator(sg)), GEN_SUSPENDED",
+                          ".......... one", "g yielded None", "g closed, GEN_CLOSED",
+                          HasSubstr("g is new"), ".......... two", "g yielded None",
+                          "g can only be made as the program made it: sg = subgen(); g = "
+                          "delegator(sg)"));
 }
 
 TEST(DelegationInteractive, CloseReachesSgAndClosesBoth) {

@@ -3,6 +3,7 @@
 // of a generator handed over or lent.
 
 #include "5_coroutines/generator.hpp"
+#include "5_coroutines/throw_and_close.hpp"
 #include "5_coroutines/yield_from.hpp"
 
 #include <gmock/gmock.h>
@@ -385,7 +386,7 @@ TEST(GeneratorLifetime, MoveAssignmentDestroysTheFrameItReplaces) {
   EXPECT_EQ(generator.next(), 1);
 }
 
-TEST(GeneratorLifetime, AMillionYieldsRunInConstantStack) {
+TEST(GeneratorLifetime, AMillionYieldsHandOutEveryValueInTurn) {
   constexpr int steps = 1'000'000;
   auto generator = count_to(steps);
   long long sum = 0;
@@ -684,6 +685,29 @@ TEST(GeneratorLending, ALentGeneratorCanBeLentOnAgainOnceTheFirstDelegatorIsGone
   EXPECT_EQ(second.send(4), 8);
   EXPECT_EQ(second.send(-1), std::nullopt);
   EXPECT_EQ(second.result(), 2);
+  EXPECT_EQ(alive, 0);
+}
+
+// depth generators, each lending the next, a local of its own frame, to a
+// yield_from; the innermost yields once.
+Generator<int> lend_deeper(int depth, int* alive) {
+  const Counted local(alive);
+  if (depth == 0) {
+    co_yield 0;
+    co_return;
+  }
+  auto sub = lend_deeper(depth - 1, alive);
+  co_await yield_from(sub);
+}
+
+TEST(GeneratorLending, AChainOfAHundredThousandLentGeneratorsIsDestroyedWithoutDeepRecursion) {
+  constexpr int depth = 100'000;
+  int alive = 0;
+  {
+    auto generator = lend_deeper(depth, &alive);
+    EXPECT_EQ(generator.next(), 0);
+    EXPECT_EQ(alive, depth + 1);
+  }
   EXPECT_EQ(alive, 0);
 }
 

@@ -170,15 +170,23 @@ TEST_F(ImageDownloaderTest, ATimeoutIsReportedWithExitCode1AndNoFile) {
 
 // Ctrl-C, SIGTERM, or SIGHUP from a terminal that closes, while every
 // transfer waits on a server that takes a minute: the program stops at once
-// in either mode, and the hidden .part files go too.
+// in either mode, and the hidden .part files go too. With --max-parallel 2,
+// the third image is stopped while it waits in line for a slot.
 TEST_F(ImageDownloaderTest, AStopSignalStopsEitherModeAndLeavesNoFile) {
+  struct Way {
+    const char* mode;
+    const char* max_parallel;
+    long in_flight;
+  };
   for (const int signal_number : {SIGINT, SIGTERM, SIGHUP}) {
-    for (const auto& [mode, in_flight] : {std::pair{"sync", 1}, std::pair{"async", 3}}) {
-      const std::string story = std::string(mode) + ", signal " + std::to_string(signal_number);
+    for (const auto& [mode, max_parallel, in_flight] :
+         {Way{"sync", "0", 1}, Way{"async", "0", 3}, Way{"async", "2", 2}}) {
+      const std::string story = std::string(mode) + ", --max-parallel " + max_parallel +
+                                ", signal " + std::to_string(signal_number);
       test_support::Server server("image_server", {"--latency-ms", "60000"});
       test_support::Program downloader(
           "image_downloader", {"--url", image_url(server.port()), "--count", "3", "--mode", mode,
-                               "--out", out().string()});
+                               "--max-parallel", max_parallel, "--out", out().string()});
       // No message says "every request has arrived", so ask /stats.
       ASSERT_EQ(stat_once_it_is(server.port(), "in_flight", in_flight), in_flight) << story;
 

@@ -441,7 +441,7 @@ TEST(Spawn, TasksStillSuspendedWhenTheMainTaskEndsAreDestroyed) {
   EXPECT_EQ(Counted::live, 0);
 }
 
-// --- stop at SIGINT or SIGTERM ----------------------------------------------
+// --- stop at a signal -------------------------------------------------------
 
 Task<void> hold_a_counted_while_reading(const lesson6::Socket& socket) {
   const Counted counted;
@@ -749,6 +749,63 @@ Task<bool> two_readers_of_one_socket(const SocketPair* sockets) {
 TEST(Sockets, TwoTasksCannotWaitOnOneSocketForTheSameThing) {
   const SocketPair sockets = make_socket_pair();
   EXPECT_TRUE(lesson6::run(two_readers_of_one_socket(&sockets)));
+}
+
+Task<void> write_text(const lesson6::Socket& socket, std::string text) {
+  co_await lesson6::write_all(socket, text);
+}
+
+// Reads `count` bytes, all that are to come.
+Task<void> read_exactly(const lesson6::Socket& socket, std::size_t count, std::string* received) {
+  std::array<char, 4096> buffer{};
+  while (received->size() < count) {
+    const std::size_t got = co_await lesson6::read_some(
+        socket, std::span(buffer).first(std::min(buffer.size(), count - received->size())));
+    if (got == 0) co_return;
+    received->append(buffer.data(), got);
+  }
+}
+
+struct SecondWriter {
+  bool turned_away;
+  std::string received;  // by the peer, after what filled the socket
+};
+
+Task<SecondWriter> write_while_another_writer_waits(const SocketPair* sockets) {
+  SecondWriter result{false, {}};
+  std::size_t filled = 0;
+  const std::string filler(4096, 'f');
+  for (ssize_t sent; (sent = send(sockets->ours.get(), filler.data(), filler.size(), 0)) > 0;)
+    filled += static_cast<std::size_t>(sent);
+  const std::string first_text(100'000, 'a');
+  Task<void> first = write_text(sockets->ours, first_text);
+  first.start();  // the socket is full: the first writer waits
+  // The peer takes some: the socket has room before the first writer's turn.
+  std::array<char, 4096> taken{};
+  const ssize_t drained = recv(sockets->theirs.get(), taken.data(), taken.size(), 0);
+  if (drained <= 0) throw std::runtime_error("nothing to drain");
+  try {
+    co_await write_text(sockets->ours, "B");
+  } catch (const std::logic_error&) {
+    result.turned_away = true;
+  }
+  const std::size_t to_come = filled - static_cast<std::size_t>(drained) + first_text.size();
+  lesson6::spawn(
+      read_exactly(sockets->theirs, to_come + (result.turned_away ? 0 : 1), &result.received));
+  co_await first;
+  co_await wait_until([&] { return result.received.size() >= to_come; });
+  result.received.erase(0, filled - static_cast<std::size_t>(drained));  // the rest of the filler
+  co_return result;
+}
+
+// A write tries at once, but not past a writer that waits already: its bytes
+// would land in the middle of the other's. Like a second reader, it is an error.
+TEST(Sockets, ASecondWriterIsTurnedAwayRatherThanSentBeforeTheWaitingOnesBytes) {
+  const SocketPair sockets = make_socket_pair();
+  const SecondWriter result = lesson6::run(write_while_another_writer_waits(&sockets));
+  EXPECT_TRUE(result.turned_away);
+  EXPECT_TRUE(result.received == std::string(100'000, 'a'))
+      << "the first writer's bytes did not come whole and first: " << result.received.substr(0, 16);
 }
 
 TEST(Sockets, AnEventNoTaskWaitsForDoesNotKeepTheLoopBusy) {

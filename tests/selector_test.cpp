@@ -4,16 +4,15 @@
 #include "3_async_with_callbacks/selector.hpp"
 
 #include <gtest/gtest.h>
-#include <sys/socket.h>
 #include <sys/time.h>
 #include <unistd.h>
 
 #include <chrono>
 #include <csignal>
 #include <memory>
+#include <span>
 #include <stdexcept>
 #include <string>
-#include <utility>
 #include <vector>
 
 #include "common/net.hpp"
@@ -152,16 +151,6 @@ TEST_P(SelectorTest, HangUpIsReportedAsWritableToADescriptorThatWaitsToWrite) {
   EXPECT_EQ(events_for(selector_->select(wait_limit), pair.ours.get()), event_read | event_write);
 }
 
-TEST_P(SelectorTest, APeerThatClosesIsReportedAsAHangUpToThoseWhoAskForIt) {
-  test_support::SocketPair pair = test_support::make_socket_pair();
-  selector_->register_fd(pair.ours.get(), event_read | lesson3::event_hangup, [](EventMask) {});
-  write_byte(pair.theirs.get());
-  EXPECT_EQ(events_for(selector_->select(wait_limit), pair.ours.get()), event_read);
-  ASSERT_EQ(shutdown(pair.theirs.get(), SHUT_WR), 0);  // the peer's end of the stream
-  EXPECT_EQ(events_for(selector_->select(wait_limit), pair.ours.get()),
-            event_read | lesson3::event_hangup);
-}
-
 TEST_P(SelectorTest, DispatchRunsTheCallbackWithTheReadyEvents) {
   test_support::SocketPair pair = test_support::make_socket_pair();
   std::vector<EventMask> calls;
@@ -281,27 +270,6 @@ INSTANTIATE_TEST_SUITE_P(Backends, SelectorTest, testing::Values(Backend::epoll,
                          [](const testing::TestParamInfo<Backend>& info) {
                            return std::string(info.param == Backend::epoll ? "epoll" : "poll");
                          });
-
-TEST(EdgeTriggered, ReportsAChangeOnceAndNotOnEveryWaitWhileItLasts) {
-  const std::unique_ptr<lesson3::Selector> selector = lesson3::make_selector(Backend::epoll);
-  test_support::SocketPair pair = test_support::make_socket_pair();
-  selector->register_fd(
-      pair.ours.get(), event_read, [](EventMask) {}, lesson3::Trigger::edge);
-  write_byte(pair.theirs.get());
-  EXPECT_EQ(events_for(selector->select(wait_limit), pair.ours.get()), event_read);
-  // Still readable, since nobody read the byte, but that is no news.
-  EXPECT_TRUE(selector->select(0ms).empty());
-  write_byte(pair.theirs.get());
-  EXPECT_EQ(events_for(selector->select(wait_limit), pair.ours.get()), event_read);
-}
-
-TEST(EdgeTriggered, IsForEpollOnly) {
-  const std::unique_ptr<lesson3::Selector> selector = lesson3::make_selector(Backend::poll);
-  test_support::SocketPair pair = test_support::make_socket_pair();
-  EXPECT_THROW(selector->register_fd(
-                   pair.ours.get(), event_read, [](EventMask) {}, lesson3::Trigger::edge),
-               std::invalid_argument);
-}
 
 TEST(ParseBackend, KnowsEpollAndPollAndRejectsAnythingElse) {
   EXPECT_EQ(lesson3::parse_backend("epoll"), Backend::epoll);

@@ -259,9 +259,10 @@ std::vector<std::string> story_of(const std::vector<TraceEvent>& events) {
   return story;
 }
 
-// Lessons 4 and 5 run the same Scheduler: a client's task runs when its
-// socket is ready, reads, waits to write (let through at once), writes, and
-// waits to read again.
+// Lessons 4 and 5 run the same Scheduler: the Selector runs its callback
+// when a client's socket is ready, which makes the task runnable; the task
+// runs, reads, waits to write (let through at once), writes, and waits to
+// read again.
 class TaskServerTimelineTest : public testing::TestWithParam<std::string> {};
 
 TEST_P(TaskServerTimelineTest,
@@ -274,36 +275,46 @@ TEST_P(TaskServerTimelineTest,
   const std::vector<int> tracks = trace.connection_tracks();
   ASSERT_EQ(tracks.size(), 2u);
   // Until its task first waits, the scheduler does not know its socket: that
-  // first run is the loop's, and the connection waits without saying for what.
-  const std::vector<std::string> opening = {"open", "wait", "wait: waits to read"};
-  const std::vector<std::string> echo = {
-      "run",
-      "read",
-      "wait: waits to write: queued again at once, as a socket is nearly always writable",
-      "run",
-      "write",
-      "wait: waits to read"};
-  const std::vector<std::string> closing = {"run", "close"};
+  // first run is the loop's, and the connection waits without saying for
+  // what. Then the socket is registered with the Selector, and the task waits.
+  const std::vector<std::string> opening = {"open", "wait", "wait: waits to read",
+                                            "wait: waits to read"};
+  const std::vector<std::string> woken = {"run", "wait", "run"};
+  const std::vector<std::string> echo = joined(
+      {woken,
+       {"read", "wait: waits to write: queued again at once, as a socket is nearly always writable",
+        "run", "write", "wait: waits to read"}});
+  const std::vector<std::string> closing = joined({woken, {"read", "note", "close"}});
   EXPECT_EQ(story_of(trace.events_on(tracks[0])), joined({opening, echo, echo, closing}));
   EXPECT_EQ(story_of(trace.events_on(tracks[1])), joined({opening, echo, closing}));
 
-  // Each run is the task resumed, and each read and write says how much.
+  // A ready socket runs the Selector's callback, which queues its task
+  // again; every other run is the task resumed. Each read and write says how
+  // much, and the task finishes before its socket is unregistered.
   for (const int track : tracks) {
     const std::vector<TraceEvent> events = trace.events_on(track);
     for (const TraceEvent& event : events) {
-      if (event.name != "run") continue;
-      EXPECT_THAT(event.narration, testing::MatchesRegex("fd [0-9]+: running task [0-9]+"));
+      if (event.name == "run") {
+        EXPECT_THAT(event.narration, testing::MatchesRegex("fd [0-9]+: (ready to read, running its "
+                                                           "callback|running task [0-9]+)"));
+      } else if (event.name == "wait" && event.narration.find("waits to") == std::string::npos) {
+        // Before its first wait the task had not named its socket: no narration.
+        EXPECT_THAT(event.narration,
+                    testing::MatchesRegex("(fd [0-9]+: task [0-9]+ can run: queued again)?"));
+      }
     }
     EXPECT_THAT(marks_named(events, "read").at(0).narration, HasSubstr("received 4 bytes"));
-    EXPECT_THAT(marks_named(events, "write").at(0).narration, HasSubstr("sent 4 bytes back"));
-    EXPECT_THAT(marks_named(events, "close").at(0).narration, testing::EndsWith(" finished"));
+    EXPECT_THAT(marks_named(events, "write").at(0).narration, HasSubstr("sent 4 bytes"));
+    EXPECT_THAT(marks_named(events, "note").back().narration, testing::EndsWith(" finished"));
+    EXPECT_THAT(marks_named(events, "close").at(0).narration, testing::EndsWith(" unregistered"));
   }
-  // The loop waits in Selector::select() and says what woke it: a task that can run.
+  // The loop waits in Selector::select() and says what woke it: a socket
+  // ready, whose callback makes a task runnable.
   int woken_for_a_task = 0;
   for (const TraceEvent& wait : trace.events_on(trace.track("loop"))) {
     if (wait.name != "wait" || wait.phase != 'X') continue;
-    EXPECT_EQ(wait.narration, "every task waits; Selector::select()");
-    if (wait.woken_by.ends_with("can run")) ++woken_for_a_task;
+    EXPECT_THAT(wait.narration, StartsWith("Selector::select(): waiting on "));
+    if (wait.woken_by.ends_with("ready to read, running its callback")) ++woken_for_a_task;
   }
   EXPECT_GE(woken_for_a_task, 7);  // two accepts, three messages, two ends
 }
@@ -320,18 +331,27 @@ TEST_P(TaskServerTimelineTest, AClientThatDoesNotReadMakesItsTaskWaitToWriteUnti
 
   const TraceFile trace = test_support::read_trace_file(file.path());
   const std::vector<TraceEvent> events = trace.events_on(trace.connection_tracks().at(0));
-  // The wait that lasted until the client read: then the task ran, and wrote.
+  // The task's wait that lasted until the client read: then the Selector ran
+  // its callback, and the task ran again, and wrote.
   const auto waited = std::ranges::find_if(events, [](const TraceEvent& event) {
-    return event.name == "wait" && event.narration.ends_with(" waits to write");
+    return event.name == "wait" &&
+           std::regex_search(event.narration, std::regex("task [0-9]+ waits to write$"));
   });
   ASSERT_NE(waited, events.end());
   const auto run = std::ranges::find_if(waited + 1, events.end(),
                                         [](const TraceEvent& event) { return event.phase == 'X'; });
   ASSERT_NE(run, events.end());
   EXPECT_EQ(run->name, "run");
+  EXPECT_EQ(run->narration.substr(run->narration.find(": ") + 2),
+            "ready to write, running its callback");
   EXPECT_NEAR(run->start_us, waited->end_us(), nanosecond);
-  ASSERT_NE(run + 1, events.end());
-  EXPECT_EQ((run + 1)->name, "write");
+  const auto task_run = std::ranges::find_if(run + 1, events.end(), [](const TraceEvent& event) {
+    return event.name == "run" || event.name == "write";
+  });
+  ASSERT_NE(task_run, events.end());
+  EXPECT_EQ(task_run->name, "run");
+  ASSERT_NE(task_run + 1, events.end());
+  EXPECT_EQ((task_run + 1)->name, "write");
 }
 
 INSTANTIATE_TEST_SUITE_P(Lessons4And5, TaskServerTimelineTest,
@@ -350,7 +370,7 @@ TEST(AsyncEchoServerTimelineTest, TheLoopResumesEachConnectionsTaskWhenItsSocket
   const TraceFile trace = test_support::read_trace_file(file.path());
   const std::vector<int> tracks = trace.connection_tracks();
   ASSERT_EQ(tracks.size(), 2u);
-  // Accepted, the task is spawned, and it starts next turn: until it waits
+  // Accepted, the task is spawned and scheduled to start: until it waits
   // on its socket, the connection waits without saying for what. Then, before
   // its next wait, the loop registers the socket for what its task waits for.
   const std::vector<std::string> opening = {"open: accepted", "wait",
@@ -728,10 +748,11 @@ TEST(AsyncAwaitTimelineTest, StoppedBySighupItLeavesACompleteFile) {
   EXPECT_EQ(test_support::read_trace_file(file.path()).process_name, "async_await");
 }
 
-// The marks of the program's own, without those of the runtime's socket
-// calls (lesson 6's machinery: "read: received 59 bytes", "note: resuming
-// its task", "write: sent 3840 bytes, 0 still to send"...).
-std::vector<TraceEvent> marks_of_the_program(const std::vector<TraceEvent>& events) {
+// The marks of HTTP (support/http.*: the request line, the status sent, a
+// hang-up) and of the waits (wait_for()'s limit), without those of the
+// runtime's socket calls ("read: received 59 bytes", "note: resuming its
+// task", "write: sent 3840 bytes, 0 still to send"...).
+std::vector<TraceEvent> marks_beside_socket_calls(const std::vector<TraceEvent>& events) {
   static const std::regex socket_call(
       "read: (received [0-9]+ bytes|the peer closed the connection)|note: resuming its task|"
       "write: sent [0-9]+ bytes, [0-9]+ still to send");
@@ -743,7 +764,8 @@ std::vector<TraceEvent> marks_of_the_program(const std::vector<TraceEvent>& even
 }
 
 // image_server: a connection reads its request, waits out the latency while
-// the runtime watches its socket, and sends the picture.
+// the runtime watches its socket, and sends the picture. The program says
+// nothing itself: HTTP, wait_for() and the runtime tell it.
 TEST(ImageServerTimelineTest, AConnectionWaitsOutTheLatencyThenSendsItsPicture) {
   const TemporaryFile file;
   test_support::Server server("image_server", {"--latency-ms", "100", "--timeline", file.path()});
@@ -755,19 +777,19 @@ TEST(ImageServerTimelineTest, AConnectionWaitsOutTheLatencyThenSendsItsPicture) 
   const std::vector<int> tracks = trace.connection_tracks();
   ASSERT_EQ(tracks.size(), 1u);
   const std::vector<TraceEvent> events = trace.events_on(tracks[0]);
-  const std::vector<std::string> marks = told(marks_of_the_program(events));
+  const std::vector<std::string> marks = told(marks_beside_socket_calls(events));
   ASSERT_EQ(marks.size(), 5u) << testing::PrintToString(marks);
   EXPECT_THAT(trace.track_names.at(tracks[0]), StartsWith("127.0.0.1:"));  // named after its peer
   EXPECT_EQ(marks[0], "open: accepted");
-  EXPECT_EQ(marks[1], "read: GET /image");
-  EXPECT_EQ(marks[2], "note: picture 1 in 100 ms; 1 in flight");
+  EXPECT_EQ(marks[1], "read: GET /image HTTP/1.1");
+  EXPECT_EQ(marks[2], "note: wait_for() gives its task 100 ms");
   EXPECT_THAT(marks[3], testing::MatchesRegex("write: sent HTTP/1.1 200 OK, [0-9]+ bytes"));
   EXPECT_EQ(marks[4], "close: closing");
 
   // The latency is a wait on the connection's track, which ends when the
   // timer resumes its task.
   const auto latency = std::ranges::find_if(events, [&](const TraceEvent& event) {
-    return event.name == "wait" && event.start_us >= marks_of_the_program(events)[2].start_us;
+    return event.name == "wait" && event.start_us >= marks_beside_socket_calls(events)[2].start_us;
   });
   ASSERT_NE(latency, events.end());
   EXPECT_THAT(latency->narration, testing::EndsWith("a task waits until it is readable"));
@@ -787,11 +809,11 @@ TEST(ImageServerTimelineTest, AClientThatHangsUpWhileItsPictureWaitsGetsNoWrite)
 
   const TraceFile trace = test_support::read_trace_file(file.path());
   const std::vector<std::string> marks =
-      told(marks_of_the_program(trace.events_on(trace.connection_tracks().at(0))));
+      told(marks_beside_socket_calls(trace.events_on(trace.connection_tracks().at(0))));
   ASSERT_EQ(marks.size(), 5u) << testing::PrintToString(marks);
-  EXPECT_EQ(marks[1], "read: GET /image");
-  EXPECT_EQ(marks[2], "note: picture 1 in 60000 ms; 1 in flight");
-  EXPECT_EQ(marks[3], "note: hung up before its picture");
+  EXPECT_EQ(marks[1], "read: GET /image HTTP/1.1");
+  EXPECT_EQ(marks[2], "note: wait_for() gives its task 60000 ms");
+  EXPECT_EQ(marks[3], "note: hung up");  // before its picture: no write came
   EXPECT_EQ(marks[4], "close: closing");
 }
 
@@ -810,19 +832,20 @@ TEST(ImageServerTimelineTest, StoppedBySigtermWhileAPictureWaitsItLeavesAComplet
     EXPECT_EQ(mark_names(trace.events_on(track)).back(), "close") << trace.track_names.at(track);
   }
   EXPECT_THAT(told(trace.events_on(trace.connection_tracks().front())),
-              testing::Contains("read: GET /image"));
+              testing::Contains("read: GET /image HTTP/1.1"));
 }
 
-// image_downloader: one track per image. Sync mode blocks for each image in
-// turn, so their tracks follow one another; async mode starts them all, and
-// their tracks overlap.
+// image_downloader: one track per image. Sync mode runs no task: each image
+// is a track of its own, "image N", and the thread blocks for each in turn, so
+// their tracks follow one another. Async mode's gather() starts a task per
+// image, "task N", and their tracks overlap.
 class DownloaderTimelineTest : public image_downloader_fixture::ImageDownloaderTest {
  protected:
-  // The tracks named "image N", in the order they opened.
-  static std::vector<int> image_tracks(const TraceFile& trace) {
+  // The tracks whose names start with `noun` ("image "), in the order they opened.
+  static std::vector<int> tracks_named(const TraceFile& trace, std::string_view noun) {
     std::vector<int> tracks;
     for (const auto& [id, name] : trace.track_names) {
-      if (name.starts_with("image ")) tracks.push_back(id);
+      if (name.starts_with(noun)) tracks.push_back(id);
     }
     return tracks;
   }
@@ -830,6 +853,16 @@ class DownloaderTimelineTest : public image_downloader_fixture::ImageDownloaderT
     const std::vector<TraceEvent> events = trace.events_on(track);
     const auto found = std::ranges::find(events, name, &TraceEvent::name);
     return found == events.end() ? -1 : found->start_us;
+  }
+  // When a task left the queue: the first run after its "queued" wait; -1 if none.
+  static double time_queued_until(const TraceFile& trace, int track) {
+    const std::vector<TraceEvent> events = trace.events_on(track);
+    const auto queued = std::ranges::find_if(events, [](const TraceEvent& event) {
+      return event.name == "wait" && event.narration.find(": queued ") != std::string::npos;
+    });
+    const auto run = std::find_if(queued, events.end(),
+                                  [](const TraceEvent& event) { return event.name == "run"; });
+    return run == events.end() ? -1 : run->start_us;
   }
 };
 
@@ -844,19 +877,24 @@ TEST_F(DownloaderTimelineTest, SyncImagesFollowOneAnotherAndAsyncImagesOverlap) 
 
   const TraceFile trace = test_support::read_trace_file(file.path());
   EXPECT_EQ(trace.process_name, "image_downloader");
-  const std::vector<int> images = image_tracks(trace);
-  ASSERT_EQ(images.size(), 6u);  // three sync, then three async
+  const std::vector<int> images = tracks_named(trace, "image ");  // sync
+  const std::vector<int> tasks = tracks_named(trace, "task ");    // async
+  ASSERT_EQ(images.size(), 3u);
+  ASSERT_EQ(tasks.size(), 3u);
+  EXPECT_LT(time_of(trace, images[2], "close"), time_of(trace, tasks[0], "open"));  // sync first
   for (int i = 0; i < 3; ++i) {
     const std::string number = std::to_string(i + 1);
     EXPECT_EQ(trace.track_names.at(images[i]), "image " + number);
     EXPECT_EQ(told(trace.events_on(images[i])),
               (std::vector<std::string>{"open: sync-0" + number, "wait", "close: saved"}));
-    EXPECT_EQ(trace.track_names.at(images[i + 3]), "image " + number);
-    EXPECT_EQ(told(trace.events_on(images[i + 3])),
+    EXPECT_EQ(trace.track_names.at(tasks[i]), "task " + number);  // numbered as the images are
+    EXPECT_EQ(told(trace.events_on(tasks[i])),
               (std::vector<std::string>{
-                  "open: queued", "wait", "wait: queued until its task starts",
-                  "run: async-0" + number + " starts",
-                  "wait: its task sleeps in perform() until libcurl has it", "close: saved"}));
+                  "open: gather() starts it", "wait", "run: runs until it first waits",
+                  "note: downloads async-0" + number,
+                  "wait: sleeps in perform() until libcurl has done the transfer",
+                  "run: resuming its task in its turn", "note: async-0" + number + ": saved",
+                  "close: ends"}));
   }
   // Sync: each image opens after the one before it closed.
   for (int i = 0; i + 1 < 3; ++i) {
@@ -865,9 +903,9 @@ TEST_F(DownloaderTimelineTest, SyncImagesFollowOneAnotherAndAsyncImagesOverlap) 
   // Async: every transfer starts before any ends.
   double last_start = 0;
   double first_end = std::numeric_limits<double>::max();
-  for (int i = 3; i < 6; ++i) {
-    last_start = std::max(last_start, time_of(trace, images[i], "run"));
-    first_end = std::min(first_end, time_of(trace, images[i], "close"));
+  for (const int task : tasks) {
+    last_start = std::max(last_start, time_of(trace, task, "run"));
+    first_end = std::min(first_end, time_of(trace, task, "close"));
   }
   EXPECT_LT(last_start, first_end);
 
@@ -893,12 +931,15 @@ TEST_F(DownloaderTimelineTest, WithMaxParallelOneAsyncImagesWaitForASlotInTurn) 
   ASSERT_EQ(run.exit_code, 0) << run.error;
 
   const TraceFile trace = test_support::read_trace_file(file.path());
-  const std::vector<int> images = image_tracks(trace);
-  ASSERT_EQ(images.size(), 3u);
+  const std::vector<int> tasks = tracks_named(trace, "task ");
+  ASSERT_EQ(tasks.size(), 3u);
+  EXPECT_EQ(time_queued_until(trace, tasks[0]), -1);  // the first takes the slot at once
   for (int i = 0; i + 1 < 3; ++i) {
     // Queued from the start, it begins once the one before it has ended.
-    EXPECT_LT(time_of(trace, images[i + 1], "open"), time_of(trace, images[i], "close"));
-    EXPECT_GE(time_of(trace, images[i + 1], "run"), time_of(trace, images[i], "close"));
+    EXPECT_THAT(told(trace.events_on(tasks[i + 1])),
+                testing::Contains("wait: queued until the slot is free"));
+    EXPECT_LT(time_of(trace, tasks[i + 1], "open"), time_of(trace, tasks[i], "close"));
+    EXPECT_GE(time_queued_until(trace, tasks[i + 1]), time_of(trace, tasks[i], "close"));
   }
 }
 
@@ -924,8 +965,9 @@ TEST_P(DownloaderStoppedTimelineTest, StoppedWhileImagesComeItLeavesACompleteFil
   EXPECT_THAT(saved_files(), testing::IsEmpty());
 
   const TraceFile trace = test_support::read_trace_file(file.path());  // throws if invalid
-  EXPECT_EQ(told(trace.events_on(trace.track("image 1"))).front(),
-            mode == "sync" ? "open: sync-01" : "open: queued");
+  // Sync's image 1 is a track of its own; async's is gather()'s task 1.
+  EXPECT_EQ(told(trace.events_on(trace.track(mode == "sync" ? "image 1" : "task 1"))).front(),
+            mode == "sync" ? "open: sync-01" : "open: gather() starts it");
 }
 
 INSTANTIATE_TEST_SUITE_P(ModesAndSignals, DownloaderStoppedTimelineTest,

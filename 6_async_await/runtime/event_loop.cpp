@@ -65,7 +65,7 @@ Detached supervise(Task<void> task, [[maybe_unused]] std::list<std::coroutine_ha
 
 EventLoop::EventLoop() : selector_(lesson3::make_selector(lesson3::Backend::epoll)) {
   if (this_thread_loop_ != nullptr) throw std::logic_error("an event loop is already running");
-  common::install_stop_handlers();  // the self-pipe turns readable at SIGINT or SIGTERM
+  common::install_stop_handlers();  // the self-pipe turns readable at a stop signal
   selector_->register_fd(common::stop_fd(), event_read, [this](EventMask) { stopping_ = true; });
   this_thread_loop_ = this;
 }
@@ -144,7 +144,7 @@ EventLoop::TimerId EventLoop::call_later(std::chrono::milliseconds delay,
 
 void EventLoop::spawn(Task<void> task) {
   supervise(std::move(task), spawned_);  // its frame is the list's last
-  observer::note("spawned a task; it starts next turn");
+  observer::note("spawned a task; it is scheduled to start");
   schedule(spawned_.back(), observer::Timeline::loop);  // its socket, if any, gives it a track
 }
 

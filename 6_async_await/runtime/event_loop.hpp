@@ -25,7 +25,7 @@
 
 namespace lesson6 {
 
-struct Stopped {};  // what run() throws at SIGINT or SIGTERM: no error, so no std::exception
+struct Stopped {};  // what run() throws at a stop signal: no error, so no std::exception
 
 class IoWaiter;  // a socket call that a coroutine awaits (io.hpp)
 
@@ -57,6 +57,10 @@ class EventLoop {
   void wait(int fd, lesson3::EventMask event, IoWaiter& waiter);
   void stop_waiting(int fd, lesson3::EventMask event, const IoWaiter& waiter) noexcept;
   void forget(int fd) noexcept;  // the socket is about to close
+  // Whether a task waits on fd for `event`: then no other may use it for that.
+  bool is_waited_on(int fd, lesson3::EventMask event) const {
+    return fd >= 0 && fd < std::ssize(sockets_) && (wanted(fd) & event) != 0;
+  }
 
   // asyncio's loop.call_later(); a timer's callback sees its deadline as now.
   TimerId call_later(std::chrono::milliseconds delay, std::function<void()> callback);
@@ -116,8 +120,8 @@ class EventLoop {
   std::list<std::coroutine_handle<>> spawned_;  // each frame until it ends
 };
 
-// Python: asyncio.create_task(task), minus a handle to await: the task starts
-// next turn, and an exception that ends it goes to standard error.
+// Python: asyncio.create_task(task), minus a handle to await: the task is
+// scheduled to start, and an exception that ends it goes to standard error.
 inline void spawn(Task<void> task) {
   EventLoop::current().spawn(std::move(task));
 }
@@ -161,8 +165,9 @@ inline Sleep sleep(std::chrono::milliseconds duration) {
 }
 
 // Python: asyncio.run(main()): makes the loop, runs `main` to its end, and
-// returns its value or rethrows its exception. At SIGINT or SIGTERM it
-// throws Stopped. Either way every task left is destroyed, spawned ones first.
+// returns its value or rethrows its exception. At a stop signal (SIGINT,
+// SIGTERM, SIGHUP) it throws Stopped. Either way every task left is destroyed,
+// spawned ones first.
 template <typename T>
 T run(Task<T> main) {
   EventLoop loop;

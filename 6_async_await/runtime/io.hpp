@@ -7,7 +7,8 @@
 //
 // Each is an awaiter that lives in the awaiting frame: nothing to allocate. An
 // accept or a read waits first, and the loop makes its call once the socket
-// is readable; a write tries at once, and waits only while the socket is full.
+// is readable; a write tries at once (unless another writer waits), and waits
+// only while the socket is full.
 #pragma once
 
 #include <cerrno>
@@ -114,7 +115,7 @@ class ReadSome final : public IoWaiter {
     const std::optional<std::size_t> received = common::receive_some(fd_, buffer_);
     if (received && *received == 0) return false;  // EAGAIN: wait on
     if (received) received_ = *received;
-    if (!received) error_ = errno;  // 0 at the end of the stream: received_ stays 0
+    if (!received) error_ = errno;  // 0 at the end of the stream: no error, no bytes
     return true;
   }
 
@@ -126,7 +127,8 @@ class WriteAll final : public IoWaiter {
  public:
   WriteAll(const Socket& socket, std::span<const char> bytes)
       : IoWaiter(socket, lesson3::event_write), unsent_(bytes) {}
-  bool await_ready() { return call(); }  // a socket has room more often than not
+  // A socket has room more often than not; but a writer that waits goes first.
+  bool await_ready() { return !EventLoop::current().is_waited_on(fd_, event_) && call(); }
   void await_resume() { resumed("send"); }
 
  private:

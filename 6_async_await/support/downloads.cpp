@@ -14,6 +14,7 @@
 #include <system_error>
 
 #include "6_async_await/curl_multi.hpp"
+#include "6_async_await/runtime/event_loop.hpp"
 #include "6_async_await/runtime/task.hpp"
 #include "common/command_line.hpp"
 #include "observer/observer.hpp"
@@ -62,11 +63,11 @@ bool is_web_url(const std::string& text) {
   return web;
 }
 
-// One of gather_numbered()'s workers: `next` is the number no worker has taken yet.
-Task<void> worker(long count, long& next, const std::function<Task<void>(long)>& job) {
-  while (next <= count) {
-    co_await job(next++);
-  }
+std::string image_name(std::string_view mode, long number, long count) {
+  const std::size_t width = std::max<std::size_t>(2, std::to_string(count).size());
+  std::string digits = std::to_string(number);
+  digits.insert(0, width - digits.size(), '0');
+  return std::string(mode) + "-" + digits;
 }
 
 }  // namespace
@@ -94,13 +95,6 @@ void make_folder(const std::string& out) {
     break;
   }
   throw std::runtime_error(cannot + not_created.message());
-}
-
-void trace_queued(long count) {
-  for (long number = 1; number <= count; ++number) {
-    observer::open(observer::Track("image", number), "queued");
-    observer::wait(observer::Track("image", number), "queued until its task starts");
-  }
 }
 
 Options read_options(int argc, char** argv) {
@@ -147,19 +141,22 @@ std::string without_password(std::string_view url) {
   return shown;
 }
 
-std::string image_name(std::string_view mode, long number, long count) {
-  const std::size_t width = std::max<std::size_t>(2, std::to_string(count).size());
-  std::string digits = std::to_string(number);
-  digits.insert(0, width - digits.size(), '0');
-  return std::string(mode) + "-" + digits;
-}
-
-// O_EXCL makes open() fail when the name exists, even as a symbolic link, so
-// the bytes never land in a file that is not ours. The process id keeps two
-// runs into one folder apart; a name that is taken all the same (planted, or
-// left by a run that was killed) makes us try the next.
-Download::Download(const Options& options, std::string name)
-    : name_(std::move(name)), max_bytes_(options.max_bytes) {
+Download::Download(const Options& options, std::string_view mode, long number)
+    : name_(image_name(mode, number, options.count)),
+      track_(running_track),
+      own_track_(is_the_loops(running_track)),
+      max_bytes_(options.max_bytes) {
+  if (own_track_) {  // no task runs: the image is what the thread works for
+    track_ = observer::Track("image", number);
+    observer::open(track_, name_);
+    running_track = track_;  // so perform_blocking() says what it blocks for
+  } else {
+    observer::note(track_, "downloads ", name_);
+  }
+  // O_EXCL makes open() fail when the name exists, even as a symbolic link,
+  // so the bytes never land in a file that is not ours. The process id keeps
+  // two runs into one folder apart; a name that is taken all the same
+  // (planted, or left by a run that was killed) makes us try the next.
   const std::filesystem::path folder = options.out;
   int error = EEXIST;
   for (int attempt = 1; attempt <= 100 && error == EEXIST; ++attempt) {
@@ -177,6 +174,14 @@ Download::Download(const Options& options, std::string name)
 }
 
 Download::~Download() {
+  // None when a stop cut the transfer short.
+  const std::optional<std::string> outcome = saved_ ? "saved" : failure_;
+  if (own_track_) {
+    observer::close(track_, outcome.value_or("stopped"));
+    running_track = observer::Timeline::loop;
+  } else if (outcome) {
+    observer::note(track_, name_, ": ", *outcome);
+  }
   if (saved_ || partial_.empty()) return;
   file_.reset();
   ::unlink(partial_.c_str());  // nothing more to do if that fails: it is only a leftover
@@ -262,14 +267,47 @@ std::string Download::too_big() const {
   return "larger than --max-bytes " + std::to_string(max_bytes_);
 }
 
-Task<void> gather_numbered(long count, long at_once, std::function<Task<void>(long)> job) {
-  long next = 1;  // the number of the next job nobody has started yet
-  const long workers = at_once == 0 ? count : std::min(at_once, count);
-  std::vector<Task<void>> tasks;
-  for (long i = 0; i < workers; ++i) {
-    tasks.push_back(worker(count, next, job));
+void Slots::give_back() {
+  if (count_ == 0) return;
+  EventLoop* const loop = EventLoop::running();
+  if (line_.empty() || loop == nullptr) {
+    ++free_;
+    return;
   }
-  co_await gather(std::move(tasks));
+  Slot& next = *line_.front();
+  line_.pop_front();
+  next.state_ = Slot::State::handed;
+  loop->schedule(next.task_, next.track_);  // the loop resumes it, not this task
+}
+
+bool Slot::await_ready() {
+  if (slots_.count_ != 0) {
+    if (slots_.free_ == 0) return false;
+    --slots_.free_;
+  }
+  state_ = State::held;
+  return true;
+}
+
+void Slot::await_suspend(std::coroutine_handle<> task) {
+  task_ = task;
+  track_ = running_track;
+  state_ = State::in_line;
+  slots_.line_.push_back(this);
+  if (is_the_loops(track_)) return;
+  if (slots_.count_ == 1) {
+    observer::wait(track_, "queued until the slot is free");
+  } else {
+    observer::wait(track_, "queued until one of the ", slots_.count_, " slots is free");
+  }
+}
+
+Slot::~Slot() {
+  if (state_ == State::in_line) std::erase(slots_.line_, this);
+  if (state_ == State::handed) {
+    if (EventLoop* const loop = EventLoop::running()) loop->unschedule(task_);
+  }
+  if (state_ == State::handed || state_ == State::held) slots_.give_back();
 }
 
 Tally::Tally(std::string_view url, long count)

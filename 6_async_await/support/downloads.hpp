@@ -3,22 +3,23 @@
 // https), hides a password in a URL, makes the --out folder, names the files,
 // saves each image complete or not at all (never through somebody else's
 // file or link, never over a file that is there already, never past
-// --max-bytes), caps how many transfers run at once (--max-parallel), and
-// keeps the tally: a progress line, one line per failure.
+// --max-bytes), lets --max-parallel transfers run at once (Slots), keeps the
+// tally (a progress line, one line per failure), and tells --trace and
+// --timeline which image is which.
 #pragma once
 
 #include <curl/curl.h>
 
+#include <coroutine>
+#include <deque>
 #include <filesystem>
-#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
-#include "6_async_await/runtime/task.hpp"
-#include "common/command_line.hpp"
 #include "common/net.hpp"
+#include "observer/timeline.hpp"
 
 namespace lesson6 {
 
@@ -45,23 +46,22 @@ std::string without_password(std::string_view url);
 // link leads nowhere) or cannot be created.
 void make_folder(const std::string& out);
 
-// With --timeline: a track for each image, "queued" until its task starts
-// (at once, or once --max-parallel lets it).
-void trace_queued(long count);
-
-// "sync-01": numbered from 1, as wide as the count needs, so that names sort.
-std::string image_name(std::string_view mode, long number, long count);
-
-// One image on its way to the --out folder. The constructor creates a hidden
-// file of its own for the bytes (".sync-01.4242-1.part"); write_image()
-// renames it to "sync-01.bmp" only when the whole transfer succeeded; the
-// destructor deletes it otherwise (a failure, an exception, Ctrl-C). The
-// name appears with the whole image behind it, never a part of it, and it
-// never replaces a file that is there already (another run's, say): the
-// image takes the next free name instead, "sync-01-2.bmp".
+// One image on its way to the --out folder. The image `number` of `mode`
+// ("sync") is named "sync-01": numbered from 1, as wide as the count needs,
+// so that names sort. The constructor creates a hidden file of its own for
+// the bytes (".sync-01.4242-1.part"); write_image() renames it to
+// "sync-01.bmp" only when the whole transfer succeeded; the destructor
+// deletes it otherwise (a failure, an exception, Ctrl-C). The name appears
+// with the whole image behind it, never a part of it, and it never replaces a
+// file that is there already (another run's, say): the image takes the next
+// free name instead, "sync-01-2.bmp".
+//
+// For --trace and --timeline, an image fetched inside a task is told on its
+// task's track; one fetched outside any task (the synchronous way) gets a
+// track of its own, "image 7", from its constructor to its destructor.
 class Download {
  public:
-  Download(const Options& options, std::string name);
+  Download(const Options& options, std::string_view mode, long number);
   ~Download();
   Download(const Download&) = delete;
   Download& operator=(const Download&) = delete;
@@ -89,6 +89,8 @@ class Download {
   std::string too_big() const;
 
   std::string name_;
+  observer::Track track_;  // where --trace and --timeline tell it
+  bool own_track_;
   curl_off_t max_bytes_;
   curl_off_t written_ = 0;
   std::filesystem::path partial_;  // the hidden file, once created
@@ -98,10 +100,53 @@ class Download {
   bool saved_ = false;
 };
 
-// asyncio.gather over job(1) ... job(count), with at most `at_once` jobs
-// running at a time (0: all of them). That many workers each take the next
-// number, wait for its job to finish, and take another.
-Task<void> gather_numbered(long count, long at_once, std::function<Task<void>(long)> job);
+class Slot;
+
+// Python: asyncio.Semaphore(count). At most `count` tasks hold a Slot at
+// once (0: any number of them); the others wait in line, drawn "queued" on
+// their tracks, and a slot given back goes to the first in line.
+class Slots {
+ public:
+  explicit Slots(long count) : count_(count), free_(count) {}
+  Slots(const Slots&) = delete;
+  Slots& operator=(const Slots&) = delete;
+
+ private:
+  friend class Slot;
+  void give_back();
+
+  long count_;  // 0: no limit
+  long free_;
+  std::deque<Slot*> line_;  // first come, first served
+};
+
+// Python: async with semaphore: ... A task's place at Slots, in its frame:
+//
+//   Slot slot(slots);
+//   co_await slot;  // resumes holding a slot, which the destructor gives back
+//
+// A task destroyed while in line (Ctrl-C) leaves the line; one destroyed
+// after it was handed a slot, but before it resumed, gives the slot on.
+class Slot {
+ public:
+  explicit Slot(Slots& slots) : slots_(slots) {}
+  ~Slot();
+  Slot(const Slot&) = delete;
+  Slot& operator=(const Slot&) = delete;
+
+  bool await_ready();  // a slot is free: taken at once
+  void await_suspend(std::coroutine_handle<> task);
+  void await_resume() noexcept { state_ = State::held; }
+
+ private:
+  friend class Slots;
+  enum class State { outside, in_line, handed, held };
+
+  Slots& slots_;
+  State state_ = State::outside;
+  std::coroutine_handle<> task_;  // while in line or handed
+  observer::Track track_ = observer::Timeline::loop;
+};
 
 // Counts the images of one way after another: "async: 7/20" redrawn in place
 // for a person watching a terminal (output to a pipe or a file gets none of

@@ -41,8 +41,9 @@ std::string make_response(std::string_view status, std::string_view content_type
                           std::string_view body, bool keep_alive);
 
 // Hangs up on a client that takes too long. When the time is up, shutdown()
-// ends the connection, so whatever its task waits for (a read, a write)
-// wakes up with end of file or EPIPE, and the task ends the usual way.
+// ends the connection (--trace says so), so whatever its task waits for (a
+// read, a write) wakes up with end of file or EPIPE, and the task ends the
+// usual way.
 class Deadline {
  public:
   Deadline(const Socket& client, std::chrono::milliseconds limit);
@@ -55,10 +56,12 @@ class Deadline {
 };
 
 // Reads until `received` holds a whole request header, or more than a header
-// may be. Returns false when the client left first.
+// may be. Returns false when the client left first. --trace and --timeline
+// tell the request line, or that the client hung up.
 Task<bool> receive_header(const Socket& client, std::string& received);
 
-// Writes the whole answer within write_time_limit, and traces its status line.
+// Writes the whole answer within write_time_limit; --trace and --timeline
+// tell its status line.
 Task<void> send_response(const Socket& client, std::string response);
 
 // The same for a picture, made as it is sent: a few rows, then a few more

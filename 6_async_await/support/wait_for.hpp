@@ -7,6 +7,7 @@
 // here the answer is empty then (false for a Task<void>): a late task is an
 // ordinary outcome, not an error. The task, if still running, is destroyed at
 // once, which takes back whatever it waited for (asyncio cancels it likewise).
+// --trace and --timeline tell the limit on the awaiting task's track.
 #pragma once
 
 #include <chrono>
@@ -17,6 +18,7 @@
 
 #include "6_async_await/runtime/event_loop.hpp"
 #include "6_async_await/runtime/task.hpp"
+#include "observer/observer.hpp"
 
 namespace lesson6 {
 
@@ -44,6 +46,8 @@ using TimeLimited = std::conditional_t<std::is_void_v<T>, bool, std::optional<T>
 
 template <typename T>
 Task<TimeLimited<T>> wait_for(Task<T> task, std::chrono::milliseconds limit) {
+  if (!is_the_loops(running_track))
+    observer::note(running_track, "wait_for() gives its task ", limit.count(), " ms");
   co_await detail::TimeLimit<T>{task, Sleep{limit}};
   if (!task.done()) {
     const Task<T> late = std::move(task);  // destroyed here: what it waits for goes back now
