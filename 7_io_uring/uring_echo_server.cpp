@@ -1,13 +1,15 @@
 // Lesson 7, beyond the course: lesson 6's echo server on a loop built on
-// io_uring, where the kernel makes each call and reports when it is done.
+// io_uring, where the kernel makes each call and says when it is done.
 //
-// Run it:   scripts/run.sh 7 --trace      Connect:  nc 127.0.0.1 5000
-// Observe:  with --trace, each turn submits what the tasks asked for, and one
-//           wait brings back several completions, each resuming its task.
-//           Where io_uring is refused, it says why in one line.
+// Run it:   scripts/run.sh 7 --trace
+// Connect:  nc 127.0.0.1 5000      (from as many terminals as you like)
+// Watch:    every client is echoed at once, as in lesson 6. With --trace, each
+//           turn submits what the tasks asked for, and one wait brings back
+//           the completions, each resuming its task.
 
 #include <array>
 #include <cstddef>
+#include <exception>
 #include <iostream>
 #include <span>
 #include <string>
@@ -35,6 +37,8 @@ lesson7::Task<void> client(lesson7::Socket connection, std::string name) {
     while (true) {
       const std::size_t received = co_await lesson7::read_some(connection, buffer);
       if (received == 0) co_return;  // the client closed
+      // No read until all is sent back: a client that never reads is not
+      // read either (backpressure).
       co_await lesson7::write_all(connection, std::span(buffer).first(received));
     }
   } catch (const std::system_error&) {
@@ -64,11 +68,12 @@ int main(int argc, char** argv) {
   command_line.parse(argc, argv);
   try {
     common::install_stop_handlers();
-    // Before listening: where io_uring is refused, we say so and serve no one.
+    // Made before listening, unlike lesson 6's: where io_uring is refused, it
+    // says so, and the server never announces a port it will not serve.
     lesson7::EventLoop loop;
     lesson7::Socket listener(common::listen_tcp(options.host, options.port));
-    // accept() falls back on a plain accept() when the kernel's failed (out
-    // of descriptors): that one must not block the loop.
+    // The listener may be reported ready for a client that gives up before
+    // we accept(); a blocking accept() would then hang the whole loop.
     common::set_nonblocking(listener.get());
     common::print_listening(listener.get());
     loop.run_until_complete(server(std::move(listener)));

@@ -334,6 +334,7 @@ measure_system_calls() {
   local id="$1" result="$out/logs/syscalls.txt" table="$out/logs/strace.$1.txt" strace_pid tries
   server_command "$id"
   start_server "$id.strace" "${server_args[@]}" || return 0
+  : >"$out/logs/strace.$id.err" # exists before strace writes to it, for grep below
   strace -c -f -o "$table" -p "$server_pid" 2>"$out/logs/strace.$id.err" &
   strace_pid=$!
   for ((tries = 0; tries < 100; tries++)); do # "Process N attached"

@@ -17,6 +17,7 @@
 #include <cstdint>
 #include <fstream>
 #include <future>
+#include <optional>
 #include <random>
 #include <string>
 #include <string_view>
@@ -218,22 +219,27 @@ Crowd connect_until_one_is_turned_away(std::uint16_t port, int most) {
   return crowd;
 }
 
-class EchoServerTest : public testing::TestWithParam<EchoServer> {
+class EchoServerTest : public echo_servers::EachServerTest {
  protected:
-  EchoServerTest() : server_(GetParam().program, GetParam().extra_arguments) {}
+  void SetUp() override {
+    EachServerTest::SetUp();
+    if (!IsSkipped()) server_.emplace(GetParam().program, GetParam().extra_arguments);
+  }
 
   // SIGTERM must end the server with exit code 0. Under the sanitizers a
   // report also ends it with another code; its standard error says why.
   void TearDown() override {
-    EXPECT_EQ(server_.stop(bulk_timeout), 0) << server_.program().error_output();
+    if (server_) {
+      EXPECT_EQ(server_->stop(bulk_timeout), 0) << server_->program().error_output();
+    }
   }
 
-  std::uint16_t port() const { return server_.port(); }
-  test_support::Program& program() { return server_.program(); }
-  int stop() { return server_.stop(bulk_timeout); }
+  std::uint16_t port() const { return server_->port(); }
+  test_support::Program& program() { return server_->program(); }
+  int stop() { return server_->stop(bulk_timeout); }
 
  private:
-  test_support::Server server_;
+  std::optional<test_support::Server> server_;  // none where it cannot run
 };
 
 // The cases with several clients served at the same time, for lessons 2+.
@@ -410,7 +416,7 @@ TEST_P(ConcurrentEchoServerTest, LeavesOtherClientsAloneWhenClientsResetTheirCon
 // A server that runs out of descriptors closes the next client at once
 // (common::accept_client()): it cannot leave it queued, as the listener
 // would then stay ready and the loop would spin.
-class OutOfDescriptorsTest : public testing::TestWithParam<EchoServer> {};
+class OutOfDescriptorsTest : public echo_servers::EachServerTest {};
 
 TEST_P(OutOfDescriptorsTest, TurnsAClientAwayKeepsServingTheOthersAndServesANewcomerOnceOneLeft) {
   // Room for a few clients, whatever the server keeps open for itself.
@@ -447,7 +453,7 @@ TEST(SelectEchoServerTest, TurnsAwayAClientWhoseDescriptorSelectCouldNotWatch) {
 }
 
 // The others have no such limit (lesson 3's epoll, and the lessons after it).
-class BeyondFdSetsizeTest : public testing::TestWithParam<EchoServer> {};
+class BeyondFdSetsizeTest : public echo_servers::EachServerTest {};
 
 TEST_P(BeyondFdSetsizeTest, ServesClientsWhoseDescriptorsAreBeyondFdSetsize) {
   if (!test_support::descriptor_limit_allows(2 * FD_SETSIZE))
@@ -466,6 +472,15 @@ std::vector<EchoServer> without_select() {
   std::erase_if(servers,
                 [](const EchoServer& server) { return server.program == "select_echo_server"; });
   return servers;
+}
+
+// Where io_uring is refused, lesson 7's cases of this suite and of
+// server_start_and_stop_test.cpp skip, saying why; the run passes.
+TEST(IoUringRefusedTest, LessonSevensCasesSkipSayingWhy) {
+  echo_servers::expect_each_skipped_without_io_uring(
+      "*/uring_echo_server",
+      "uring_echo_server cannot run here: io_uring is refused (io_uring_setup: Operation not "
+      "permitted)");
 }
 
 INSTANTIATE_TEST_SUITE_P(EchoServers, EchoServerTest, testing::ValuesIn(echo_servers::all()),

@@ -12,8 +12,11 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <chrono>
 #include <csignal>
+#include <fstream>
 #include <stdexcept>
+#include <string>
 #include <system_error>
 
 namespace test_support {
@@ -202,6 +205,21 @@ void Program::close_input() {
 
 void Program::send_signal(int signal_number) {
   if (!exit_code_) kill(pid_, signal_number);
+}
+
+bool Program::reaches_state(char state, std::chrono::milliseconds timeout) const {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  do {
+    std::ifstream stat("/proc/" + std::to_string(pid_) + "/stat");
+    std::string line;
+    std::getline(stat, line);
+    // The state follows "PID (NAME) ", and the name may hold ") " itself.
+    const std::size_t name_end = line.rfind(") ");
+    if (name_end != std::string::npos && name_end + 2 < line.size() && line[name_end + 2] == state)
+      return true;
+    poll(nullptr, 0, 1);
+  } while (std::chrono::steady_clock::now() < deadline);
+  return false;
 }
 
 int Program::wait_for_exit(std::chrono::milliseconds timeout) {

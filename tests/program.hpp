@@ -66,6 +66,10 @@ class Program {
   void close_input();
 
   void send_signal(int signal_number);
+  // Whether it comes to be in `state` before the timeout, as /proc/PID/stat
+  // says: 'S' asleep in a blocking call, 'T' stopped (SIGSTOP). Nothing
+  // announces a state, so this polls it, every millisecond.
+  bool reaches_state(char state, std::chrono::milliseconds timeout = 10s) const;
   // The exit code; 128 + N when signal N killed it; -1 when it is still
   // running after the timeout (it is then killed). Once it returns, the
   // output lines and error_output() hold everything the program wrote.

@@ -22,7 +22,6 @@
 namespace {
 
 using namespace std::chrono_literals;
-using echo_servers::EchoServer;
 using test_support::connect_to;
 using test_support::receive_exactly;
 using test_support::send_all;
@@ -38,7 +37,7 @@ std::string port_of(const common::FileDescriptor& listener) {
   return name.substr(name.rfind(':') + 1);
 }
 
-class ServerStartAndStopTest : public testing::TestWithParam<EchoServer> {
+class ServerStartAndStopTest : public echo_servers::EachServerTest {
  protected:
   // Runs the server to its end with its own arguments (such as --backend
   // poll) followed by `more`.

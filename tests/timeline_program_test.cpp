@@ -2,7 +2,8 @@
 // connection served only after the first closed, lesson 3's shows two
 // connections served in turns, lessons 4 and 5 show each connection's task
 // run, read, wait to write and write, lesson 6's shows the runtime resume a
-// connection's task when its socket is ready; every server leaves a complete
+// connection's task when its socket is ready, lesson 7's when its operation
+// completes, several after one wait; every server leaves a complete
 // file when it is stopped, and a file it cannot create is one line and exit
 // code 1. Then lesson 6's other programs: async_await's two tasks take turns
 // between their sleeps, image_server's connections wait out the latency (or
@@ -35,7 +36,6 @@
 namespace {
 
 using namespace std::chrono_literals;
-using echo_servers::EchoServer;
 using test_support::connect_to;
 using test_support::mark_names;
 using test_support::marks_of;
@@ -436,12 +436,127 @@ TEST(AsyncEchoServerTimelineTest, AClientThatDoesNotReadMakesItsTaskWaitUntilIts
   EXPECT_THAT(mark_names(std::vector<TraceEvent>(run, events.end())), testing::Contains("write"));
 }
 
+// Lesson 7's cases, where the kernel allows io_uring; skipped, saying why,
+// where it does not.
+class UringEchoServerTimelineTest : public testing::Test {
+ protected:
+  void SetUp() override {
+    if (!echo_servers::io_uring_refusal().empty())
+      GTEST_SKIP() << "io_uring is refused here: " << echo_servers::io_uring_refusal();
+  }
+};
+
+// Lesson 7: each connection's task submits its operation and the loop
+// resumes it when the kernel has completed it; the task reads, submits a
+// send of it all, and once that completes, its next receive.
+TEST_F(UringEchoServerTimelineTest, TheLoopResumesEachConnectionsTaskWhenItsOperationCompletes) {
+  const TemporaryFile file;
+  test_support::Server server("uring_echo_server", {"--timeline", file.path()});
+  ASSERT_NO_FATAL_FAILURE(two_clients_take_turns(server, {"one\n", "two\n", "three\n"}));
+
+  const TraceFile trace = test_support::read_trace_file(file.path());
+  const std::vector<int> tracks = trace.connection_tracks();
+  ASSERT_EQ(tracks.size(), 2u);
+  // Accepted, its task is spawned and runs at once, up to the receive it
+  // submits: until then, the connection waits without saying for what.
+  const std::vector<std::string> opening = {"open: accepted", "wait", "wait: recv submitted"};
+  const auto echo_of = [](std::size_t bytes) {
+    const std::string size = std::to_string(bytes);
+    return std::vector<std::string>{"run: recv completed: resuming its task",
+                                    "read: received " + size + " bytes",
+                                    "wait: send submitted",
+                                    "run: send completed: resuming its task",
+                                    "write: sent " + size + " bytes, 0 still to send",
+                                    "wait: recv submitted"};
+  };
+  const std::vector<std::string> closing = {"run: recv completed: resuming its task",
+                                            "read: the peer closed the connection",
+                                            "close: closing"};
+  EXPECT_EQ(told(trace.events_on(tracks[0])), joined({opening, echo_of(4), echo_of(6), closing}));
+  EXPECT_EQ(told(trace.events_on(tracks[1])), joined({opening, echo_of(4), closing}));
+
+  // The loop blocks in io_uring_submit_and_wait(), which says what it
+  // submitted, and is woken by the completions it brought back: two accepts,
+  // three receives and three sends, two ends, one a wait at least.
+  static const std::regex submits(
+      "io_uring_submit_and_wait\\(\\): submitting [0-9]+ request\\(s\\), waiting for a completion");
+  static const std::regex brought_back("the wait brought back [1-9][0-9]* completion\\(s\\)");
+  int woken = 0;
+  for (const TraceEvent& wait : trace.events_on(trace.track("loop"))) {
+    if (wait.name != "wait" || wait.phase != 'X') continue;
+    EXPECT_TRUE(std::regex_match(wait.narration, submits)) << wait.narration;
+    if (std::regex_match(wait.woken_by, brought_back)) ++woken;
+  }
+  EXPECT_GE(woken, 5);
+}
+
+// The picture on lesson 7's page: three lines come while the server is
+// paused, so one wait brings back the three receives, and the loop resumes
+// the three tasks in turn before it waits again; their three sends then go
+// to the kernel in one call and come back in one wait.
+TEST_F(UringEchoServerTimelineTest, OneWaitBringsBackThreeCompletionsAndTheLoopResumesEachTask) {
+  const TemporaryFile file;
+  test_support::Server server("uring_echo_server", {"--timeline", file.path()});
+  std::vector<common::FileDescriptor> clients;
+  for (int i = 0; i < 3; ++i) {
+    clients.push_back(connect_to(server.port()));
+    echo(clients.back(), "hello\n");
+  }
+  // Asleep in its wait, every receive submitted; then paused, so that the
+  // three lines are there, all three, when it goes on.
+  ASSERT_TRUE(server.program().reaches_state('S'));
+  server.program().send_signal(SIGSTOP);
+  ASSERT_TRUE(server.program().reaches_state('T'));
+  for (int i = 0; i < 3; ++i)
+    send_all(clients[i].get(), "line " + std::to_string(i) + "\n");
+  server.program().send_signal(SIGCONT);
+  for (int i = 0; i < 3; ++i)
+    EXPECT_EQ(receive_exactly(clients[i].get(), 7), "line " + std::to_string(i) + "\n");
+  for (common::FileDescriptor& client : clients)
+    hang_up(server, client);
+  ASSERT_EQ(server.stop(), 0) << server.program().error_output();
+
+  const TraceFile trace = test_support::read_trace_file(file.path());
+  std::vector<TraceEvent> waits;
+  for (const TraceEvent& event : trace.events_on(trace.track("loop"))) {
+    if (event.name == "wait" && event.phase == 'X') waits.push_back(event);
+  }
+  const auto three =
+      std::ranges::find(waits, "the wait brought back 3 completion(s)", &TraceEvent::woken_by);
+  ASSERT_NE(three, waits.end());
+  ASSERT_NE(three + 1, waits.end());
+  // Between that wait and the next, each connection's task was resumed with
+  // its receive, and read its line.
+  for (const int track : trace.connection_tracks()) {
+    std::vector<std::string> turn;
+    for (const TraceEvent& event : trace.events_on(track)) {
+      if (event.start_us >= three->end_us() && event.start_us < (three + 1)->start_us &&
+          event.name != "wait")
+        turn.push_back(told({event}).front());
+    }
+    EXPECT_THAT(turn,
+                ElementsAre("run: recv completed: resuming its task", "read: received 7 bytes"))
+        << trace.track_names.at(track);
+  }
+  // The next turn's one call submits the three sends, and its wait brings
+  // back the three completions.
+  EXPECT_THAT((three + 1)->narration, HasSubstr("submitting 3 request(s)"));
+  EXPECT_EQ((three + 1)->woken_by, "the wait brought back 3 completion(s)");
+}
+
+// Where io_uring is refused, lesson 7's cases skip, saying why; the run passes.
+TEST(IoUringRefusedTest, LessonSevensCasesSkipSayingWhy) {
+  echo_servers::expect_each_skipped_without_io_uring(
+      "*/uring_echo_server:UringEchoServerTimelineTest.*",
+      "io_uring_setup: Operation not permitted");
+}
+
 // The thread's own track: "loop", but lesson 1's thread runs no loop.
 std::string thread_track(const std::string& program) {
   return program == "blocking_echo_server" ? "server" : "loop";
 }
 
-class EveryServerTimelineTest : public testing::TestWithParam<EchoServer> {
+class EveryServerTimelineTest : public echo_servers::EachServerTest {
  protected:
   std::vector<std::string> arguments(const std::vector<std::string>& more) const {
     std::vector<std::string> all = GetParam().extra_arguments;

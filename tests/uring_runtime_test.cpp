@@ -1,6 +1,7 @@
 // Lesson 7's runtime (7_io_uring/runtime/), in this process: what its loop
 // submits and brings back in one turn, who owns a buffer until its
-// completion, short sends, timers. Skipped, saying why, where io_uring is refused.
+// completion, short sends, timers, and the tracks that --trace and
+// --timeline show each task on. Skipped, saying why, where io_uring is refused.
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -178,6 +179,84 @@ TEST_F(UringRuntimeTest, ASpawnedTaskThatThrowsIsReportedAndTheLoopGoesOn) {
   loop.run_until_complete(sleep_then_note(30ms, order, 1));
   EXPECT_THAT(testing::internal::GetCapturedStderr(), testing::HasSubstr("boom"));
   EXPECT_THAT(order, testing::ElementsAre(1));
+}
+
+// --- what --trace and --timeline show each task on ---------------------------
+
+std::string name_of(observer::Track track) {
+  if (lesson7::is_the_loops(track)) return "loop";
+  return std::string(track.noun) + " " + std::to_string(track.number);
+}
+
+Task<void> note_tracks_around_a_sleep(std::vector<std::string>& tracks) {
+  tracks.push_back(name_of(lesson7::running_track));
+  co_await lesson7::sleep(1ms);
+  tracks.push_back(name_of(lesson7::running_track));
+}
+
+Task<void> gather_two_noting_tracks(std::vector<std::string>& tracks) {
+  tracks.push_back(name_of(lesson7::running_track));
+  co_await lesson7::gather(note_tracks_around_a_sleep(tracks), note_tracks_around_a_sleep(tracks));
+  tracks.push_back(name_of(lesson7::running_track));
+}
+
+// Lesson 6's gather() gives each task a track of its own; lesson 7's loop
+// resumes each task on it when its timeout completes, as lesson 6's does.
+TEST_F(UringRuntimeTest, GatherGivesEachTaskATrackOfItsOwnOnWhichItsTimeoutResumesIt) {
+  std::vector<std::string> tracks;
+  const std::string narration = narration_of([&] {
+    lesson7::EventLoop loop;
+    loop.run_until_complete(gather_two_noting_tracks(tracks));
+  });
+  EXPECT_TRUE(lesson7::is_the_loops(lesson7::running_track));  // between tasks
+  ASSERT_EQ(tracks.size(), 6u);
+  ASSERT_THAT(tracks[1], testing::StartsWith("task "));
+  const long first = std::stol(tracks[1].substr(5));
+  const std::string one = "task " + std::to_string(first);
+  const std::string two = "task " + std::to_string(first + 1);
+  EXPECT_THAT(tracks, testing::ElementsAre("loop", one, two, one, two, "loop"));
+  // What each submitted, and which task each completion resumed.
+  for (const std::string& task : {one, two}) {
+    EXPECT_THAT(narration, testing::HasSubstr(task + ": timeout submitted\n"));
+    EXPECT_THAT(narration, testing::HasSubstr(task + ": timeout completed: resuming its task\n"));
+  }
+}
+
+Task<void> read_noting_tracks(const lesson7::Socket& socket, std::vector<std::string>& tracks) {
+  tracks.push_back(name_of(lesson7::running_track));
+  std::array<char, 8> buffer{};
+  co_await lesson7::read_some(socket, buffer);
+  tracks.push_back(name_of(lesson7::running_track));
+  co_await lesson7::sleep(1ms);
+  tracks.push_back(name_of(lesson7::running_track));
+}
+
+Task<void> spawn_a_reader_noting_tracks(const lesson7::Socket& socket, int peer,
+                                        std::vector<std::string>& tracks) {
+  lesson7::spawn(read_noting_tracks(socket, tracks));
+  tracks.push_back(name_of(lesson7::running_track));  // the spawner's, again
+  test_support::send_all(peer, "hello");
+  for (int i = 0; i < 5000 && tracks.size() < 4; ++i)
+    co_await lesson7::sleep(1ms);
+}
+
+// A connection's task, spawned as it is accepted, starts on the loop's
+// track, as in lesson 6, and is shown on its connection's track from its
+// first operation on the socket: its runs, its reads, and its sleeps too.
+TEST_F(UringRuntimeTest, ASpawnedTaskStartsOnTheLoopsTrackAndMovesToItsSocketsTrack) {
+  test_support::SocketPair pair = test_support::make_socket_pair();
+  const std::string socket_track = "fd " + std::to_string(pair.ours.get());
+  std::vector<std::string> tracks;
+  {
+    lesson7::EventLoop loop;
+    const lesson7::Socket socket(std::move(pair.ours));
+    // gather() gives the spawner a track of its own, "task N".
+    loop.run_until_complete(
+        lesson7::gather(spawn_a_reader_noting_tracks(socket, pair.theirs.get(), tracks)));
+  }
+  ASSERT_EQ(tracks.size(), 4u);
+  EXPECT_THAT(tracks, testing::ElementsAre("loop", testing::StartsWith("task "), socket_track,
+                                           socket_track));
 }
 
 }  // namespace

@@ -123,10 +123,13 @@ void EventLoop::submit(Operation& operation) {
   operation.prepare(request);
   io_uring_sqe_set_data(&request, &operation);  // what its completion brings back
   operation.state_ = Operation::State::in_flight;
-  if (operation.fd_ >= 0) {
-    observer::wait(operation.fd_, operation.call_, " submitted");
+  // As in lesson 6: a task that waits on a socket moves to the socket's
+  // track, as it serves that connection; one that sleeps stays on its own.
+  operation.track_ = operation.fd_ >= 0 ? observer::Track(operation.fd_) : running_track;
+  if (is_the_loops(operation.track_)) {
+    observer::note(operation.call_, " submitted");  // a wait of the loop's would say it blocks
   } else {
-    observer::note(operation.call_, " submitted");
+    observer::wait(operation.track_, operation.call_, " submitted");
   }
 }
 
@@ -145,11 +148,7 @@ void EventLoop::cancel(Operation& operation) noexcept {
   io_uring_sqe& request = next_request();  // noexcept: a ring that fails here ends the program
   io_uring_prep_cancel(&request, &operation, 0);
   io_uring_sqe_set_data(&request, nullptr);
-  if (operation.fd_ >= 0) {
-    observer::note(operation.fd_, operation.call_, " cancelled; waiting for its completion");
-  } else {
-    observer::note(operation.call_, " cancelled; waiting for its completion");
-  }
+  observer::note(operation.track_, operation.call_, " cancelled; waiting for its completion");
   while (operation.state_ == Operation::State::cancelling) {
     submit_and_wait(1);
     take_completions();
@@ -193,16 +192,23 @@ void EventLoop::resume_completed() {
     Operation* const operation = std::exchange(completed_[i], nullptr);
     if (operation == nullptr) continue;
     operation->state_ = Operation::State::idle;
-    if (operation->fd_ >= 0) {
-      observer::run(operation->fd_, operation->call_, " completed: resuming its task");
-    } else {
+    if (is_the_loops(operation->track_)) {
       observer::note(operation->call_, " completed: resuming its task");
+    } else {
+      observer::run(operation->track_, operation->call_, " completed: resuming its task");
     }
-    operation->awaiting_.resume();
+    resume(operation->awaiting_, operation->track_);
+    // A spawned task that ended goes now, its socket with it, before the
+    // next completion: an accept among them may need that descriptor.
+    if (!finished_.empty()) free_finished_tasks();
   }
   completed_.clear();
-  for (const std::uint64_t number : std::exchange(finished_, {}))
+}
+
+void EventLoop::free_finished_tasks() {
+  for (const std::uint64_t number : finished_)
     spawned_.erase(number);  // the frame, suspended at its end, goes
+  finished_.clear();
 }
 
 bool EventLoop::run_once() {
@@ -230,10 +236,16 @@ Task<void> EventLoop::supervise(Task<void> task, std::uint64_t number) {
   finished_.push_back(number);
 }
 
+// It starts on the loop's track, as lesson 6's does (its socket, if any,
+// gives it one), and the task that spawned it then gets its own back.
 void EventLoop::spawn(Task<void> task) {
   const std::uint64_t number = ++spawned_count_;
-  observer::note("spawned task ", number, "; it runs up to its first co_await");
-  spawned_.emplace(number, supervise(std::move(task), number)).first->second.start();
+  observer::note("spawned a task; it runs up to its first co_await");
+  Task<void>& supervisor =
+      spawned_.emplace(number, supervise(std::move(task), number)).first->second;
+  const observer::Track spawner = std::exchange(running_track, observer::Timeline::loop);
+  supervisor.start();
+  running_track = spawner;
 }
 
 void EventLoop::destroy_remaining_tasks() {

@@ -17,10 +17,13 @@
 #include <vector>
 
 #include "6_async_await/runtime/task.hpp"
+#include "observer/observer.hpp"
 
 namespace lesson7 {
 
 using lesson6::gather;
+using lesson6::is_the_loops;
+using lesson6::running_track;
 using lesson6::Task;
 
 struct Stopped {};  // what run_until_complete() throws at SIGINT or SIGTERM
@@ -54,6 +57,9 @@ class Operation {
 
   const char* call_;
   int fd_;
+  // The track --trace and --timeline show it on, and its task resumes on
+  // (task.hpp's running_track): its socket's, or the sleeping task's.
+  observer::Track track_ = observer::Timeline::loop;
   State state_ = State::idle;
   std::coroutine_handle<> awaiting_;
 };
@@ -106,9 +112,16 @@ class EventLoop {
   };
 
   io_uring_sqe& next_request();
+  // Resumes a task, on its track, until it waits again.
+  void resume(std::coroutine_handle<> task, observer::Track track) {
+    running_track = track;
+    task.resume();
+    running_track = observer::Timeline::loop;
+  }
   void submit_and_wait(unsigned completions);
   void take_completions();
   void resume_completed();
+  void free_finished_tasks();
   Task<void> supervise(Task<void> task, std::uint64_t number);
 
   static inline thread_local EventLoop* this_thread_loop_ = nullptr;
@@ -118,7 +131,7 @@ class EventLoop {
   std::vector<Operation*> completed_;            // their tasks resume this turn, in order
   std::map<std::uint64_t, Task<void>> spawned_;  // by number, until each ends
   std::uint64_t spawned_count_ = 0;
-  std::vector<std::uint64_t> finished_;  // spawned tasks that ended this turn
+  std::vector<std::uint64_t> finished_;  // spawned tasks that ended, until they are freed
 };
 
 template <typename T>

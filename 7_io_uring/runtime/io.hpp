@@ -4,6 +4,7 @@
 // io.hpp, so that a program moves from one runtime to the other unchanged.
 #pragma once
 
+#include <poll.h>
 #include <sys/socket.h>
 
 #include <algorithm>
@@ -72,7 +73,11 @@ class WriteAll final : public Operation {
       : Operation("send", socket.get()), unsent_(bytes) {}
   bool await_ready() const noexcept { return unsent_.empty(); }
   void await_resume() const {
-    if (error_ != 0) throw std::system_error(error_, std::generic_category(), "send");
+    if (result_ < 0) {
+      observer::write(fd(), "send failed");
+      throw std::system_error(-result_, std::generic_category(), "send");
+    }
+    observer::write(fd(), "sent ", result_, " bytes, 0 still to send");
   }
 
  private:
@@ -83,38 +88,53 @@ class WriteAll final : public Operation {
   // A short send is no error: send the rest, and only once this send is
   // done, since two sends in flight on one socket may go out of order.
   bool completed(int result) override {
-    if (result < 0) {
-      error_ = -result;
-      observer::write(fd(), "send failed");
-      return true;
-    }
+    result_ = result;
+    if (result < 0) return true;
     unsent_ = unsent_.subspan(static_cast<std::size_t>(result));
-    observer::write(fd(), "sent ", result, " bytes, ", unsent_.size(), " still to send");
     if (unsent_.empty()) return true;
+    observer::write(fd(), "sent ", result, " bytes, ", unsent_.size(), " still to send");
     EventLoop::current().submit(*this);
     return false;
   }
 
   std::span<const char> unsent_;
-  int error_ = 0;
+  int result_ = 0;  // of the last send: how many bytes it took, or -errno
 };
 
 class Accept final : public Operation {
  public:
   explicit Accept(const Socket& listener) : Operation("accept", listener.get()) {}
-  int await_resume() const noexcept { return result_; }  // the client's descriptor, or -errno
+  // The client's descriptor; or, once a client waits after the kernel's
+  // accept failed, -errno: accept() below then takes the client itself.
+  int await_resume() const noexcept { return result_; }
 
  private:
   void prepare(io_uring_sqe& request) override {
-    io_uring_prep_accept(&request, fd(), nullptr, nullptr, SOCK_CLOEXEC);
+    if (waiting_for_a_client_) {
+      io_uring_prep_poll_add(&request, fd(), POLLIN);
+    } else {
+      io_uring_prep_accept(&request, fd(), nullptr, nullptr, SOCK_CLOEXEC);
+    }
   }
+  // The kernel's accept takes a descriptor before it looks for a client: out
+  // of descriptors, it fails at once, client or not, and would again and
+  // again. So after a failure this waits for a client instead, with a poll:
+  // readiness, as in lesson 6.
   bool completed(int result) override {
+    if (waiting_for_a_client_) return true;  // one waits: result_ still says why it failed
     result_ = result;
-    if (result >= 0) observer::open(result, "accepted");
-    return true;
+    if (result >= 0) {
+      observer::open(result, "accepted");
+      return true;
+    }
+    observer::note(fd(), "accept failed; a poll waits for the next client");
+    waiting_for_a_client_ = true;
+    EventLoop::current().submit(*this);
+    return false;
   }
 
   int result_ = 0;
+  bool waiting_for_a_client_ = false;
 };
 
 // A timer is an operation too: the kernel completes it when the time is up.
@@ -157,8 +177,8 @@ inline Sleep sleep(std::chrono::milliseconds duration) {
 // asyncio's conn, address = await loop.sock_accept(listener), for a
 // non-blocking listener that outlives the task. When the kernel's accept
 // fails (out of descriptors, a client gone while queued), common's
-// accept_client() tries once more itself, and turns a client away when
-// descriptors have run out, as every lesson does.
+// accept_client() takes the client that waits, or turns it away while
+// descriptors are short, as every lesson does.
 inline Task<Socket> accept(const Socket& listener) {
   while (true) {
     const int client = co_await Accept(listener);
