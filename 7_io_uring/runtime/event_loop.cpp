@@ -177,6 +177,7 @@ void EventLoop::take_completions() {
     if (operation == nullptr) continue;  // a cancel request's own
     const bool cancelled = operation->state_ == Operation::State::cancelling;
     operation->state_ = Operation::State::idle;
+    if (cancelled) operation->cancelled_result_ = completion->res;
     if (cancelled || !operation->completed(completion->res)) continue;
     operation->state_ = Operation::State::completed;
     completed_.push_back(operation);

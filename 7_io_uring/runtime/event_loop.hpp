@@ -9,6 +9,7 @@
 
 #include <liburing.h>
 
+#include <cerrno>
 #include <coroutine>
 #include <cstdint>
 #include <map>
@@ -50,6 +51,9 @@ class Operation {
   Operation(const char* call, int fd) : call_(call), fd_(fd) {}
   ~Operation();
   int fd() const { return fd_; }
+  // What the completion of a cancelled request said: -ECANCELED, or its
+  // result if it finished first (for an accept, a client to close).
+  int cancelled_result() const { return cancelled_result_; }
 
  private:
   friend class EventLoop;
@@ -62,6 +66,7 @@ class Operation {
   observer::Track track_ = observer::Timeline::loop;
   State state_ = State::idle;
   std::coroutine_handle<> awaiting_;
+  int cancelled_result_ = -ECANCELED;
 };
 
 class EventLoop {
