@@ -27,7 +27,7 @@ using lesson6::is_the_loops;
 using lesson6::running_track;
 using lesson6::Task;
 
-struct Stopped {};  // what run_until_complete() throws at SIGINT or SIGTERM
+struct Stopped {};  // what run_until_complete() throws at SIGINT, SIGTERM or SIGHUP
 
 // One request to the kernel, which a coroutine awaits: io.hpp has the kinds
 // (recv, send, accept, a timeout). It lives in the awaiting frame, and the
@@ -96,8 +96,9 @@ class EventLoop {
   void spawn(Task<void> task);
 
   // Python: loop.run_until_complete(main()): runs `main` to its end, and
-  // returns its value or rethrows its exception. At SIGINT or SIGTERM it
-  // throws Stopped. Either way every task left is destroyed, spawned ones first.
+  // returns its value or rethrows its exception. At a stop signal (SIGINT,
+  // SIGTERM, SIGHUP) it throws Stopped. Either way every task left is
+  // destroyed, spawned ones first.
   template <typename T>
   T run_until_complete(Task<T> main);
 
