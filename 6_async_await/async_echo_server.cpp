@@ -74,7 +74,7 @@ int main(int argc, char** argv) {
     common::print_listening(listener.get());
     lesson6::run(server(std::move(listener)));
   } catch (const lesson6::Stopped&) {
-    return 0;  // SIGINT or SIGTERM: every client's task was destroyed, its socket closed
+    return 0;  // SIGINT, SIGTERM or SIGHUP: every client's task was destroyed, its socket closed
   } catch (const std::exception& error) {
     std::cerr << "async_echo_server: " << error.what() << '\n';
     return 1;

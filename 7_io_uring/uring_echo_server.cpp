@@ -78,7 +78,7 @@ int main(int argc, char** argv) {
     common::print_listening(listener.get());
     loop.run_until_complete(server(std::move(listener)));
   } catch (const lesson7::Stopped&) {
-    return 0;  // SIGINT or SIGTERM: every client's task was destroyed, its socket closed
+    return 0;  // SIGINT, SIGTERM or SIGHUP: every client's task was destroyed, its socket closed
   } catch (const std::exception& error) {
     std::cerr << "uring_echo_server: " << error.what() << '\n';
     return 1;

@@ -127,6 +127,66 @@ TEST_F(UringRuntimeTest, ATaskDestroyedWhileItsReadIsInFlightCancelsItBeforeItsB
   EXPECT_EQ(received, "");
 }
 
+// A listener on a free port of 127.0.0.1, and that port.
+std::pair<lesson7::Socket, std::uint16_t> make_listener() {
+  lesson7::Socket listener(common::listen_tcp("127.0.0.1", 0));
+  common::set_nonblocking(listener.get());
+  const std::string name = common::local_name(listener.get());
+  return {std::move(listener),
+          static_cast<std::uint16_t>(std::stoi(name.substr(name.rfind(':') + 1)))};
+}
+
+Task<void> accept_one(const lesson7::Socket& listener) {
+  const lesson7::Socket client = co_await lesson7::accept(listener);
+}
+
+// The result a cancelled request may still bring back, as "its result if it
+// finished first", can be a descriptor: the kernel accepted a client just
+// before the cancel. The frame that is going closes it; its peer sees the end.
+TEST_F(UringRuntimeTest, AClientAcceptedJustBeforeItsAcceptIsCancelledIsClosedNotLeaked) {
+  lesson7::EventLoop loop;
+  const auto [listener, port] = make_listener();
+  std::optional<Task<void>> acceptor(accept_one(listener));
+  acceptor->start();
+  loop.run_until_complete(pause(20ms));  // a turn: the accept is in flight
+  const common::FileDescriptor client = test_support::connect_to(port);  // the kernel accepts it
+  acceptor.reset();
+  ASSERT_TRUE(test_support::wait_readable(client.get(), 5s)) << "the accepted socket stays open";
+  char byte;
+  EXPECT_EQ(recv(client.get(), &byte, 1, MSG_DONTWAIT), 0);
+}
+
+// Reads once, then destroys `other`, a task whose completion came in the
+// same wait and has not resumed it yet.
+Task<void> read_then_destroy(lesson7::Socket socket, std::optional<Task<void>>& other) {
+  std::array<char, 8> buffer;
+  co_await lesson7::read_some(socket, buffer);
+  other.reset();
+}
+
+// An accept that completed, but whose task is destroyed before it resumes,
+// holds a client nobody will take: the frame that is going closes it.
+TEST_F(UringRuntimeTest, AClientAcceptedForATaskDestroyedBeforeItResumesIsClosedNotLeaked) {
+  lesson7::EventLoop loop;
+  const auto [listener, port] = make_listener();
+  test_support::SocketPair pair = test_support::make_socket_pair();
+  std::optional<Task<void>> acceptor(accept_one(listener));
+  acceptor->start();
+  Task<void> reader = read_then_destroy(lesson7::Socket(std::move(pair.ours)), acceptor);
+  reader.start();
+  loop.run_until_complete(pause(20ms));  // a turn: the receive and the accept are in flight
+  test_support::send_all(pair.theirs.get(), "x");  // completes the receive, first,
+  const common::FileDescriptor client = test_support::connect_to(port);  // then the accept
+  const std::string narration =
+      narration_of([&] { loop.run_until_complete(std::move(reader)); });  // one wait, both
+  EXPECT_FALSE(acceptor.has_value());
+  EXPECT_THAT(narration, testing::HasSubstr("the wait brought back 2 completion(s)"));
+  EXPECT_THAT(narration, testing::Not(testing::HasSubstr("accept cancelled")));  // it had come
+  ASSERT_TRUE(test_support::wait_readable(client.get(), 5s)) << "the accepted socket stays open";
+  char byte;
+  EXPECT_EQ(recv(client.get(), &byte, 1, MSG_DONTWAIT), 0);
+}
+
 TEST_F(UringRuntimeTest, ATaskDestroyedWhileItSleepsCancelsItsTimeoutAtOnce) {
   lesson7::EventLoop loop;
   std::vector<int> order;

@@ -50,10 +50,10 @@ void check_operations(io_uring& ring) {
                               IORING_OP_ASYNC_CANCEL, IORING_OP_POLL_ADD})
     all = all && io_uring_opcode_supported(probe, operation) != 0;
   io_uring_free_probe(probe);
-  if (!all) throw refused(EINVAL, "io_uring lacks recv, send or accept");
+  if (!all) throw refused(EINVAL, "io_uring lacks an operation this runtime uses");
 }
 
-// The read end of the self-pipe that turns readable at SIGINT or SIGTERM.
+// The read end of the self-pipe that turns readable at SIGINT, SIGTERM or SIGHUP.
 int stop_pipe() {
   common::install_stop_handlers();
   return common::stop_fd();
@@ -177,6 +177,7 @@ void EventLoop::take_completions() {
     if (operation == nullptr) continue;  // a cancel request's own
     const bool cancelled = operation->state_ == Operation::State::cancelling;
     operation->state_ = Operation::State::idle;
+    if (cancelled) operation->cancelled_result_ = completion->res;
     if (cancelled || !operation->completed(completion->res)) continue;
     operation->state_ = Operation::State::completed;
     completed_.push_back(operation);

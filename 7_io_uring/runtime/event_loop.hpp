@@ -9,6 +9,7 @@
 
 #include <liburing.h>
 
+#include <cerrno>
 #include <coroutine>
 #include <cstdint>
 #include <map>
@@ -26,7 +27,7 @@ using lesson6::is_the_loops;
 using lesson6::running_track;
 using lesson6::Task;
 
-struct Stopped {};  // what run_until_complete() throws at SIGINT or SIGTERM
+struct Stopped {};  // what run_until_complete() throws at SIGINT, SIGTERM or SIGHUP
 
 // One request to the kernel, which a coroutine awaits: io.hpp has the kinds
 // (recv, send, accept, a timeout). It lives in the awaiting frame, and the
@@ -50,6 +51,9 @@ class Operation {
   Operation(const char* call, int fd) : call_(call), fd_(fd) {}
   ~Operation();
   int fd() const { return fd_; }
+  // What the completion of a cancelled request said: -ECANCELED, or its
+  // result if it finished first (for an accept, a client to close).
+  int cancelled_result() const { return cancelled_result_; }
 
  private:
   friend class EventLoop;
@@ -62,6 +66,7 @@ class Operation {
   observer::Track track_ = observer::Timeline::loop;
   State state_ = State::idle;
   std::coroutine_handle<> awaiting_;
+  int cancelled_result_ = -ECANCELED;
 };
 
 class EventLoop {
@@ -91,8 +96,9 @@ class EventLoop {
   void spawn(Task<void> task);
 
   // Python: loop.run_until_complete(main()): runs `main` to its end, and
-  // returns its value or rethrows its exception. At SIGINT or SIGTERM it
-  // throws Stopped. Either way every task left is destroyed, spawned ones first.
+  // returns its value or rethrows its exception. At a stop signal (SIGINT,
+  // SIGTERM, SIGHUP) it throws Stopped. Either way every task left is
+  // destroyed, spawned ones first.
   template <typename T>
   T run_until_complete(Task<T> main);
 

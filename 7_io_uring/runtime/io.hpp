@@ -104,9 +104,18 @@ class WriteAll final : public Operation {
 class Accept final : public Operation {
  public:
   explicit Accept(const Socket& listener) : Operation("accept", listener.get()) {}
-  // The client's descriptor; or, once a client waits after the kernel's
-  // accept failed, -errno: accept() below then takes the client itself.
-  int await_resume() const noexcept { return result_; }
+  // A client accepted for a task that is gone (destroyed before it resumed,
+  // or as the kernel accepted) would stay open, with nobody to close it.
+  ~Accept() {
+    // Cancelled here, not in ~Operation: what it brings back is seen here.
+    if (EventLoop* const loop = EventLoop::running()) loop->cancel(*this);
+    if (waiting_for_a_client_) return;  // a poll brings back no descriptor
+    const Socket unclaimed{common::FileDescriptor(result_ >= 0 ? result_ : cancelled_result())};
+  }
+  // The client's descriptor, the task's from now on; or, once a client
+  // waits after the kernel's accept failed, -errno: accept() below then
+  // takes the client itself.
+  int await_resume() noexcept { return std::exchange(result_, -1); }
 
  private:
   void prepare(io_uring_sqe& request) override {
@@ -133,7 +142,7 @@ class Accept final : public Operation {
     return false;
   }
 
-  int result_ = 0;
+  int result_ = -1;  // no client yet
   bool waiting_for_a_client_ = false;
 };
 
