@@ -630,7 +630,7 @@ set logscale x
 set xrange [0.7:1500]
 set yrange [0:*]
 set format y '%.0s%c'
-set key outside right
+set key outside right noenhanced  # io_uring, not io with a subscript u
 set grid
 plot ${joined%, }
 PLOT

@@ -41,6 +41,7 @@ LABEL_WIDTH = 150
 ROW_HEIGHT = 34
 BAR_HEIGHT = 12
 TOP = 48  # room for the title and the time axis
+TITLE_CHARACTER_WIDTH = 9  # a generous guess for 14-pixel bold text: SVG cannot measure it
 COLORS = {
     "waiting": "#dbe4ee",
     "running": "#2b5d8c",
@@ -192,8 +193,11 @@ def draw(events, names, title, clients):
             if e["name"] in ("open", "close") and e["tid"] in tracks]
     start_s = -MARGIN_S
     # The width grows in steps of half a second, so that it does not change
-    # with a few milliseconds more or less.
-    half_seconds = math.ceil((max(ends) + MARGIN_S) / 0.5)
+    # with a few milliseconds more or less, and the axis runs on until the
+    # picture is as wide as its title.
+    title_width = 10 + TITLE_CHARACTER_WIDTH * len(title) + 10  # it starts at x = 10
+    title_end_s = start_s + (title_width - LABEL_WIDTH - 20) / PIXELS_PER_SECOND
+    half_seconds = max(math.ceil((max(ends) + MARGIN_S) / 0.5), math.ceil(title_end_s / 0.5))
     end_s = half_seconds * 0.5
     picture = Picture(start_s, end_s, 1 + len(tracks))
     picture.text(10, 18, title, size=14, weight="bold")

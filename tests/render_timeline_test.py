@@ -2,7 +2,8 @@
 thread (the loop, or lesson 1's server) and one per connection (or task, or
 transfer), marks for reads and writes, what each wait was for, the scripted
 clients on their connections' rows, a legend of what is drawn, and the same
-picture again when the times move by a few milliseconds. Run by ctest."""
+picture again when the times move by a few milliseconds, and a picture as
+wide as its title. Run by ctest."""
 
 import json
 import os
@@ -240,6 +241,26 @@ class RenderTimelineTest(unittest.TestCase):
         # Without --clients, no client at all.
         finished, picture = self.render(timeline())
         self.assertNotIn("client types a line", texts_of(picture))
+
+    # Lesson 7's picture covers a second of clients, under a long title.
+    def test_a_title_longer_than_the_timeline_widens_the_picture_and_its_time_axis(self):
+        title = ("A title much longer than the second and a half of this timeline, "
+                 "which would be cut off at its edge")
+        finished, picture = self.render(timeline(), title=title)
+        self.assertEqual(finished.returncode, 0, finished.stderr)
+        root = ElementTree.parse(picture).getroot()
+        width = float(root.get("width"))
+        # About 8 pixels a character is what 14-pixel bold sans-serif takes.
+        self.assertGreaterEqual(width, 10 + 8 * len(title), "the title is cut off")
+        axis = [float(line.get("x1")) for line in root.iter(SVG + "line")
+                if line.get("stroke") == "#cccccc"]
+        self.assertGreater(max(axis), width - 40, "the time axis stops short of the edge")
+        # A short title leaves the width to the timeline.
+        widths = []
+        for short_title in ("", "Two connections"):
+            _, picture = self.render(timeline(), title=short_title)
+            widths.append(ElementTree.parse(picture).getroot().get("width"))
+        self.assertEqual(widths[0], widths[1])
 
     def test_a_timeline_with_no_track_besides_the_loop_is_one_line_and_exit_code_one(self):
         document = timeline()
