@@ -9,7 +9,9 @@
 
 #include <array>
 #include <chrono>
+#include <csignal>
 #include <cstddef>
+#include <cstdlib>
 #include <optional>
 #include <regex>
 #include <span>
@@ -206,6 +208,40 @@ TEST_F(UringRuntimeTest, SleepsEndInTheOrderOfTheirDeadlines) {
                                           sleep_then_note(20ms, order, 1),
                                           sleep_then_note(40ms, order, 2)));
   EXPECT_THAT(order, testing::ElementsAre(1, 2, 3));
+}
+
+// --- the stop signal ----------------------------------------------------------
+
+class UringRuntimeDeathTest : public UringRuntimeTest {};
+
+// Raises a stop signal, then destroys `other`, whose receive is in flight:
+// the signal's completion comes back in the wait that cancel() makes.
+Task<void> raise_then_destroy(std::optional<Task<void>>& other) {
+  co_await lesson7::sleep(1ms);
+  std::raise(SIGTERM);
+  other.reset();
+}
+
+// In a child process, as the stop pipe stays readable once a signal came.
+void stop_with_a_cancel_in_the_same_turn() {
+  lesson7::EventLoop loop;
+  test_support::SocketPair pair = test_support::make_socket_pair();
+  std::string received;
+  std::optional<Task<void>> reader(read_once(lesson7::Socket(std::move(pair.ours)), received));
+  reader->start();
+  const Clock::time_point start = Clock::now();
+  try {
+    loop.run_until_complete(lesson7::gather(raise_then_destroy(reader), pause(10s)));
+  } catch (const lesson7::Stopped&) {
+    std::exit(Clock::now() - start < 5s ? 0 : 1);  // 1: it waited for the sleep to end
+  }
+  std::exit(2);
+}
+
+// The loop's next wait must not wait for a completion that may never come:
+// the stop's own came already.
+TEST_F(UringRuntimeDeathTest, AStopThatComesBackInTheWaitOfACancelStopsTheLoopAtOnce) {
+  EXPECT_EXIT(stop_with_a_cancel_in_the_same_turn(), testing::ExitedWithCode(0), "");
 }
 
 // A stream socket takes what fits in its buffer: the kernel completes the

@@ -215,7 +215,8 @@ void EventLoop::free_finished_tasks() {
 bool EventLoop::run_once() {
   observer::wait("io_uring_submit_and_wait(): submitting ", io_uring_sq_ready(&ring_),
                  " request(s), waiting for a completion");
-  submit_and_wait(1);
+  // For a completion; for none if the stop came already, in a cancel()'s wait.
+  submit_and_wait(stopping_ ? 0 : 1);
   observer::note("the wait brought back ", io_uring_cq_ready(&ring_), " completion(s)");
   take_completions();
   if (stopping_) {
