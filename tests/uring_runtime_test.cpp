@@ -8,6 +8,7 @@
 #include <sys/socket.h>
 
 #include <array>
+#include <cerrno>
 #include <chrono>
 #include <csignal>
 #include <cstddef>
@@ -17,6 +18,7 @@
 #include <span>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <utility>
 #include <vector>
@@ -242,6 +244,28 @@ void stop_with_a_cancel_in_the_same_turn() {
 // the stop's own came already.
 TEST_F(UringRuntimeDeathTest, AStopThatComesBackInTheWaitOfACancelStopsTheLoopAtOnce) {
   EXPECT_EXIT(stop_with_a_cancel_in_the_same_turn(), testing::ExitedWithCode(0), "");
+}
+
+// io_uring may end a receive or a send with -EAGAIN although nobody asked
+// for MSG_DONTWAIT: under load the kernel stops retrying a socket that woke
+// it for nothing. That means "wait", as in lesson 6, and -EINTR "retry": the
+// request goes in again, and its task is not told of a failure. (The
+// kernel's -EAGAIN is rare; here it is handed to each as the loop would.)
+TEST_F(UringRuntimeTest, AReceiveOrSendThatCompletesWithEagainOrEintrIsSubmittedAgain) {
+  lesson7::EventLoop loop;
+  test_support::SocketPair pair = test_support::make_socket_pair();
+  const lesson7::Socket socket(std::move(pair.ours));
+  std::array<char, 8> buffer{};
+  for (const int result : {-EAGAIN, -EINTR}) {
+    lesson7::ReadSome receive = lesson7::read_some(socket, buffer);
+    lesson7::WriteAll send = lesson7::write_all(socket, std::string_view("x"));
+    const std::string narration = narration_of([&] {
+      EXPECT_FALSE(static_cast<lesson7::Operation&>(receive).completed(result)) << result;
+      EXPECT_FALSE(static_cast<lesson7::Operation&>(send).completed(result)) << result;
+    });
+    EXPECT_THAT(narration, testing::HasSubstr("recv submitted"));
+    EXPECT_THAT(narration, testing::HasSubstr("send submitted"));
+  }  // each goes, cancelling the request it submitted again
 }
 
 // A stream socket takes what fits in its buffer: the kernel completes the

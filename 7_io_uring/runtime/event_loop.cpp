@@ -66,6 +66,12 @@ void Operation::await_suspend(std::coroutine_handle<> coroutine) {
   EventLoop::current().submit(*this);
 }
 
+bool Operation::submitted_again(int result) {
+  if (result != -EAGAIN && result != -EINTR) return false;
+  EventLoop::current().submit(*this);
+  return true;
+}
+
 // A task destroyed while its request is in flight (a stop signal, a task
 // that gave up on it) may not free the frame the kernel may still write into.
 Operation::~Operation() {

@@ -51,6 +51,10 @@ class Operation {
   Operation(const char* call, int fd) : call_(call), fd_(fd) {}
   ~Operation();
   int fd() const { return fd_; }
+  // -EAGAIN and -EINTR end no request: under load the kernel may give up on
+  // a socket that woke it for nothing, and a signal may cut a wait short.
+  // "Wait" and "retry", as in lesson 6: true if it was submitted again.
+  bool submitted_again(int result);
   // What the completion of a cancelled request said: -ECANCELED, or its
   // result if it finished first (for an accept, a client to close).
   int cancelled_result() const { return cancelled_result_; }
