@@ -79,7 +79,9 @@ class EventLoop {
   // seccomp profile, kernel.io_uring_disabled, an old kernel), it throws a
   // std::runtime_error whose one line says why and how to check.
   EventLoop();
-  ~EventLoop();  // cancels what is still in flight, then gives the ring back
+  // Destroys the spawned tasks left, which cancel what they have in flight,
+  // then gives the ring back. Other tasks go first: they cancel on this ring.
+  ~EventLoop();
   EventLoop(const EventLoop&) = delete;
   EventLoop& operator=(const EventLoop&) = delete;
   static EventLoop* running() noexcept { return this_thread_loop_; }  // null without one
