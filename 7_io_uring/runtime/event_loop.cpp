@@ -36,6 +36,8 @@ std::runtime_error refused(int error, const std::string& what) {
     why = "this kernel has no io_uring, or an old one (check: uname -r; 5.6 or newer needed)";
   } else if (error == ENOMEM) {
     why = "too little locked memory for the ring (check: ulimit -l)";
+  } else if (error == EMFILE || error == ENFILE) {
+    why = "no descriptor is left for the ring (check: ulimit -n)";
   } else {
     why = "io_uring is not available";
   }
