@@ -139,19 +139,6 @@ TEST_F(UringEchoServerTest, ADescriptorFreedInATurnServesANewcomerInThatTurn) {
   EXPECT_EQ(server.stop(), 0);
 }
 
-// The ring is a descriptor too. Started with too few, the server says that
-// in one line, and how to check, not that io_uring is missing.
-TEST_F(UringEchoServerTest, ShortOfADescriptorForItsRingItSaysSoInOneLineAndExitsWithOne) {
-  // Standard streams, the spare kept for EMFILE, the stop signal's pipe: 6.
-  const test_support::Finished finished =
-      test_support::run_program("uring_echo_server", {"--port", "0"}, {}, 10s, {.limit = 6});
-  EXPECT_EQ(finished.exit_code, 1);
-  EXPECT_EQ(std::ranges::count(finished.error, '\n'), 1) << finished.error;
-  EXPECT_THAT(finished.error, HasSubstr("io_uring_setup: Too many open files: "));
-  EXPECT_THAT(finished.error, HasSubstr("ulimit -n")) << finished.error;
-  EXPECT_EQ(finished.output, "");
-}
-
 // strace counts the system calls of a running process from when it attaches
 // until it is interrupted (SIGINT), then writes its table.
 class SystemCallCount {

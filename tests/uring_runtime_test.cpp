@@ -3,16 +3,20 @@
 // completion, short sends, timers, and the tracks that --trace and
 // --timeline show each task on. Skipped, saying why, where io_uring is refused.
 
+#include <fcntl.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 
+#include <algorithm>
 #include <array>
 #include <cerrno>
 #include <chrono>
 #include <csignal>
 #include <cstddef>
 #include <cstdlib>
+#include <iostream>
 #include <optional>
 #include <regex>
 #include <span>
@@ -266,6 +270,39 @@ TEST_F(UringRuntimeTest, AReceiveOrSendThatCompletesWithEagainOrEintrIsSubmitted
     EXPECT_THAT(narration, testing::HasSubstr("recv submitted"));
     EXPECT_THAT(narration, testing::HasSubstr("send submitted"));
   }  // each goes, cancelling the request it submitted again
+}
+
+// --- where the ring cannot be made ---------------------------------------------
+
+// In a child process, whose descriptors it uses up. The loop it makes first
+// lets UndefinedBehaviorSanitizer meet the loop's classes while it still has
+// the descriptors it needs to check them.
+void make_a_loop_with_no_descriptor_left() {
+  { const lesson7::EventLoop first; }
+  rlimit limit{};
+  if (getrlimit(RLIMIT_NOFILE, &limit) < 0) std::exit(3);
+  limit.rlim_cur = std::min<rlim_t>(limit.rlim_max, 64);
+  if (setrlimit(RLIMIT_NOFILE, &limit) < 0) std::exit(3);
+  std::vector<common::FileDescriptor> taken;
+  for (common::FileDescriptor fd(open("/dev/null", O_RDONLY | O_CLOEXEC)); fd;
+       fd = common::FileDescriptor(open("/dev/null", O_RDONLY | O_CLOEXEC)))
+    taken.push_back(std::move(fd));
+  try {
+    const lesson7::EventLoop loop;
+  } catch (const std::runtime_error& error) {
+    taken.clear();  // the sanitizer's check of the call of what() needs some too
+    std::cerr << error.what() << std::endl;
+    std::exit(1);
+  }
+  std::exit(0);
+}
+
+// The ring is a descriptor too. With none left, the one line says that, and
+// how to check, rather than that io_uring is missing.
+TEST_F(UringRuntimeDeathTest, WithNoDescriptorLeftForTheRingTheLoopSaysSoAndHowToCheck) {
+  EXPECT_EXIT(make_a_loop_with_no_descriptor_left(), testing::ExitedWithCode(1),
+              "io_uring_setup: Too many open files: no descriptor is left for the ring "
+              ".check: ulimit -n.");
 }
 
 // A stream socket takes what fits in its buffer: the kernel completes the
