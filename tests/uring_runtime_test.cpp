@@ -3,18 +3,26 @@
 // completion, short sends, timers, and the tracks that --trace and
 // --timeline show each task on. Skipped, saying why, where io_uring is refused.
 
+#include <fcntl.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 
+#include <algorithm>
 #include <array>
+#include <cerrno>
 #include <chrono>
+#include <csignal>
 #include <cstddef>
+#include <cstdlib>
+#include <iostream>
 #include <optional>
 #include <regex>
 #include <span>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <utility>
 #include <vector>
@@ -206,6 +214,95 @@ TEST_F(UringRuntimeTest, SleepsEndInTheOrderOfTheirDeadlines) {
                                           sleep_then_note(20ms, order, 1),
                                           sleep_then_note(40ms, order, 2)));
   EXPECT_THAT(order, testing::ElementsAre(1, 2, 3));
+}
+
+// --- the stop signal ----------------------------------------------------------
+
+class UringRuntimeDeathTest : public UringRuntimeTest {};
+
+// Raises a stop signal, then destroys `other`, whose receive is in flight:
+// the signal's completion comes back in the wait that cancel() makes.
+Task<void> raise_then_destroy(std::optional<Task<void>>& other) {
+  co_await lesson7::sleep(1ms);
+  std::raise(SIGTERM);
+  other.reset();
+}
+
+// In a child process, as the stop pipe stays readable once a signal came.
+void stop_with_a_cancel_in_the_same_turn() {
+  lesson7::EventLoop loop;
+  test_support::SocketPair pair = test_support::make_socket_pair();
+  std::string received;
+  std::optional<Task<void>> reader(read_once(lesson7::Socket(std::move(pair.ours)), received));
+  reader->start();
+  const Clock::time_point start = Clock::now();
+  try {
+    loop.run_until_complete(lesson7::gather(raise_then_destroy(reader), pause(10s)));
+  } catch (const lesson7::Stopped&) {
+    std::exit(Clock::now() - start < 5s ? 0 : 1);  // 1: it waited for the sleep to end
+  }
+  std::exit(2);
+}
+
+// The loop's next wait must not wait for a completion that may never come:
+// the stop's own came already.
+TEST_F(UringRuntimeDeathTest, AStopThatComesBackInTheWaitOfACancelStopsTheLoopAtOnce) {
+  EXPECT_EXIT(stop_with_a_cancel_in_the_same_turn(), testing::ExitedWithCode(0), "");
+}
+
+// io_uring may end a receive or a send with -EAGAIN although nobody asked
+// for MSG_DONTWAIT: under load the kernel stops retrying a socket that woke
+// it for nothing. That means "wait", as in lesson 6, and -EINTR "retry": the
+// request goes in again, and its task is not told of a failure. (The
+// kernel's -EAGAIN is rare; here it is handed to each as the loop would.)
+TEST_F(UringRuntimeTest, AReceiveOrSendThatCompletesWithEagainOrEintrIsSubmittedAgain) {
+  lesson7::EventLoop loop;
+  test_support::SocketPair pair = test_support::make_socket_pair();
+  const lesson7::Socket socket(std::move(pair.ours));
+  std::array<char, 8> buffer{};
+  for (const int result : {-EAGAIN, -EINTR}) {
+    lesson7::ReadSome receive = lesson7::read_some(socket, buffer);
+    lesson7::WriteAll send = lesson7::write_all(socket, std::string_view("x"));
+    const std::string narration = narration_of([&] {
+      EXPECT_FALSE(static_cast<lesson7::Operation&>(receive).completed(result)) << result;
+      EXPECT_FALSE(static_cast<lesson7::Operation&>(send).completed(result)) << result;
+    });
+    EXPECT_THAT(narration, testing::HasSubstr("recv submitted"));
+    EXPECT_THAT(narration, testing::HasSubstr("send submitted"));
+  }  // each goes, cancelling the request it submitted again
+}
+
+// --- where the ring cannot be made ---------------------------------------------
+
+// In a child process, whose descriptors it uses up. The loop it makes first
+// lets UndefinedBehaviorSanitizer meet the loop's classes while it still has
+// the descriptors it needs to check them.
+void make_a_loop_with_no_descriptor_left() {
+  { const lesson7::EventLoop first; }
+  rlimit limit{};
+  if (getrlimit(RLIMIT_NOFILE, &limit) < 0) std::exit(3);
+  limit.rlim_cur = std::min<rlim_t>(limit.rlim_max, 64);
+  if (setrlimit(RLIMIT_NOFILE, &limit) < 0) std::exit(3);
+  std::vector<common::FileDescriptor> taken;
+  for (common::FileDescriptor fd(open("/dev/null", O_RDONLY | O_CLOEXEC)); fd;
+       fd = common::FileDescriptor(open("/dev/null", O_RDONLY | O_CLOEXEC)))
+    taken.push_back(std::move(fd));
+  try {
+    const lesson7::EventLoop loop;
+  } catch (const std::runtime_error& error) {
+    taken.clear();  // the sanitizer's check of the call of what() needs some too
+    std::cerr << error.what() << std::endl;
+    std::exit(1);
+  }
+  std::exit(0);
+}
+
+// The ring is a descriptor too. With none left, the one line says that, and
+// how to check, rather than that io_uring is missing.
+TEST_F(UringRuntimeDeathTest, WithNoDescriptorLeftForTheRingTheLoopSaysSoAndHowToCheck) {
+  EXPECT_EXIT(make_a_loop_with_no_descriptor_left(), testing::ExitedWithCode(1),
+              "io_uring_setup: Too many open files: no descriptor is left for the ring "
+              ".check: ulimit -n.");
 }
 
 // A stream socket takes what fits in its buffer: the kernel completes the

@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstddef>
 #include <cstring>
 #include <exception>
 #include <iostream>
@@ -35,6 +36,8 @@ std::runtime_error refused(int error, const std::string& what) {
     why = "this kernel has no io_uring, or an old one (check: uname -r; 5.6 or newer needed)";
   } else if (error == ENOMEM) {
     why = "too little locked memory for the ring (check: ulimit -l)";
+  } else if (error == EMFILE || error == ENFILE) {
+    why = "no descriptor is left for the ring (check: ulimit -n)";
   } else {
     why = "io_uring is not available";
   }
@@ -64,6 +67,12 @@ int stop_pipe() {
 void Operation::await_suspend(std::coroutine_handle<> coroutine) {
   awaiting_ = coroutine;
   EventLoop::current().submit(*this);
+}
+
+bool Operation::submitted_again(int result) {
+  if (result != -EAGAIN && result != -EINTR) return false;
+  EventLoop::current().submit(*this);
+  return true;
 }
 
 // A task destroyed while its request is in flight (a stop signal, a task
@@ -215,7 +224,8 @@ void EventLoop::free_finished_tasks() {
 bool EventLoop::run_once() {
   observer::wait("io_uring_submit_and_wait(): submitting ", io_uring_sq_ready(&ring_),
                  " request(s), waiting for a completion");
-  submit_and_wait(1);
+  // For a completion; for none if the stop came already, in a cancel()'s wait.
+  submit_and_wait(stopping_ ? 0 : 1);
   observer::note("the wait brought back ", io_uring_cq_ready(&ring_), " completion(s)");
   take_completions();
   if (stopping_) {

@@ -41,8 +41,8 @@ class Operation {
   void await_suspend(std::coroutine_handle<> coroutine);
 
   // For the loop: the request (one of liburing's io_uring_prep_...() calls),
-  // and what its completion means: true, resume the task; false, not yet (a
-  // short send asked again for the rest).
+  // and what its completion means: true, resume the task; false, not yet (it
+  // was submitted again: for the rest of a short send, say).
   virtual void prepare(io_uring_sqe& request) = 0;
   virtual bool completed(int result) = 0;
 
@@ -51,6 +51,10 @@ class Operation {
   Operation(const char* call, int fd) : call_(call), fd_(fd) {}
   ~Operation();
   int fd() const { return fd_; }
+  // -EAGAIN and -EINTR end no request: under load the kernel may give up on
+  // a socket that woke it for nothing, and a signal may cut a wait short.
+  // "Wait" and "retry", as in lesson 6: true if it was submitted again.
+  bool submitted_again(int result);
   // What the completion of a cancelled request said: -ECANCELED, or its
   // result if it finished first (for an accept, a client to close).
   int cancelled_result() const { return cancelled_result_; }
@@ -75,7 +79,9 @@ class EventLoop {
   // seccomp profile, kernel.io_uring_disabled, an old kernel), it throws a
   // std::runtime_error whose one line says why and how to check.
   EventLoop();
-  ~EventLoop();  // cancels what is still in flight, then gives the ring back
+  // Destroys the spawned tasks left, which cancel what they have in flight,
+  // then gives the ring back. Other tasks go first: they cancel on this ring.
+  ~EventLoop();
   EventLoop(const EventLoop&) = delete;
   EventLoop& operator=(const EventLoop&) = delete;
   static EventLoop* running() noexcept { return this_thread_loop_; }  // null without one

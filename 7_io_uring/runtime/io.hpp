@@ -59,6 +59,7 @@ class ReadSome final : public Operation {
     io_uring_prep_recv(&request, fd(), buffer_.data(), buffer_.size(), 0);
   }
   bool completed(int result) override {
+    if (submitted_again(result)) return false;
     result_ = result;
     return true;
   }
@@ -88,6 +89,7 @@ class WriteAll final : public Operation {
   // A short send is no error: send the rest, and only once this send is
   // done, since two sends in flight on one socket may go out of order.
   bool completed(int result) override {
+    if (submitted_again(result)) return false;
     result_ = result;
     if (result < 0) return true;
     unsent_ = unsent_.subspan(static_cast<std::size_t>(result));
