@@ -15,6 +15,7 @@
 #include <chrono>
 #include <csignal>
 #include <cstddef>
+#include <cstdint>
 #include <cstdlib>
 #include <iostream>
 #include <optional>
@@ -302,7 +303,7 @@ void make_a_loop_with_no_descriptor_left() {
 TEST_F(UringRuntimeDeathTest, WithNoDescriptorLeftForTheRingTheLoopSaysSoAndHowToCheck) {
   EXPECT_EXIT(make_a_loop_with_no_descriptor_left(), testing::ExitedWithCode(1),
               "io_uring_setup: Too many open files: no descriptor is left for the ring "
-              ".check: ulimit -n.");
+              ".check: ulimit -n; sysctl fs.file-max.");
 }
 
 // A stream socket takes what fits in its buffer: the kernel completes the

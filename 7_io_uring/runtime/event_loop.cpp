@@ -37,7 +37,7 @@ std::runtime_error refused(int error, const std::string& what) {
   } else if (error == ENOMEM) {
     why = "too little locked memory for the ring (check: ulimit -l)";
   } else if (error == EMFILE || error == ENFILE) {
-    why = "no descriptor is left for the ring (check: ulimit -n)";
+    why = "no descriptor is left for the ring (check: ulimit -n; sysctl fs.file-max)";
   } else {
     why = "io_uring is not available";
   }

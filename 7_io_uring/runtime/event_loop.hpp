@@ -41,8 +41,8 @@ class Operation {
   void await_suspend(std::coroutine_handle<> coroutine);
 
   // For the loop: the request (one of liburing's io_uring_prep_...() calls),
-  // and what its completion means: true, resume the task; false, not yet (it
-  // was submitted again: for the rest of a short send, say).
+  // and what its completion means: true, resume the task; false, no task to
+  // resume now (most often it was submitted again: the rest of a short send).
   virtual void prepare(io_uring_sqe& request) = 0;
   virtual bool completed(int result) = 0;
 
