@@ -65,10 +65,7 @@ class ShutDownOnStopTest : public testing::Test {
     ASSERT_TRUE(server_side_);
   }
 
-  std::uint16_t port() const {
-    const std::string name = common::local_name(listener_.get());
-    return static_cast<std::uint16_t>(std::stoi(name.substr(name.rfind(':') + 1)));
-  }
+  std::uint16_t port() const { return test_support::port_of(listener_.get()); }
 
   // Whether a recv() or an accept() on fd would return at once.
   static bool returns_at_once(int fd) {

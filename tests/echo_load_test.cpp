@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 #include <sys/socket.h>
 
+#include <cstdint>
 #include <string>
 #include <thread>
 
@@ -19,8 +20,7 @@ using namespace std::chrono_literals;
 class CorruptingEchoServer {
  public:
   CorruptingEchoServer() : listener_(common::listen_tcp("127.0.0.1", 0)) {
-    const std::string name = common::local_name(listener_.get());
-    port_ = static_cast<std::uint16_t>(std::stoi(name.substr(name.find(':') + 1)));
+    port_ = test_support::port_of(listener_.get());
     thread_ = std::thread([this] { serve_one_client(); });
   }
   ~CorruptingEchoServer() { thread_.join(); }

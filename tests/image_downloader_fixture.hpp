@@ -17,7 +17,6 @@
 #include <string_view>
 #include <vector>
 
-#include "common/net.hpp"
 #include "tests/program.hpp"
 
 namespace image_downloader_fixture {
@@ -26,11 +25,6 @@ using namespace std::chrono_literals;
 
 inline std::string url_of(std::uint16_t port, std::string_view path) {
   return "http://127.0.0.1:" + std::to_string(port) + std::string(path);
-}
-
-// The port of a socket bound on loopback: "127.0.0.1:P" gives P.
-inline std::uint16_t port_of(int fd) {
-  return static_cast<std::uint16_t>(std::stoi(common::local_name(fd).substr(10)));
 }
 
 inline std::vector<std::string> lines_of(const std::string& text) {

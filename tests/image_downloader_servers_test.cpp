@@ -26,8 +26,8 @@ namespace {
 
 using image_checks::http_get;
 using image_downloader_fixture::ImageDownloaderTest;
-using image_downloader_fixture::port_of;
 using image_downloader_fixture::url_of;
+using test_support::port_of;
 
 // A one-trick HTTP server on loopback, run by a thread of the test: for each
 // client (100 at most) it reads the request's header, lets `answer` write to

@@ -31,7 +31,7 @@ using image_checks::stat;
 using image_checks::stat_once_it_is;
 using image_downloader_fixture::ImageDownloaderTest;
 using image_downloader_fixture::lines_of;
-using image_downloader_fixture::port_of;
+using test_support::port_of;
 using testing::ElementsAre;
 using testing::HasSubstr;
 using testing::IsEmpty;

@@ -290,6 +290,11 @@ int Server::stop(std::chrono::milliseconds timeout) {
   return program_.wait_for_exit(timeout);
 }
 
+std::uint16_t port_of(int fd) {
+  const std::string name = common::local_name(fd);
+  return static_cast<std::uint16_t>(std::stoul(name.substr(name.rfind(':') + 1)));
+}
+
 common::FileDescriptor connect_to(std::uint16_t port) {
   common::FileDescriptor socket(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
   if (!socket) throw os_error("socket");

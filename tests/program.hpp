@@ -125,6 +125,8 @@ class Server {
   std::uint16_t port_ = 0;
 };
 
+// The port a socket is bound to: "127.0.0.1:P" gives P.
+std::uint16_t port_of(int fd);
 // A blocking TCP connection to 127.0.0.1:port.
 common::FileDescriptor connect_to(std::uint16_t port);
 // Sends every byte (throws std::system_error if the connection fails).

@@ -10,6 +10,7 @@
 #include <cerrno>
 #include <chrono>
 #include <csignal>
+#include <cstdint>
 #include <cstdlib>
 #include <iostream>
 #include <span>
@@ -33,6 +34,7 @@ namespace {
 
 using namespace std::chrono_literals;
 using lesson6::Task;
+using test_support::port_of;
 using testing::ElementsAre;
 using testing::EndsWith;
 using testing::HasSubstr;
@@ -75,11 +77,6 @@ lesson6::Socket make_listener() {
   lesson6::Socket listener(common::listen_tcp("127.0.0.1", 0));
   common::set_nonblocking(listener.get());
   return listener;
-}
-
-std::uint16_t port_of(int listener) {
-  const std::string name = common::local_name(listener);
-  return static_cast<std::uint16_t>(std::stoi(name.substr(name.rfind(':') + 1)));
 }
 
 std::string text_of(std::span<const char> bytes) {

@@ -23,16 +23,13 @@
 
 namespace {
 
+using test_support::port_of;
+
 // A non-blocking listener on a free loopback port.
 common::FileDescriptor make_listener() {
   common::FileDescriptor listener = common::listen_tcp("127.0.0.1", 0);
   common::set_nonblocking(listener.get());
   return listener;
-}
-
-std::uint16_t port_of(int listener) {
-  const std::string name = common::local_name(listener);
-  return static_cast<std::uint16_t>(std::stoul(name.substr(name.rfind(':') + 1)));
 }
 
 class SocketCallsTest : public testing::Test {

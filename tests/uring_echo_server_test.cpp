@@ -207,11 +207,13 @@ TEST_F(UringEchoServerTest, MakesAtMostHalfASystemCallPerEchoAt64BusyConnections
   test_support::Server server("uring_echo_server");
   SystemCallCount count(server.program().pid());
   if (!count.why_not().empty()) GTEST_SKIP() << "strace cannot count: " << count.why_not();
-  const test_support::Finished load =
-      test_support::run_program("echo_load",
-                                {"--port", std::to_string(server.port()), "--connections", "64",
-                                 "--size", "64", "--messages", "32000", "--timeout-ms", "30000"},
-                                {}, 120s);
+  // The count of messages ends the run; --duration-ms is only its limit,
+  // 2 s by default, which a busy machine under strace may not meet.
+  const test_support::Finished load = test_support::run_program(
+      "echo_load",
+      {"--port", std::to_string(server.port()), "--connections", "64", "--size", "64", "--messages",
+       "32000", "--timeout-ms", "30000", "--duration-ms", "90000"},
+      {}, 120s);
   ASSERT_EQ(load.exit_code, 0) << load.error;
   const long messages = field_of(load.output, "messages");
   const long calls = count.total();

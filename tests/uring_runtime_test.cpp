@@ -140,9 +140,8 @@ TEST_F(UringRuntimeTest, ATaskDestroyedWhileItsReadIsInFlightCancelsItBeforeItsB
 std::pair<lesson7::Socket, std::uint16_t> make_listener() {
   lesson7::Socket listener(common::listen_tcp("127.0.0.1", 0));
   common::set_nonblocking(listener.get());
-  const std::string name = common::local_name(listener.get());
-  return {std::move(listener),
-          static_cast<std::uint16_t>(std::stoi(name.substr(name.rfind(':') + 1)))};
+  const std::uint16_t port = test_support::port_of(listener.get());
+  return {std::move(listener), port};
 }
 
 Task<void> accept_one(const lesson7::Socket& listener) {
