@@ -1,6 +1,6 @@
 // Lesson 3: a Selector waits, callbacks do the work.
 //
-// Run it:   scripts/run.sh 3 --trace         (add --backend poll to compare)
+// Run it:   scripts/run.sh 3 --trace         then with --backend poll, to compare
 // Connect:  nc 127.0.0.1 5000                (from two or three terminals at once)
 // Observe:  the same echo as lesson 2. The trace shows each turn of the loop:
 //           the Selector says which descriptor is ready and runs the
