@@ -473,6 +473,9 @@ void run_until_stopped_and_check_destructors() {
 }
 
 TEST(StopDeathTest, ASignalDestroysEverySuspendedTaskAndRunThrowsStopped) {
+  // A child that runs this program afresh: a forked one would share this
+  // process's stop pipe, once a loop here made it (--gtest_repeat).
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
   EXPECT_EXIT(run_until_stopped_and_check_destructors(), testing::ExitedWithCode(0), "");
 }
 

@@ -218,7 +218,12 @@ TEST_F(UringRuntimeTest, SleepsEndInTheOrderOfTheirDeadlines) {
 
 // --- the stop signal ----------------------------------------------------------
 
-class UringRuntimeDeathTest : public UringRuntimeTest {};
+// Each child runs this program afresh: a forked one would share this
+// process's stop pipe, once a loop here made it (--gtest_repeat).
+class UringRuntimeDeathTest : public UringRuntimeTest {
+ protected:
+  UringRuntimeDeathTest() { GTEST_FLAG_SET(death_test_style, "threadsafe"); }
+};
 
 // Raises a stop signal, then destroys `other`, whose receive is in flight:
 // the signal's completion comes back in the wait that cancel() makes.
