@@ -56,7 +56,9 @@ class Timeline {
   // file; a link, a pipe, a device or a folder is refused, as is a folder
   // that cannot be written to: std::system_error says why.
   explicit Timeline(const std::string& path);
-  // Without finish(), the hidden file is removed.
+  // Without finish(), the hidden file is removed. Only a program ended
+  // outright (SIGKILL, a crash, a stop signal before its handlers are in
+  // place) leaves it behind.
   ~Timeline();
   Timeline(const Timeline&) = delete;
   Timeline& operator=(const Timeline&) = delete;
