@@ -61,12 +61,12 @@ void Scheduler::suspend(Entry& entry, Wait wait) {
   entry.writing = to_write;
   // Most of the time a task waits for what it waited for last time: the
   // kernel already watches that, so we tell it nothing.
-  if (wait.fd == entry.fd && wait.events != entry.events) {
-    selector_.modify(wait.fd, wait.events);
-  } else if (wait.fd != entry.fd) {
+  if (wait.fd != entry.fd) {
     if (entry.fd >= 0) selector_.unregister(entry.fd);
     selector_.register_fd(wait.fd, wait.events,
                           [this, &entry](lesson3::EventMask) { wake(entry); });
+  } else if (wait.events != entry.events) {
+    selector_.modify(wait.fd, wait.events);
   }
   entry.fd = wait.fd;
   entry.events = wait.events;

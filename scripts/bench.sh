@@ -19,18 +19,13 @@
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
-usage() { sed -n '2,18s/^# \{0,1\}//p' "$0"; }
-
 quick=false
 build_dir=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --quick) quick=true ;;
     --build-dir)
-      [ $# -ge 2 ] || {
-        echo "bench.sh: --build-dir needs a value (try --help)" >&2
-        exit 2
-      }
+      [ $# -ge 2 ] || refuse "--build-dir needs a value"
       build_dir="$(cd "$2" && pwd)"
       shift
       ;;
@@ -38,10 +33,7 @@ while [ $# -gt 0 ]; do
       usage
       exit 0
       ;;
-    *)
-      echo "bench.sh: unknown argument '$1' (try --help)" >&2
-      exit 2
-      ;;
+    *) refuse "unknown argument '$1'" ;;
   esac
   shift
 done

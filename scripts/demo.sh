@@ -42,7 +42,7 @@ while [ $# -gt 0 ]; do
 done
 
 ensure_build_tools
-ensure_packages tmux netcat-openbsd
+ensure_packages tmux
 build_targets default "$server" || exit 1
 
 session=echo-demo

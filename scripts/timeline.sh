@@ -262,7 +262,14 @@ draw_busy_echo_server() {
     exec {fd}>"$work/in$number"
     inputs+=("$fd")
   done
-  sleep 0.3
+  # Paused once it has accepted all three and sleeps in its wait (10 s at most).
+  local tries
+  for ((tries = 0; tries < 100; tries++)); do
+    [ "$(grep -c '^connection from ' "$work/server.out")" -ge 3 ] &&
+      [ "$(cut -d' ' -f3 "/proc/$server_pid/stat")" = S ] && break
+    sleep 0.1
+  done
+  [ "$tries" -lt 100 ] || fail "$program did not accept the three clients"
   kill -STOP "$server_pid"
   for number in 1 2 3; do printf 'client %d\n' "$number" >&"${inputs[number - 1]}"; done
   sleep 0.3

@@ -104,6 +104,16 @@ class EachServerTest : public testing::TestWithParam<EchoServer> {
   }
 };
 
+// The fixture of a suite of lesson 7's runtime: its cases skip, saying why,
+// where io_uring is refused.
+class IoUringTest : public testing::Test {
+ protected:
+  void SetUp() override {
+    if (!io_uring_refusal().empty())
+      GTEST_SKIP() << "io_uring is refused here: " << io_uring_refusal();
+  }
+};
+
 // The servers for which `has` is true.
 inline std::vector<EchoServer> all_that(bool EchoServer::*has) {
   std::vector<EchoServer> servers;

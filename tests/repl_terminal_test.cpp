@@ -193,6 +193,7 @@ TEST(ReplAtATerminal, GoesOnWithTheHalfTypedLineAfterCtrlZAndFg) {
   // terminal no longer echoes keys as the shell had it do.
   const std::string answer = session.enter("nd(4)");
   EXPECT_THAT(answer, HasSubstr("avg yielded 4.0"));
+  ASSERT_NE(answer.find("nd(4)"), std::string::npos) << answer;
   EXPECT_EQ(answer.find("nd(4)"), answer.rfind("nd(4)")) << answer;
 
   session.type("\x04");

@@ -32,11 +32,6 @@ bool is_one_line(std::string_view text) {
   return !text.empty() && text.back() == '\n' && std::ranges::count(text, '\n') == 1;
 }
 
-std::string port_of(const common::FileDescriptor& listener) {
-  const std::string name = common::local_name(listener.get());
-  return name.substr(name.rfind(':') + 1);
-}
-
 class ServerStartAndStopTest : public echo_servers::EachServerTest {
  protected:
   // Runs the server to its end with its own arguments (such as --backend
@@ -117,7 +112,7 @@ TEST_P(ServerStartAndStopTest, KeepsServingAfterSighupWhenStartedWithItIgnoredAs
 
 TEST_P(ServerStartAndStopTest, PortInUseGivesOneLineAndExitCodeOne) {
   const common::FileDescriptor taken = common::listen_tcp("127.0.0.1", 0);
-  const std::string port = port_of(taken);
+  const std::string port = std::to_string(test_support::port_of(taken.get()));
   const test_support::Finished finished = run({"--port", port});
   EXPECT_EQ(finished.exit_code, 1);
   EXPECT_TRUE(is_one_line(finished.error)) << finished.error;

@@ -438,13 +438,7 @@ TEST(AsyncEchoServerTimelineTest, AClientThatDoesNotReadMakesItsTaskWaitUntilIts
 
 // Lesson 7's cases, where the kernel allows io_uring; skipped, saying why,
 // where it does not.
-class UringEchoServerTimelineTest : public testing::Test {
- protected:
-  void SetUp() override {
-    if (!echo_servers::io_uring_refusal().empty())
-      GTEST_SKIP() << "io_uring is refused here: " << echo_servers::io_uring_refusal();
-  }
-};
+class UringEchoServerTimelineTest : public echo_servers::IoUringTest {};
 
 // Lesson 7: each connection's task submits its operation and the loop
 // resumes it when the kernel has completed it; the task reads, submits a

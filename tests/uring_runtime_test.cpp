@@ -40,14 +40,7 @@ using namespace std::chrono_literals;
 using Clock = std::chrono::steady_clock;
 using lesson7::Task;
 
-class UringRuntimeTest : public testing::Test {
- protected:
-  void SetUp() override {
-    if (!echo_servers::io_uring_refusal().empty()) {
-      GTEST_SKIP() << "io_uring is refused here: " << echo_servers::io_uring_refusal();
-    }
-  }
-};
+class UringRuntimeTest : public echo_servers::IoUringTest {};
 
 // What --trace says while `body` runs.
 template <typename Body>

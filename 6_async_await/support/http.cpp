@@ -113,9 +113,10 @@ Task<bool> receive_header(const Socket& client, std::string& received) {
       co_return false;
     }
     received.append(chunk.data(), count);
-    if (received.find(end_of_header) <= max_header_size) {  // a whole header came: its first line
-      observer::read(client.get(), std::string_view(received).substr(0, received.find("\r\n")));
-    }
+  }
+  // A whole header, come now or with the last request: its first line.
+  if (received.find(end_of_header) <= max_header_size) {
+    observer::read(client.get(), std::string_view(received).substr(0, received.find("\r\n")));
   }
   co_return true;
 }
